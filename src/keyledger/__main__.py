@@ -1,0 +1,5 @@
+"""``python -m keyledger``."""
+
+from keyledger.cli import main
+
+main()

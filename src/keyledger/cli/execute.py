@@ -1,0 +1,166 @@
+"""Run a check from the command line: progress, Ctrl-C, output, totals and exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from keyledger.engine import RunOptions
+from keyledger.exitcodes import ExitCode, exit_code_for
+from keyledger.models import CheckResult, Key, Status
+from keyledger.providers import CheckOptions
+from keyledger.render.summary import Summary
+from keyledger.render.table import results_table, totals_view
+from keyledger.render.writers import Format
+from keyledger.runner import RunReport, Sink, run_checks
+from keyledger.transport import HttpOptions
+
+from keyledger.cli.output import opened
+
+
+def stderr_console() -> Console:
+    """The console for messages and progress (never stdout)."""
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def stdout_console() -> Console:
+    """The console for the table; wide when piped, so rows stay on one line."""
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(file=sys.stdout, highlight=False, width=200 if piped else None)
+
+
+@dataclass
+class CheckJob:
+    """Everything a run needs, decided by the command's options."""
+
+    keys: list[Key]
+    http: HttpOptions
+    check: CheckOptions
+    run: RunOptions
+    fmt: Format = Format.TABLE
+    output: Path | None = None
+    progress: bool | None = None  # None: only when stderr is a terminal
+    quiet: bool = False
+    warn_days: int = 7
+    sinks: list[Sink] = field(default_factory=list)
+    # Extra table columns computed after the run: header -> {fingerprint: text}
+    extra_columns: Callable[[Sequence[CheckResult]], dict[str, dict[str, object]]] | None = None
+    after_run: Callable[[RunReport], None] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Progress:
+    """A rich progress bar on stderr that counts results as a sink."""
+
+    def __init__(self, total: int, console: Console) -> None:
+        self.bar = Progress(
+            TextColumn("checking"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.bar.add_task("check", total=total, ok=0, bad=0)
+        self.ok = self.bad = 0
+
+    def add(self, result: CheckResult) -> None:
+        if result.status is Status.OK:
+            self.ok += 1
+        else:
+            self.bad += 1
+        self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
+
+
+async def _run(job: CheckJob, sinks: Sequence[Sink]) -> RunReport:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            stop.set()
+        else:  # a second Ctrl-C: leave at once; committed data stays consistent
+            os._exit(ExitCode.INTERRUPTED)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
+        pass
+    try:
+        return await run_checks(
+            job.keys,
+            http=job.http,
+            check=job.check,
+            run=job.run,
+            sinks=sinks,
+            stop=stop,
+            keep_results=True,
+        )
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):
+            pass
+
+
+def execute(job: CheckJob) -> ExitCode:
+    """Run ``job`` and render its results; returns the exit code."""
+    err = stderr_console()
+    summary = Summary()
+    show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
+    with opened(job.fmt, job.output) as out:
+        sinks: list[Sink] = [out, summary, *job.sinks]
+        progress = _Progress(len(job.keys), err) if show_progress else None
+        if progress is not None:
+            sinks.append(progress)
+            progress.bar.start()
+        try:
+            report = asyncio.run(_run(job, sinks))
+        finally:
+            if progress is not None:
+                progress.bar.stop()
+        summary.finish()
+        out.close(report.complete, summary.as_dict())
+    if job.after_run is not None:
+        job.after_run(report)
+    if job.fmt is Format.TABLE:
+        console = stdout_console()
+        extra = job.extra_columns(report.results) if job.extra_columns else None
+        console.print(
+            results_table(
+                report.results,
+                now=datetime.now(UTC),
+                warn_days=job.warn_days,
+                extra_columns=extra,  # type: ignore[arg-type]
+            )
+        )
+        console.print(totals_view(summary))
+        for note in job.notes:
+            console.print(note, markup=False)
+    elif not job.quiet:
+        err.print(totals_view(summary))
+    if job.output is not None and not job.quiet:
+        err.print(f"wrote {len(report.results)} results to {job.output}", markup=False)
+    if report.interrupted:
+        err.print(
+            f"interrupted: {len(report.results)} of {len(job.keys)} keys checked; "
+            "finished results were kept",
+            markup=False,
+        )
+        return ExitCode.INTERRUPTED
+    if report.deadline_hit and not job.quiet:
+        err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
+    return exit_code_for(r.status for r in report.results)

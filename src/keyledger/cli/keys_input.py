@@ -1,0 +1,102 @@
+"""Loading keys at the edge: sources, the install secret, and reporting input issues."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import click
+
+from keyledger.errors import ConfigError, KeyFileError, StoreError
+from keyledger.exitcodes import ExitCode
+from keyledger.home import home_dir, install_secret
+from keyledger.keyset import KeySet, build_keyset, read_items
+from keyledger.providers import get_provider
+from keyledger.secret import Fingerprinter
+from keyledger.sources import InputIssue
+
+
+class UsageExit(click.ClickException):
+    """A usage or input error: message on stderr, exit code 2."""
+
+    exit_code = ExitCode.USAGE
+
+    def show(self, file: object = None) -> None:
+        sys.stderr.write(f"keyledger: error: {self.format_message()}\n")
+
+
+def fingerprinter(environ: Mapping[str, str]) -> Fingerprinter:
+    """The install's fingerprinter (the secret lives in ``$KEYLEDGER_HOME``)."""
+    try:
+        return Fingerprinter(install_secret(home_dir(environ)))
+    except StoreError as exc:
+        raise UsageExit(str(exc)) from None
+
+
+def warn_permissive(paths: Sequence[str], strict: bool) -> None:
+    """Warn (or refuse, with ``strict``) key files readable by group or others."""
+    for path in paths:
+        if path == "-" or os.name != "posix":
+            continue
+        try:
+            mode = stat.S_IMODE(Path(path).stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            message = f"{path}: readable by others (mode {mode:04o}); consider chmod 600"
+            if strict:
+                raise UsageExit(message + " (refused by --strict-perms)")
+            sys.stderr.write(f"keyledger: warning: {message}\n")
+
+
+def report_issues(issues: Sequence[InputIssue], limit: int = 50) -> None:
+    """Print input issues to stderr (at most ``limit``, then a count)."""
+    for issue in issues[:limit]:
+        sys.stderr.write(f"keyledger: {issue}\n")
+    if len(issues) > limit:
+        sys.stderr.write(f"keyledger: … and {len(issues) - limit} more input issues\n")
+
+
+def load_keys(
+    files: Sequence[str],
+    *,
+    environ: Mapping[str, str],
+    provider: str | None,
+    base_url: str | None,
+    max_keys: int,
+    strict: bool,
+    strict_perms: bool = False,
+) -> KeySet:
+    """Read, validate and de-duplicate keys; input problems exit with code 2."""
+    if provider is not None:
+        try:
+            get_provider(provider)
+        except ConfigError as exc:
+            raise UsageExit(str(exc)) from None
+    warn_permissive(files, strict_perms)
+    if files.count("-") > 1:
+        raise UsageExit("standard input (-) can be read only once")
+    try:
+        keyset = build_keyset(
+            read_items(files, stdin=sys.stdin.buffer, environ=environ),
+            fingerprinter(environ),
+            max_keys=max_keys,
+            provider=provider,
+            base_url=base_url,
+        )
+    except (KeyFileError, ConfigError) as exc:
+        raise UsageExit(str(exc)) from None
+    report_issues(keyset.issues)
+    if strict and keyset.errors:
+        raise UsageExit(f"{len(keyset.errors)} bad input line(s); nothing checked (--strict)")
+    if not keyset.keys:
+        where = ", ".join(files) if files else "$OPENAI_API_KEY"
+        raise UsageExit(f"no keys found in {where}")
+    if keyset.duplicates:
+        sys.stderr.write(
+            f"keyledger: {keyset.duplicates} duplicate key(s) merged; each is checked once\n"
+        )
+    return keyset

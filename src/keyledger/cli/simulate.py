@@ -1,0 +1,52 @@
+"""``keyledger simulate``: serve the simulator for manual tries and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+
+from keyledger.baseurl import is_loopback_host
+from keyledger.cli.keys_input import UsageExit
+from keyledger.simulator import SCENARIOS, SimState, Simulator, make_key
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Loopback address to bind (the simulator never listens beyond this machine).")
+@click.option("--latency-ms", type=click.FloatRange(0, 60000), default=0.0, show_default=True,
+              help="Delay added to every answer.")
+@click.option("--no-record", is_flag=True, help="Do not keep a log of requests (for benchmarks).")
+def simulate(port: int, host: str, latency_ms: float, no_record: bool) -> None:
+    """Serve the built-in simulator of every API keyledger reads.
+
+    A key picks its scenario with the marker KLSIM__<scenario>__ (sample keys are
+    printed at start); unknown keys are answered as invalid. Point keyledger at it
+    with base_url=http://HOST:PORT.
+
+    \b
+    Example:
+      keyledger simulate --port 8787 &
+      keyledger simulate --help
+    """
+    if not is_loopback_host(host):
+        raise UsageExit("the simulator binds only loopback addresses (127.0.0.1, ::1)")
+    state = SimState(record=not no_record, latency=latency_ms / 1000.0)
+
+    async def serve() -> None:
+        async with Simulator(state, host=host, port=port) as sim:
+            click.echo(f"keyledger simulator listening on {sim.url}  (Ctrl-C to stop)")
+            click.echo("sample keys (one per scenario):")
+            for name, scenario in SCENARIOS.items():
+                click.echo(f"  {make_key(name):<64} {scenario.description}")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        click.echo(f"served {state.total} requests")
+
+    asyncio.run(serve())

@@ -1,0 +1,154 @@
+"""The shared client: one aiohttp session, per-host limits, retries, budget and breaker.
+
+Providers receive a :class:`Client` and call :meth:`Client.call`; they never build sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+
+from keyledger.retry import Breaker, Decision, RetryBudget, decide
+from keyledger.transport import Fault, HttpOptions, Outcome, Request, attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """The final outcome of a request after retries."""
+
+    outcome: Outcome
+    attempts: int
+    endpoint: str
+    retry_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class _Step:
+    outcome: Outcome
+    decision: Decision
+
+
+class _Host:
+    """Per-host state: concurrency cap, retry budget, breaker, and a pause for retries."""
+
+    def __init__(self, options: HttpOptions, clock: Callable[[], float]) -> None:
+        self.semaphore = asyncio.Semaphore(options.per_host)
+        self.budget = RetryBudget(options.retry_budget)
+        self.breaker = Breaker(options.breaker_threshold, options.breaker_cooldown, clock)
+        self.retry_not_before = 0.0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+
+def make_session(options: HttpOptions, concurrency: int) -> aiohttp.ClientSession:
+    """An aiohttp session with limits matching ``options`` (TLS verified, proxies from env)."""
+    connector = aiohttp.TCPConnector(
+        limit=max(concurrency, options.per_host),
+        limit_per_host=options.per_host,
+        ttl_dns_cache=300,
+        enable_cleanup_closed=False,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        trust_env=True,
+        auto_decompress=True,
+        raise_for_status=False,
+        max_line_size=8190,
+        max_field_size=8190,
+    )
+
+
+class Client:
+    """Sends provider requests with retries; outcomes are values, never exceptions."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        options: HttpOptions | None = None,
+        *,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.session = session
+        self.options = options or HttpOptions()
+        self._rand = rand
+        self._sleep = sleep
+        self._clock = clock
+        self._now = now
+        self._hosts: dict[str, _Host] = {}
+        self.requests_sent = 0
+
+    def host_state(self, host: str) -> _Host:
+        """The state kept for ``host`` (created on first use)."""
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _Host(self.options, self._clock)
+        return state
+
+    async def _once(self, request: Request, number: int) -> _Step:
+        host = self.host_state(request.host)
+        if number > 1:
+            pause = host.retry_not_before - self._clock()
+            if pause > 0:
+                await self._sleep(pause)
+        if not host.breaker.allow():
+            return _Step(Fault("upstream_unavailable", request.host), Decision(False))
+        async with host.semaphore:
+            host.in_flight += 1
+            host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
+            self.requests_sent += 1
+            try:
+                outcome = await attempt(self.session, request, self.options)
+            finally:
+                host.in_flight -= 1
+        decision = decide(outcome, number, self.options, self._rand, self._now())
+        host.breaker.record(decision.host_failure)
+        if decision.retry:
+            cost = (
+                self.options.timeout_retry_cost
+                if isinstance(outcome, Fault) and outcome.reason == "timeout"
+                else self.options.retry_cost
+            )
+            if not host.budget.acquire(cost):
+                decision = Decision(False, host_failure=decision.host_failure)
+            elif isinstance(outcome, Fault) is False and outcome.status in (429, 503):
+                host.retry_not_before = max(
+                    host.retry_not_before, self._clock() + decision.delay
+                )
+        elif not decision.host_failure:
+            host.budget.release(self.options.retry_cost if number > 1 else 1)
+        return _Step(outcome, decision)
+
+    async def call(self, request: Request) -> Exchange:
+        """Send ``request``, retrying transient outcomes; never raises for network trouble."""
+        number = 0
+
+        async def one() -> _Step:
+            nonlocal number
+            number += 1
+            return await self._once(request, number)
+
+        def wait(state: RetryCallState) -> float:
+            assert state.outcome is not None
+            step: _Step = state.outcome.result()
+            return step.decision.delay
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.options.max_attempts),
+            wait=wait,
+            retry=retry_if_result(lambda step: step.decision.retry),
+            sleep=self._sleep,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+            reraise=True,
+        )
+        step: _Step = await retrying(one)
+        return Exchange(step.outcome, number, request.path, step.decision.retry_at)

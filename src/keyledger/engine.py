@@ -1,0 +1,176 @@
+"""Check many keys concurrently and stream each result as soon as it is known.
+
+- At most ``concurrency`` keys are in flight (requests per host are capped by the client);
+  keys are pulled from the input lazily, so memory holds only what is in flight.
+- Checks of the same key in flight at once are merged (singleflight by fingerprint).
+- A bug in a provider becomes an ``unknown``/``internal_error`` result, never a crash.
+- ``deadline`` bounds the whole run: keys unfinished by then are ``unknown``/``deadline``.
+- Setting ``stop`` stops scheduling and cancels what is in flight; unfinished keys get no
+  result, and :attr:`Engine.interrupted` tells the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, replace
+
+from keyledger.client import Client
+from keyledger.models import CheckResult, Key, Status
+from keyledger.providers import PROVIDERS, CheckOptions
+from keyledger.providers.base import ResultBuilder
+
+log = logging.getLogger("keyledger.engine")
+
+DEFAULT_CONCURRENCY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a run is scheduled."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    deadline: float | None = None
+
+
+def placeholder_result(key: Key, options: CheckOptions, reason: str) -> CheckResult:
+    """An ``unknown`` result for a key that was not (or not fully) checked."""
+    return ResultBuilder(key, options).finish(Status.UNKNOWN, reason)
+
+
+class Engine:
+    """Runs checks; iterate :meth:`run` for results in completion order."""
+
+    def __init__(
+        self,
+        client: Client,
+        check_options: CheckOptions | None = None,
+        run_options: RunOptions | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.client = client
+        self.check_options = check_options or CheckOptions()
+        self.run_options = run_options or RunOptions()
+        self.stop = stop or asyncio.Event()
+        self.interrupted = False
+        self.deadline_hit = False
+        self._flights: dict[str, asyncio.Future[CheckResult]] = {}
+
+    async def check_one(self, key: Key) -> CheckResult:
+        """Check one key; merged with an identical check already in flight."""
+        if key.problem is not None:
+            return placeholder_result(key, self.check_options, key.problem)
+        flight = self._flights.get(key.fingerprint)
+        if flight is not None:
+            result = await asyncio.shield(flight)
+            return replace(result, key=key)
+        future: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
+        self._flights[key.fingerprint] = future
+        try:
+            result = await self._check(key)
+            future.set_result(result)
+            return result
+        except BaseException as exc:
+            future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(exc)
+            with contextlib.suppress(BaseException):
+                future.exception()
+            raise
+        finally:
+            del self._flights[key.fingerprint]
+
+    async def _check(self, key: Key) -> CheckResult:
+        provider = PROVIDERS.get(key.provider)
+        if provider is None:
+            return placeholder_result(key, self.check_options, "unsupported_provider")
+        try:
+            return await provider.check(self.client, key, self.check_options)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: one key must not crash the run
+            log.error("internal error checking %s: %s", key.masked, type(exc).__name__)
+            return placeholder_result(key, self.check_options, "internal_error")
+
+    async def run(self, keys: Iterable[Key]) -> AsyncIterator[CheckResult]:
+        """Results for ``keys`` in completion order."""
+        limit = max(1, self.run_options.concurrency)
+        slots = asyncio.Semaphore(limit)
+        done: asyncio.Queue[CheckResult | None] = asyncio.Queue()
+        in_flight: dict[asyncio.Task[None], Key] = {}
+        started = time.monotonic()
+        deadline = self.run_options.deadline
+
+        async def one(key: Key) -> None:
+            try:
+                done.put_nowait(await self.check_one(key))
+            finally:
+                slots.release()
+
+        iterator = iter(keys)
+        holding: list[Key] = []  # the key the feeder has taken but not yet started
+
+        async def feed() -> None:
+            for key in iterator:
+                holding.append(key)
+                await slots.acquire()
+                holding.clear()
+                if self.stop.is_set():
+                    slots.release()
+                    return
+                task = asyncio.create_task(one(key))
+                in_flight[task] = key
+                task.add_done_callback(in_flight.pop)
+            for _ in range(limit):  # wait for every slot: all tasks have finished
+                await slots.acquire()
+
+        feeder = asyncio.create_task(feed())
+        stopper = asyncio.create_task(self.stop.wait())
+        pending_keys: list[Key] = []
+        try:
+            while True:
+                getter = asyncio.create_task(done.get())
+                timeout = None if deadline is None else max(0.0, started + deadline - time.monotonic())
+                finished, _ = await asyncio.wait(
+                    {getter, feeder, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter in finished:
+                    result = getter.result()
+                    if result is not None:
+                        yield result
+                    continue
+                getter.cancel()
+                if feeder in finished and done.empty():
+                    feeder.result()
+                    return
+                if feeder in finished:
+                    continue
+                if stopper in finished:
+                    self.interrupted = True
+                else:
+                    self.deadline_hit = True
+                    pending_keys = [*in_flight.values(), *holding]
+                feeder.cancel()
+                for task in list(in_flight):
+                    task.cancel()
+                await asyncio.gather(feeder, *in_flight, return_exceptions=True)
+                finished_now: set[int] = set()
+                while not done.empty():
+                    result = done.get_nowait()
+                    if result is not None:
+                        finished_now.add(id(result.key))
+                        yield result
+                for key in pending_keys:
+                    if id(key) not in finished_now:
+                        yield placeholder_result(key, self.check_options, "deadline")
+                if self.deadline_hit:
+                    for key in iterator:
+                        yield placeholder_result(key, self.check_options, "deadline")
+                return
+        finally:
+            stopper.cancel()
+            if not feeder.done():
+                feeder.cancel()
+            for task in list(in_flight):
+                task.cancel()

@@ -1,0 +1,192 @@
+"""Frozen values that flow through keyledger: keys in, results out.
+
+A check never raises for a bad key or a bad server: its outcome is a :class:`CheckResult`
+whose :class:`Status` is one of a fixed set (``docs/json-output.md`` documents them).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from keyledger.secret import Secret
+
+
+class Status(enum.StrEnum):
+    """The outcome of one key check (the contract in the vision document)."""
+
+    OK = "ok"
+    NO_QUOTA = "no_quota"
+    BILLING_INACTIVE = "billing_inactive"
+    DEACTIVATED = "deactivated"
+    INVALID = "invalid"
+    RESTRICTED = "restricted"
+    RATE_LIMITED = "rate_limited"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+
+    @property
+    def determinate(self) -> bool:
+        """Whether the provider gave a definite answer about the key."""
+        return self not in (Status.UNREACHABLE, Status.UNKNOWN, Status.RATE_LIMITED)
+
+
+# Worst first: used to sort tables and to combine several calls' verdicts.
+STATUS_ORDER: tuple[Status, ...] = (
+    Status.INVALID,
+    Status.DEACTIVATED,
+    Status.BILLING_INACTIVE,
+    Status.NO_QUOTA,
+    Status.RESTRICTED,
+    Status.RATE_LIMITED,
+    Status.UNREACHABLE,
+    Status.UNKNOWN,
+    Status.OK,
+)
+
+
+class Kind(enum.StrEnum):
+    """What a key can do, detected from its prefix."""
+
+    SESSION = "session"
+    SECRET = "secret"
+    ADMIN = "admin"
+    UNRECOGNIZED = "unrecognized"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One key to check. ``secret`` is masked in every printable form."""
+
+    secret: Secret
+    fingerprint: str
+    label: str
+    provider: str = "openai"
+    kind: Kind = Kind.SECRET
+    base_url: str | None = None
+    aliases: tuple[str, ...] = ()
+    source: str = ""
+    problem: str | None = None  # set when the key must not be sent anywhere (e.g. placeholder)
+
+    @property
+    def masked(self) -> str:
+        """Display form of the key."""
+        return self.secret.masked
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One OpenAI credit grant (session keys)."""
+
+    amount: Decimal
+    used: Decimal
+    effective_at: datetime | None
+    expires_at: datetime | None
+    expired: bool
+    grant_id: str | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        """What is left on this grant, never below zero."""
+        return max(Decimal(0), self.amount - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Money on an account, exact, in the provider's currency; a missing value is ``None``."""
+
+    currency: str
+    source: str
+    read_at: datetime
+    granted: Decimal | None = None
+    used: Decimal | None = None
+    available: Decimal | None = None
+    unlimited: bool = False
+    reported_available: Decimal | None = None
+    grants: tuple[Grant, ...] = ()
+    expires_at: datetime | None = None  # when the whole balance lapses (a relay token's expiry)
+
+    @property
+    def next_expiry(self) -> datetime | None:
+        """The nearest expiry among unexpired grants with money left, or the balance's own."""
+        dates = [g.expires_at for g in self.grants if not g.expired and g.expires_at and g.remaining]
+        if self.expires_at is not None:
+            dates.append(self.expires_at)
+        return min(dates) if dates else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSpend:
+    """Spend of one project within a :class:`Spend` period."""
+
+    project_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """Money spent over a period (admin keys: the organization costs API)."""
+
+    amount: Decimal
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    source: str
+    read_at: datetime
+    by_project: tuple[ProjectSpend, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Limits read from ``x-ratelimit-*`` headers."""
+
+    requests_limit: int | None = None
+    tokens_limit: int | None = None
+    requests_remaining: int | None = None
+    tokens_remaining: int | None = None
+    requests_reset: str | None = None
+    tokens_reset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who a key belongs to, as far as the provider says."""
+
+    organization: str | None = None
+    name: str | None = None
+    plan: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one endpoint answered, sanitised: never a key, never a raw HTML page."""
+
+    endpoint: str
+    http_status: int | None
+    error_type: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    attempts: int = 1
+    outcome: str | None = None  # the status or reason this answer pointed to
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Everything one check learned about one key."""
+
+    key: Key
+    status: Status
+    reason: str | None
+    checked_at: datetime
+    balance: Balance | None = None
+    balance_reason: str | None = None
+    spend: Spend | None = None
+    rate_limits: RateLimits | None = None
+    models: tuple[str, ...] | None = None
+    account: Account | None = None
+    evidence: tuple[Evidence, ...] = ()
+    attempts: int = 0
+    duration_ms: int = 0
+    retry_at: datetime | None = None

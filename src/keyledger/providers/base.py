@@ -1,0 +1,174 @@
+"""The provider interface, the context every check gets, and helpers to build results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar, Protocol
+
+from keyledger.classify import DecodeError, ErrorInfo, Verdict, classify, error_info, parse_json
+from keyledger.client import Client, Exchange
+from keyledger.models import (
+    STATUS_ORDER,
+    Account,
+    Balance,
+    CheckResult,
+    Evidence,
+    Key,
+    RateLimits,
+    Spend,
+    Status,
+)
+from keyledger.sanitize import clean_message
+from keyledger.transport import Fault, Reply
+
+# Transport faults that mean "could not reach the provider" rather than "odd answer".
+UNREACHABLE_FAULTS = frozenset({"connect", "dns", "timeout", "reset", "protocol", "tls", "network"})
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """What a check may do; built once at the edge and passed in."""
+
+    base_urls: dict[str, str] = field(default_factory=dict)  # provider -> default base URL
+    whoami: bool = False  # also ask /v1/me for the organization
+    legacy_billing: bool = True  # also read the relay-style billing endpoints
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class Provider(Protocol):
+    """One API family. ``check`` returns a result and never raises for remote trouble."""
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+
+    async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
+        """Check one key."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One call's verdict, named after the call."""
+
+    call: str
+    verdict: Verdict
+
+
+class ResultBuilder:
+    """Collects what the calls of one check learned, then makes the :class:`CheckResult`."""
+
+    def __init__(self, key: Key, options: CheckOptions) -> None:
+        self.key = key
+        self.options = options
+        self.started = time.monotonic()
+        self.evidence: list[Evidence] = []
+        self.signals: list[Signal] = []
+        self.attempts = 0
+        self.balance: Balance | None = None
+        self.balance_reason: str | None = None
+        self.spend: Spend | None = None
+        self.rate_limits: RateLimits | None = None
+        self.models: tuple[str, ...] | None = None
+        self.account: Account | None = None
+        self.retry_at: datetime | None = None
+
+    def record(self, exchange: Exchange, call: str) -> Verdict | None:
+        """Keep evidence of ``exchange``; return its verdict if it was not a success."""
+        self.attempts += exchange.attempts
+        if exchange.retry_at is not None:
+            self.retry_at = exchange.retry_at
+        outcome = exchange.outcome
+        if isinstance(outcome, Fault):
+            status = Status.UNREACHABLE if outcome.reason in UNREACHABLE_FAULTS else Status.UNKNOWN
+            verdict = Verdict(status, outcome.reason)
+            self.evidence.append(
+                Evidence(exchange.endpoint, None, attempts=exchange.attempts, outcome=outcome.reason)
+            )
+            self.signals.append(Signal(call, verdict))
+            return verdict
+        info = error_info(outcome.status, outcome.body)
+        if 200 <= outcome.status < 300 and info.body_kind not in ("json", "empty"):
+            verdict = Verdict(Status.UNKNOWN, "unexpected_body" if info.body_kind == "html" else "decode")
+            self.evidence.append(self._evidence(exchange, outcome, info, verdict))
+            self.signals.append(Signal(call, verdict))
+            return verdict
+        if 200 <= outcome.status < 300 and not info.has_error_object:
+            self.evidence.append(
+                Evidence(exchange.endpoint, outcome.status, attempts=exchange.attempts, outcome="ok")
+            )
+            return None
+        _, verdict = classify(info)
+        if outcome.status in (301, 302, 303, 307, 308):
+            verdict = Verdict(Status.UNKNOWN, "redirect")
+        self.evidence.append(self._evidence(exchange, outcome, info, verdict))
+        self.signals.append(Signal(call, verdict))
+        return verdict
+
+    def unexpected(self, exchange: Exchange, call: str, reason: str = "unexpected_body") -> Verdict:
+        """Note a 2xx answer whose body was not the documented shape."""
+        verdict = Verdict(Status.UNKNOWN, reason)
+        if self.evidence and self.evidence[-1].endpoint == exchange.endpoint:
+            last = self.evidence.pop()
+            self.evidence.append(
+                Evidence(last.endpoint, last.http_status, attempts=last.attempts, outcome=reason)
+            )
+        self.signals.append(Signal(call, verdict))
+        return verdict
+
+    def _evidence(
+        self, exchange: Exchange, reply: Reply, info: ErrorInfo, verdict: Verdict
+    ) -> Evidence:
+        message = None
+        if info.message:
+            message = clean_message(info.message, (self.key.secret.reveal(),))
+        elif info.body_kind == "html":
+            message = "HTML page"
+        if verdict.reason == "redirect":
+            location = reply.headers.get("location", "")
+            target = location.split("://", 1)[-1].split("/", 1)[0] if "://" in location else ""
+            message = f"redirect to {clean_message(target, (self.key.secret.reveal(),))}".strip()
+        return Evidence(
+            endpoint=exchange.endpoint,
+            http_status=reply.status,
+            error_type=clean_message(info.type, (), 80) if info.type else None,
+            error_code=clean_message(info.code, (), 80) if info.code else None,
+            message=message,
+            attempts=exchange.attempts,
+            outcome=verdict.reason,
+        )
+
+    def finish(self, status: Status, reason: str | None) -> CheckResult:
+        """The result, with ``status`` and ``reason`` as decided by the provider."""
+        return CheckResult(
+            key=self.key,
+            status=status,
+            reason=reason,
+            checked_at=self.options.now(),
+            balance=self.balance,
+            balance_reason=self.balance_reason,
+            spend=self.spend,
+            rate_limits=self.rate_limits,
+            models=self.models,
+            account=self.account,
+            evidence=tuple(self.evidence),
+            attempts=self.attempts,
+            duration_ms=int((time.monotonic() - self.started) * 1000),
+            retry_at=self.retry_at,
+        )
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    """The most severe verdict by :data:`STATUS_ORDER`."""
+    return min(verdicts, key=lambda v: STATUS_ORDER.index(v.status))
+
+
+def json_object(reply: Reply) -> dict[str, object] | None:
+    """The reply's body as a JSON object, or ``None``."""
+    try:
+        data = parse_json(reply.body)
+    except DecodeError:
+        return None
+    return data if isinstance(data, dict) else None

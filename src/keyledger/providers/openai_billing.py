@@ -1,0 +1,97 @@
+"""The legacy billing endpoints, which one-api/new-api relays still answer for their tokens.
+
+``GET /v1/dashboard/billing/subscription`` gives ``hard_limit_usd`` (used + remaining since
+one-api 4139a70), and ``GET /v1/dashboard/billing/usage`` gives ``total_usage`` in cents, so
+remaining = ``hard_limit_usd − total_usage/100``; ``100000000`` means unlimited. OpenAI
+itself refuses secret keys here with a 403 "session key" answer: that is recorded as the
+reason the balance is missing (``needs_session_key``), never as a bad key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from keyledger.classify import Verdict
+from keyledger.client import Client
+from keyledger.models import Account, Balance, Key
+from keyledger.money import from_unix, to_decimal
+from keyledger.providers.base import ResultBuilder, json_object
+from keyledger.providers.openai_common import get
+from keyledger.sanitize import clean_label
+from keyledger.transport import Reply
+
+SUBSCRIPTION = "/v1/dashboard/billing/subscription"
+USAGE = "/v1/dashboard/billing/usage"
+UNLIMITED = Decimal(100000000)
+USAGE_WINDOW_DAYS = 99
+
+
+@dataclass(frozen=True, slots=True)
+class BillingOutcome:
+    """What the billing endpoints said: a balance, or why there is none."""
+
+    balance: Balance | None
+    reason: str | None
+    verdict: Verdict | None = None  # a determinate verdict on the key itself, if any
+
+
+def _plan(data: dict[str, object]) -> str | None:
+    plan = data.get("plan")
+    if isinstance(plan, dict):
+        title = plan.get("title") or plan.get("id")
+        return clean_label(title, 40) if isinstance(title, str) and title else None
+    return None
+
+
+async def read_billing(
+    client: Client, key: Key, root: str, out: ResultBuilder, now: datetime
+) -> BillingOutcome:
+    """Read subscription and usage; every failure becomes a reason, never an exception."""
+    exchange = await client.call(get(key, root + SUBSCRIPTION))
+    verdict = out.record(exchange, "subscription")
+    if verdict is not None:
+        determinate = verdict if verdict.status.determinate else None
+        if verdict.reason in ("not_found", "needs_session_key", "redirect"):
+            determinate = None
+        return BillingOutcome(None, verdict.reason, determinate)
+    assert isinstance(exchange.outcome, Reply)
+    data = json_object(exchange.outcome)
+    hard_limit = to_decimal(data.get("hard_limit_usd")) if data else None
+    if data is None or hard_limit is None:
+        out.unexpected(exchange, "subscription")
+        return BillingOutcome(None, "unexpected_body")
+    plan = _plan(data)
+    if plan and out.account is None:
+        out.account = Account(plan=plan)
+    expires = from_unix(data.get("access_until"))
+    if expires is not None and expires.year >= 2100:
+        expires = None
+    start = (now - timedelta(days=USAGE_WINDOW_DAYS)).date().isoformat()
+    end = (now + timedelta(days=1)).date().isoformat()
+    usage = await client.call(get(key, f"{root}{USAGE}?start_date={start}&end_date={end}"))
+    used: Decimal | None = None
+    usage_verdict = out.record(usage, "usage")
+    if usage_verdict is None and isinstance(usage.outcome, Reply):
+        body = json_object(usage.outcome)
+        cents = to_decimal(body.get("total_usage")) if body else None
+        if cents is None:
+            out.unexpected(usage, "usage")
+        else:
+            used = cents / 100
+    unlimited = hard_limit >= UNLIMITED
+    if unlimited:
+        balance = Balance("USD", SUBSCRIPTION, now, used=used, unlimited=True, expires_at=expires)
+        return BillingOutcome(balance, None)
+    available = hard_limit - used if used is not None else None
+    balance = Balance(
+        currency="USD",
+        source=f"{SUBSCRIPTION} + {USAGE}",
+        read_at=now,
+        granted=hard_limit,
+        used=used,
+        available=available,
+        expires_at=expires,
+    )
+    return BillingOutcome(balance, None if used is not None else "usage_unavailable")

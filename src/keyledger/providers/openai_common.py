@@ -1,0 +1,59 @@
+"""Pieces shared by the OpenAI checks: base URL, request helpers and header readers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from keyledger.models import Account, Key, RateLimits
+from keyledger.providers.base import CheckOptions
+from keyledger.sanitize import clean_label
+from keyledger.transport import Request
+
+OPENAI_BASE_URL = "https://api.openai.com"
+
+
+def base_url(key: Key, options: CheckOptions) -> str:
+    """Where this key's requests go: its own base URL, else the provider default."""
+    return key.base_url or options.base_urls.get("openai", OPENAI_BASE_URL)
+
+
+def get(key: Key, url: str) -> Request:
+    """A GET request carrying the key as a bearer token."""
+    return Request("GET", url, key.secret)
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+def rate_limits(headers: Mapping[str, str]) -> RateLimits | None:
+    """Limits from ``x-ratelimit-*`` headers, or ``None`` when there are none."""
+    limits = RateLimits(
+        requests_limit=_int(headers.get("x-ratelimit-limit-requests")),
+        tokens_limit=_int(headers.get("x-ratelimit-limit-tokens")),
+        requests_remaining=_int(headers.get("x-ratelimit-remaining-requests")),
+        tokens_remaining=_int(headers.get("x-ratelimit-remaining-tokens")),
+        requests_reset=clean_label(headers["x-ratelimit-reset-requests"], 32)
+        if "x-ratelimit-reset-requests" in headers
+        else None,
+        tokens_reset=clean_label(headers["x-ratelimit-reset-tokens"], 32)
+        if "x-ratelimit-reset-tokens" in headers
+        else None,
+    )
+    return None if limits == RateLimits() else limits
+
+
+def organization(headers: Mapping[str, str], current: Account | None) -> Account | None:
+    """Add the ``openai-organization`` header's value to ``current``."""
+    org = headers.get("openai-organization")
+    if not org:
+        return current
+    org = clean_label(org.strip(), 96)
+    if current is None:
+        return Account(organization=org)
+    if current.organization:
+        return current
+    return Account(organization=org, name=current.name, plan=current.plan)

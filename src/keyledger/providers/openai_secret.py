@@ -1,0 +1,147 @@
+"""Secret and project keys, on api.openai.com or any OpenAI-compatible relay: free probes only.
+
+1. ``GET /v1/models``: validity and the model list.
+2. The zero-cost chat-completions probe (``max_tokens: -1``, rejected at validation): a
+   healthy key gets 400 ``max_tokens``, while a key out of quota, without billing,
+   deactivated or banned gets 401/429 first. RPM/TPM come from its ``x-ratelimit-*`` headers.
+3. The legacy billing endpoints (balances on relays; ``needs_session_key`` on OpenAI).
+4. Optionally ``GET /v1/me`` for the organization.
+
+The verdict is decided by what the endpoints answer, never by the host name.
+"""
+
+from __future__ import annotations
+
+from keyledger.classify import Verdict
+from keyledger.client import Client
+from keyledger.models import Account, CheckResult, Key, Status
+from keyledger.providers.base import CheckOptions, ResultBuilder, json_object, worst
+from keyledger.providers.openai_billing import read_billing
+from keyledger.providers.openai_common import base_url, get, organization, rate_limits
+from keyledger.sanitize import clean_label
+from keyledger.transport import Reply, Request
+
+MODELS = "/v1/models"
+CHAT = "/v1/chat/completions"
+ME = "/v1/me"
+PROBE_MODELS = ("gpt-4o-mini", "gpt-4.1-nano", "gpt-3.5-turbo", "gpt-4o", "babbage-002")
+MAX_MODELS_KEPT = 500
+# Verdicts that settle the key's fate, whichever call gave them.
+FINAL = frozenset(
+    {Status.INVALID, Status.DEACTIVATED, Status.BILLING_INACTIVE, Status.NO_QUOTA}
+)
+
+
+def probe_request(key: Key, root: str, model: str) -> Request:
+    """The zero-cost probe: a chat completion that validation must reject."""
+    body = {"model": model, "max_tokens": -1, "messages": [{"role": "user", "content": ""}]}
+    return Request("POST", root + CHAT, key.secret, json_body=body)
+
+
+def choose_probe_models(models: tuple[str, ...] | None) -> list[str]:
+    """Probe models in preference order, restricted to those the key lists (if known)."""
+    if not models:
+        return [PROBE_MODELS[0]]
+    listed = set(models)
+    preferred = [m for m in PROBE_MODELS if m in listed]
+    others = sorted(m for m in models if m.startswith("gpt-") and m not in preferred)
+    return (preferred + others)[:2] or [models[0]]
+
+
+def parse_models(data: dict[str, object] | None) -> tuple[str, ...] | None:
+    """Model ids from a ``/v1/models`` list body."""
+    if data is None or not isinstance(data.get("data"), list):
+        return None
+    items = data["data"]
+    assert isinstance(items, list)
+    ids = {clean_label(m["id"], 96) for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)}
+    return tuple(sorted(ids))[:MAX_MODELS_KEPT]
+
+
+async def _whoami(client: Client, key: Key, root: str, out: ResultBuilder) -> None:
+    exchange = await client.call(get(key, root + ME))
+    if out.record(exchange, "me") is not None or not isinstance(exchange.outcome, Reply):
+        return
+    data = json_object(exchange.outcome) or {}
+    name = data.get("name") if isinstance(data.get("name"), str) else None
+    orgs = data.get("orgs")
+    org_id = None
+    if isinstance(orgs, dict) and isinstance(orgs.get("data"), list):
+        for org in orgs["data"]:
+            if isinstance(org, dict) and (org.get("is_default") or org_id is None):
+                org_id = org.get("id") if isinstance(org.get("id"), str) else org_id
+    current = out.account or Account()
+    out.account = Account(
+        organization=current.organization or (clean_label(org_id, 96) if org_id else None),
+        name=clean_label(name, 96) if isinstance(name, str) else current.name,
+        plan=current.plan,
+    )
+
+
+async def check_secret(client: Client, key: Key, options: CheckOptions) -> CheckResult:
+    """Check a secret, project or relay key with free requests only."""
+    out = ResultBuilder(key, options)
+    root = base_url(key, options)
+    models_ok = False
+
+    exchange = await client.call(get(key, root + MODELS))
+    verdict = out.record(exchange, "models")
+    if verdict is None and isinstance(exchange.outcome, Reply):
+        out.account = organization(exchange.outcome.headers, out.account)
+        out.models = parse_models(json_object(exchange.outcome))
+        if out.models is None:
+            out.unexpected(exchange, "models")
+        else:
+            models_ok = True
+    elif verdict is not None and (verdict.status in FINAL or verdict.status is Status.UNREACHABLE):
+        return out.finish(verdict.status, verdict.reason)
+
+    probe: Verdict | None = None
+    for model in choose_probe_models(out.models):
+        exchange = await client.call(probe_request(key, root, model))
+        probe = out.record(exchange, "probe")
+        if isinstance(exchange.outcome, Reply):
+            out.rate_limits = rate_limits(exchange.outcome.headers) or out.rate_limits
+            out.account = organization(exchange.outcome.headers, out.account)
+        if probe is None:  # a 2xx: served only if it really is a completion
+            served = isinstance(exchange.outcome, Reply) and "choices" in (
+                json_object(exchange.outcome) or {}
+            )
+            probe = Verdict(Status.OK, "probe_served") if served else out.unexpected(exchange, "probe")
+        if probe.reason != "model_unavailable":
+            break
+    assert probe is not None
+    if probe.status in FINAL:
+        return out.finish(probe.status, probe.reason)
+
+    billing_positive = False
+    if options.legacy_billing and probe.status is not Status.UNREACHABLE:
+        billing = await read_billing(client, key, root, out, options.now())
+        out.balance = billing.balance
+        out.balance_reason = billing.reason
+        if billing.verdict is not None and billing.verdict.status in FINAL:
+            return out.finish(billing.verdict.status, billing.verdict.reason)
+        balance = billing.balance
+        if balance is not None and not balance.unlimited and balance.available is not None:
+            if balance.available <= 0:
+                return out.finish(Status.NO_QUOTA, "balance_exhausted")
+            billing_positive = True
+        elif balance is not None and balance.unlimited:
+            billing_positive = True
+
+    if options.whoami and probe.status is not Status.UNREACHABLE:
+        await _whoami(client, key, root, out)
+
+    if probe.status is Status.OK:
+        return out.finish(Status.OK, None if probe.reason.startswith("probe_") else probe.reason)
+    if probe.status is Status.RESTRICTED:
+        return out.finish(probe.status, probe.reason)
+    if probe.status is Status.RATE_LIMITED:
+        return out.finish(probe.status, probe.reason)
+    if models_ok and billing_positive:
+        return out.finish(Status.OK, None)
+    signals = [s.verdict for s in out.signals if s.verdict.status is not Status.OK]
+    final = worst(signals) if signals else probe
+    if final.status is Status.UNKNOWN and probe.status is not Status.OK:
+        final = probe
+    return out.finish(final.status, final.reason)

@@ -1,0 +1,84 @@
+"""Session keys (``sess-…``): credit grants from ``/dashboard/billing/credit_grants``.
+
+The seed's endpoint: it gives granted, used and available, and every grant with its expiry.
+Expired grants are marked; ``available`` sums what is left on unexpired grants, while
+``reported_available`` keeps the API's own total, which may still count expired grants.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from keyledger.client import Client
+from keyledger.models import Balance, CheckResult, Grant, Key, Status
+from keyledger.money import from_unix, to_decimal
+from keyledger.providers.base import CheckOptions, ResultBuilder, json_object
+from keyledger.providers.openai_common import base_url, get, organization
+from keyledger.transport import Reply
+
+CREDIT_GRANTS = "/dashboard/billing/credit_grants"
+
+
+def parse_grants(data: dict[str, object], now: datetime) -> Balance | None:
+    """A :class:`Balance` from a ``credit_summary`` body, or ``None`` if it is not one."""
+    granted = to_decimal(data.get("total_granted"))
+    used = to_decimal(data.get("total_used"))
+    reported = to_decimal(data.get("total_available"))
+    if reported is None and granted is None:
+        return None
+    grants: list[Grant] = []
+    container = data.get("grants")
+    items = container.get("data") if isinstance(container, dict) else None
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        amount = to_decimal(item.get("grant_amount"))
+        if amount is None:
+            continue
+        expires = from_unix(item.get("expires_at"))
+        grant_id = item.get("id")
+        grants.append(
+            Grant(
+                amount=amount,
+                used=to_decimal(item.get("used_amount")) or Decimal(0),
+                effective_at=from_unix(item.get("effective_at")),
+                expires_at=expires,
+                expired=expires is not None and expires <= now,
+                grant_id=str(grant_id)[:64] if isinstance(grant_id, str) else None,
+            )
+        )
+    if grants:
+        available: Decimal | None = sum((g.remaining for g in grants if not g.expired), Decimal(0))
+    else:
+        available = reported
+    return Balance(
+        currency="USD",
+        source=CREDIT_GRANTS,
+        read_at=now,
+        granted=granted,
+        used=used,
+        available=available,
+        reported_available=reported,
+        grants=tuple(grants),
+    )
+
+
+async def check_session(client: Client, key: Key, options: CheckOptions) -> CheckResult:
+    """Read a session key's credit grants."""
+    out = ResultBuilder(key, options)
+    exchange = await client.call(get(key, base_url(key, options) + CREDIT_GRANTS))
+    verdict = out.record(exchange, "credit_grants")
+    if verdict is not None:
+        return out.finish(verdict.status, verdict.reason)
+    assert isinstance(exchange.outcome, Reply)
+    out.account = organization(exchange.outcome.headers, None)
+    data = json_object(exchange.outcome)
+    balance = parse_grants(data, options.now()) if data is not None else None
+    if balance is None:
+        verdict = out.unexpected(exchange, "credit_grants")
+        return out.finish(verdict.status, verdict.reason)
+    out.balance = balance
+    if balance.available is not None and balance.available <= 0:
+        return out.finish(Status.OK, "zero_balance")
+    return out.finish(Status.OK, None)

@@ -1,0 +1,127 @@
+"""Results as plain JSON-ready dicts: the versioned contract in ``schema/``.
+
+Money is a decimal *string* (``"49.25"``) so no consumer loses exactness to floats; a value
+that could not be read is ``null``, never ``0``. Times are ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from keyledger.baseurl import display_url
+from keyledger.models import Balance, CheckResult, Spend
+
+SCHEMA = "keyledger/results/v1"
+RESULT_SCHEMA = "keyledger/result/v1"
+
+
+def _money(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    return text
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
+    """The ``balance`` object of a result."""
+    if balance is None:
+        return None
+    return {
+        "currency": balance.currency,
+        "granted": _money(balance.granted),
+        "used": _money(balance.used),
+        "available": _money(balance.available),
+        "reported_available": _money(balance.reported_available),
+        "unlimited": balance.unlimited,
+        "source": balance.source,
+        "read_at": _time(balance.read_at),
+        "expires_at": _time(balance.expires_at),
+        "next_expiry": _time(balance.next_expiry),
+        "grants": [
+            {
+                "id": g.grant_id,
+                "amount": _money(g.amount),
+                "used": _money(g.used),
+                "remaining": _money(g.remaining),
+                "effective_at": _time(g.effective_at),
+                "expires_at": _time(g.expires_at),
+                "expired": g.expired,
+            }
+            for g in balance.grants
+        ],
+    }
+
+
+def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
+    """The ``spend`` object of a result."""
+    if spend is None:
+        return None
+    return {
+        "amount": _money(spend.amount),
+        "currency": spend.currency,
+        "period_start": _time(spend.period_start),
+        "period_end": _time(spend.period_end),
+        "source": spend.source,
+        "read_at": _time(spend.read_at),
+        "by_project": [
+            {"project_id": p.project_id, "amount": _money(p.amount)} for p in spend.by_project
+        ],
+    }
+
+
+def result_dict(result: CheckResult) -> dict[str, Any]:
+    """One result as a JSON-ready dict (never the key itself)."""
+    key = result.key
+    limits = result.rate_limits
+    account = result.account
+    return {
+        "label": key.label,
+        "aliases": list(key.aliases),
+        "provider": key.provider,
+        "kind": key.kind.value,
+        "key": key.masked,
+        "fingerprint": key.fingerprint,
+        "base_url": display_url(key.base_url) if key.base_url else None,
+        "source": key.source or None,
+        "status": result.status.value,
+        "reason": result.reason,
+        "balance": balance_dict(result.balance),
+        "balance_reason": result.balance_reason,
+        "spend": spend_dict(result.spend),
+        "rate_limits": None
+        if limits is None
+        else {
+            "requests_limit": limits.requests_limit,
+            "tokens_limit": limits.tokens_limit,
+            "requests_remaining": limits.requests_remaining,
+            "tokens_remaining": limits.tokens_remaining,
+            "requests_reset": limits.requests_reset,
+            "tokens_reset": limits.tokens_reset,
+        },
+        "models": list(result.models) if result.models is not None else None,
+        "account": None
+        if account is None
+        else {"organization": account.organization, "name": account.name, "plan": account.plan},
+        "evidence": [
+            {
+                "endpoint": e.endpoint,
+                "http_status": e.http_status,
+                "error_type": e.error_type,
+                "error_code": e.error_code,
+                "message": e.message,
+                "attempts": e.attempts,
+                "outcome": e.outcome,
+            }
+            for e in result.evidence
+        ],
+        "checked_at": _time(result.checked_at),
+        "attempts": result.attempts,
+        "duration_ms": result.duration_ms,
+        "retry_at": _time(result.retry_at),
+    }

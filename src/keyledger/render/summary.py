@@ -1,0 +1,112 @@
+"""Totals over a run: status counts, money per currency and per account.
+
+Keys that share an account (the same organization at the same host) are counted once: the
+account's balance is taken from its first key that has one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from keyledger.baseurl import display_url
+from keyledger.models import STATUS_ORDER, CheckResult
+
+
+def account_id(result: CheckResult) -> str:
+    """Identity of the account behind a key: its organization at its host, else the key."""
+    org = result.account.organization if result.account else None
+    if org:
+        host = display_url(result.key.base_url) if result.key.base_url else result.key.provider
+        return f"{host}/{org}"
+    return f"key:{result.key.fingerprint}"
+
+
+@dataclass
+class CurrencyTotal:
+    """Sums for one currency; ``None`` sums mean nothing was readable."""
+
+    currency: str
+    available: Decimal | None = None
+    granted: Decimal | None = None
+    used: Decimal | None = None
+    spend: Decimal | None = None
+    accounts: int = 0
+    unlimited: int = 0
+
+
+def _add(total: Decimal | None, value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+@dataclass
+class Summary:
+    """Counts and totals for a set of results."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    currencies: dict[str, CurrencyTotal] = field(default_factory=dict)
+    accounts: dict[str, list[CheckResult]] = field(default_factory=dict)
+    keys: int = 0
+
+    def add(self, result: CheckResult) -> None:
+        """Count one result."""
+        self.keys += 1
+        self.counts[result.status.value] += 1
+        self.accounts.setdefault(account_id(result), []).append(result)
+
+    def finish(self) -> Summary:
+        """Compute currency totals, one balance and one spend per account."""
+        self.currencies = {}
+        for results in self.accounts.values():
+            balance = next((r.balance for r in results if r.balance is not None), None)
+            spend = next((r.spend for r in results if r.spend is not None), None)
+            if balance is not None:
+                total = self.currencies.setdefault(balance.currency, CurrencyTotal(balance.currency))
+                total.accounts += 1
+                total.unlimited += int(balance.unlimited)
+                total.available = _add(total.available, balance.available)
+                total.granted = _add(total.granted, balance.granted)
+                total.used = _add(total.used, balance.used)
+            if spend is not None:
+                total = self.currencies.setdefault(spend.currency, CurrencyTotal(spend.currency))
+                if balance is None or balance.currency != spend.currency:
+                    total.accounts += 1
+                total.spend = _add(total.spend, spend.amount)
+        return self
+
+    @property
+    def shared_accounts(self) -> dict[str, list[CheckResult]]:
+        """Accounts reached through more than one key."""
+        return {k: v for k, v in self.accounts.items() if len(v) > 1}
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``summary`` object of the JSON document."""
+        return {
+            "keys": self.keys,
+            "accounts": len(self.accounts),
+            "statuses": {s.value: self.counts[s.value] for s in STATUS_ORDER if self.counts[s.value]},
+            "totals": [
+                {
+                    "currency": t.currency,
+                    "available": None if t.available is None else str(t.available),
+                    "granted": None if t.granted is None else str(t.granted),
+                    "used": None if t.used is None else str(t.used),
+                    "spend": None if t.spend is None else str(t.spend),
+                    "accounts": t.accounts,
+                    "unlimited_accounts": t.unlimited,
+                }
+                for t in sorted(self.currencies.values(), key=lambda t: t.currency)
+            ],
+        }
+
+
+def summarise(results: list[CheckResult]) -> Summary:
+    """A finished :class:`Summary` of ``results``."""
+    summary = Summary()
+    for result in results:
+        summary.add(result)
+    return summary.finish()

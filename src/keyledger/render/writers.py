@@ -1,0 +1,173 @@
+"""Machine formats written as results arrive: JSON document, JSON Lines, CSV.
+
+Each writer takes an open text stream and never buffers all results, so a run over 100,000
+keys writes as it goes. CSV cells that a spreadsheet would run as formulas are neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol, TextIO, assert_never
+
+from keyledger.models import CheckResult
+from keyledger.render.serialize import RESULT_SCHEMA, SCHEMA, result_dict
+from keyledger.sanitize import neutralise
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def csv_safe(value: str) -> str:
+    """A text cell that spreadsheets will not evaluate (OWASP ASVS 1.2.10)."""
+    value = neutralise(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class Writer(Protocol):
+    """Streams results to a text stream."""
+
+    def write(self, result: CheckResult) -> None:
+        """Write one result."""
+        ...
+
+    def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
+        """Finish the document."""
+        ...
+
+
+def _dumps(data: Any, indent: int | None = None) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=indent)
+
+
+class JsonWriter:
+    """``{"schema": …, "results": [...], "complete": …, "summary": …}``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.count = 0
+        generated = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        stream.write(f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": [')
+
+    def write(self, result: CheckResult) -> None:
+        """Append one result to the array."""
+        body = _dumps(result_dict(result), indent=2).replace("\n", "\n    ")
+        self.stream.write(("," if self.count else "") + "\n    " + body)
+        self.count += 1
+
+    def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
+        """Close the array and add ``complete`` and ``summary``."""
+        tail = _dumps(dict(summary), indent=2).replace("\n", "\n  ")
+        end = "\n  " if self.count else ""
+        self.stream.write(f'{end}],\n  "complete": {_dumps(complete)},\n  "summary": {tail}\n}}\n')
+
+
+class JsonlWriter:
+    """One JSON object per line, each with its ``schema``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, result: CheckResult) -> None:
+        """Write one line."""
+        self.stream.write(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
+        self.stream.flush()
+
+    def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
+        """Nothing to close: every line is complete on its own."""
+
+
+CSV_COLUMNS = (
+    "label",
+    "provider",
+    "kind",
+    "key",
+    "fingerprint",
+    "base_url",
+    "status",
+    "reason",
+    "currency",
+    "available",
+    "granted",
+    "used",
+    "unlimited",
+    "balance_source",
+    "balance_reason",
+    "next_expiry",
+    "spend",
+    "spend_currency",
+    "rpm",
+    "tpm",
+    "organization",
+    "checked_at",
+)
+_NUMERIC = frozenset({"available", "granted", "used", "spend", "rpm", "tpm", "unlimited"})
+
+
+class CsvWriter:
+    """A header row, then one row per result."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.writer = csv.writer(stream, lineterminator="\n")
+        self.writer.writerow(CSV_COLUMNS)
+
+    def write(self, result: CheckResult) -> None:
+        """Write one row."""
+        data = result_dict(result)
+        balance = data["balance"] or {}
+        spend = data["spend"] or {}
+        limits = data["rate_limits"] or {}
+        account = data["account"] or {}
+        row: dict[str, Any] = {
+            **{k: data[k] for k in ("label", "provider", "kind", "key", "fingerprint", "base_url")},
+            "status": data["status"],
+            "reason": data["reason"],
+            "currency": balance.get("currency"),
+            "available": balance.get("available"),
+            "granted": balance.get("granted"),
+            "used": balance.get("used"),
+            "unlimited": "true" if balance.get("unlimited") else ("false" if balance else None),
+            "balance_source": balance.get("source"),
+            "balance_reason": data["balance_reason"],
+            "next_expiry": balance.get("next_expiry"),
+            "spend": spend.get("amount"),
+            "spend_currency": spend.get("currency"),
+            "rpm": limits.get("requests_limit"),
+            "tpm": limits.get("tokens_limit"),
+            "organization": account.get("organization"),
+            "checked_at": data["checked_at"],
+        }
+        self.writer.writerow(
+            [
+                ""
+                if row[c] is None
+                else (str(row[c]) if c in _NUMERIC else csv_safe(str(row[c])))
+                for c in CSV_COLUMNS
+            ]
+        )
+
+    def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
+        """Nothing to add: CSV has no trailer."""
+
+
+class Format(enum.StrEnum):
+    """Output formats of ``keyledger check``."""
+
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+    def writer(self, stream: TextIO) -> Writer | None:
+        """The streaming writer for this format (``None`` for the table)."""
+        if self is Format.TABLE:
+            return None
+        if self is Format.JSON:
+            return JsonWriter(stream)
+        if self is Format.JSONL:
+            return JsonlWriter(stream)
+        if self is Format.CSV:
+            return CsvWriter(stream)
+        assert_never(self)

@@ -1,0 +1,66 @@
+"""One check run: keys through the engine into sinks (writers, the ledger, the table).
+
+The runner owns neither the terminal nor the process: sinks are passed in, and so is the
+event that stops the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from keyledger.client import Client, make_session
+from keyledger.engine import Engine, RunOptions
+from keyledger.models import CheckResult, Key
+from keyledger.providers import CheckOptions
+from keyledger.transport import HttpOptions
+
+
+class Sink(Protocol):
+    """Receives each result as it completes."""
+
+    def add(self, result: CheckResult) -> None:
+        """Take one result."""
+        ...
+
+
+@dataclass
+class RunReport:
+    """How a run ended."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    interrupted: bool = False
+    deadline_hit: bool = False
+    requests: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every key got its check."""
+        return not self.interrupted
+
+
+async def run_checks(
+    keys: Iterable[Key],
+    *,
+    http: HttpOptions,
+    check: CheckOptions,
+    run: RunOptions,
+    sinks: Sequence[Sink] = (),
+    stop: asyncio.Event | None = None,
+    keep_results: bool = True,
+) -> RunReport:
+    """Check ``keys`` over one shared session, feeding every result to ``sinks``."""
+    report = RunReport()
+    async with make_session(http, run.concurrency) as session:
+        engine = Engine(Client(session, http), check, run, stop)
+        async for result in engine.run(keys):
+            if keep_results:
+                report.results.append(result)
+            for sink in sinks:
+                sink.add(result)
+        report.interrupted = engine.interrupted
+        report.deadline_hit = engine.deadline_hit
+        report.requests = engine.client.requests_sent
+    return report

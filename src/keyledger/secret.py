@@ -1,0 +1,126 @@
+"""The `Secret` wrapper: a key's value travels only inside it.
+
+Its ``repr``, ``str``, ``format`` and pickle forms are all masked; the only way to the raw
+value is :meth:`Secret.reveal`, which the transport calls when it builds a header.
+
+Masking follows ``public_prefix + "…" + last4`` where the prefix comes only from the table of
+known public prefixes, and keys shorter than 20 characters are fully masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any, NoReturn
+
+# Public prefixes, longest first: these are the non-secret part a masked key may show.
+KNOWN_PREFIXES: tuple[str, ...] = (
+    "sk-ant-admin01-",
+    "sk-ant-api03-",
+    "sk-svcacct-",
+    "sk-service-",
+    "sk-or-v1-",
+    "sk-admin-",
+    "sk-proj-",
+    "sess-",
+    "sk-",
+)
+
+ELLIPSIS = "…"
+FULL_MASK = "****"
+SHORTEST_PARTLY_SHOWN = 20
+
+
+def public_prefix(value: str) -> str:
+    """The known public prefix of ``value``, or ``""``."""
+    for prefix in KNOWN_PREFIXES:
+        if value.startswith(prefix):
+            return prefix
+    return ""
+
+
+def mask(value: str) -> str:
+    """Display form of a key: ``prefix…last4``; short keys are fully masked."""
+    if len(value) < SHORTEST_PARTLY_SHOWN:
+        return FULL_MASK
+    return f"{public_prefix(value)}{ELLIPSIS}{value[-4:]}"
+
+
+class Secret:
+    """A key value whose every printable form is masked."""
+
+    __slots__ = ("_masked", "_value")
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("Secret wraps a str")
+        self._value = value
+        self._masked = mask(value)
+
+    def reveal(self) -> str:
+        """The raw value; call it only where a header is built."""
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        """The display form, ``prefix…last4``."""
+        return self._masked
+
+    @property
+    def prefix(self) -> str:
+        """The known public prefix of the key, if any."""
+        return public_prefix(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def startswith(self, prefix: str) -> bool:
+        """Whether the key starts with ``prefix`` (prefixes are public)."""
+        return self._value.startswith(prefix)
+
+    def __repr__(self) -> str:
+        return f"Secret({self._masked!r})"
+
+    def __str__(self) -> str:
+        return self._masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self._masked, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
+
+class Fingerprinter:
+    """Stable, non-reversible key identity: ``HMAC-SHA256(install_secret, key)``, 16 hex chars."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, install_secret: bytes) -> None:
+        if len(install_secret) < 16:
+            raise ValueError("the install secret must be at least 16 bytes")
+        self._secret = install_secret
+
+    def __repr__(self) -> str:
+        return "Fingerprinter(<install secret>)"
+
+    def __call__(self, value: str | Secret) -> str:
+        raw = value.reveal() if isinstance(value, Secret) else value
+        return hmac.new(self._secret, raw.encode("utf-8"), hashlib.sha256).hexdigest()[:16]

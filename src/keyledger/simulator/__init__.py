@@ -1,0 +1,15 @@
+"""The built-in simulator of every API keyledger reads (for tests, benchmarks and the demo)."""
+
+from keyledger.simulator.scenarios import SCENARIOS, Scenario, make_key, scenario_of
+from keyledger.simulator.server import SimState, Simulator, build_app, closed_port
+
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "SimState",
+    "Simulator",
+    "build_app",
+    "closed_port",
+    "make_key",
+    "scenario_of",
+]

@@ -1,0 +1,186 @@
+"""The simulator: a real HTTP server emulating every endpoint keyledger calls.
+
+It records each request (method, path, header *names*, a fingerprint of the credential,
+never the credential) and the high-water mark of concurrent requests, and can add latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from keyledger.simulator.responses import Ctx, Responder, openai_error
+from keyledger.simulator.scenarios import INVALID, SCENARIOS, Scenario, account_of, scenario_of
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/models"): "models",
+    ("POST", "/v1/chat/completions"): "chat",
+    ("GET", "/v1/me"): "me",
+    ("GET", "/v1/dashboard/billing/subscription"): "subscription",
+    ("GET", "/dashboard/billing/subscription"): "subscription",
+    ("GET", "/v1/dashboard/billing/usage"): "usage",
+    ("GET", "/dashboard/billing/usage"): "usage",
+    ("GET", "/dashboard/billing/credit_grants"): "credit_grants",
+    ("GET", "/v1/dashboard/billing/credit_grants"): "credit_grants",
+    ("GET", "/v1/organization/costs"): "costs",
+}
+
+NOT_FOUND = openai_error(404, "Invalid URL", code=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One request as the simulator saw it; the credential only as a fingerprint."""
+
+    method: str
+    path: str
+    url: str
+    header_names: tuple[str, ...]
+    credential_fp: str | None
+    scenario: str | None
+
+
+@dataclass
+class SimState:
+    """What the simulator has seen; tests read it."""
+
+    record: bool = True
+    latency: float = 0.0
+    requests: deque[Record] = field(default_factory=lambda: deque(maxlen=200_000))
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    total: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    extra_scenarios: dict[str, Scenario] = field(default_factory=dict)
+
+    def count(self, scenario: str | None = None, endpoint: str | None = None) -> int:
+        """Requests seen, optionally for one scenario and/or endpoint path."""
+        return sum(
+            1
+            for r in self.requests
+            if (scenario is None or r.scenario == scenario) and (endpoint is None or r.path == endpoint)
+        )
+
+
+def fingerprint(credential: str) -> str:
+    """How the simulator refers to a credential in its records."""
+    return hashlib.sha256(credential.encode()).hexdigest()[:16]
+
+
+def credential_of(request: web.Request) -> str | None:
+    """The key a request carries, from ``Authorization: Bearer`` or ``x-api-key``."""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth[len("Bearer ") :].strip()
+    return request.headers.get("x-api-key")
+
+
+def build_app(state: SimState | None = None) -> web.Application:
+    """The simulator as an aiohttp application; ``app["state"]`` is its :class:`SimState`."""
+    state = state or SimState()
+    app = web.Application()
+    app["state"] = state
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        state.total += 1
+        state.in_flight += 1
+        state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        try:
+            return await _dispatch(request, state)
+        finally:
+            state.in_flight -= 1
+
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse:
+    key = credential_of(request)
+    name = scenario_of(key) if key else None
+    if state.record:
+        state.requests.append(
+            Record(
+                request.method,
+                request.path,
+                str(request.rel_url),
+                tuple(sorted(h.lower() for h in request.headers)),
+                fingerprint(key) if key else None,
+                name,
+            )
+        )
+    if request.method == "POST":
+        await request.read()
+    if state.latency:
+        await asyncio.sleep(state.latency)
+    endpoint = ROUTES.get((request.method, request.path))
+    scenario = (state.extra_scenarios.get(name) or SCENARIOS.get(name)) if name else None
+    if key is None:
+        return await openai_error(401, "You didn't provide an API key.", code=None)(
+            request, Ctx("", "", 1, "")
+        )
+    calls_key = (key, endpoint or request.path)
+    state.calls[calls_key] += 1
+    ctx = Ctx(key, name or "", state.calls[calls_key], f"{request.scheme}://{request.host}")
+    responder: Responder
+    if scenario is None:
+        responder = INVALID if endpoint else NOT_FOUND
+    elif endpoint is None:
+        responder = scenario.endpoints.get("*", NOT_FOUND)
+    else:
+        responder = scenario.endpoints.get(endpoint) or scenario.endpoints.get("*", NOT_FOUND)
+    response = await responder(request, ctx)
+    if scenario is not None and not scenario.relay and not response.prepared:
+        account = account_of(key) or fingerprint(key)[:10]
+        response.headers.setdefault("openai-organization", f"org-{account}")
+    return response
+
+
+class Simulator:
+    """Runs the simulator on a loopback port inside the current event loop."""
+
+    def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state or SimState()
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running simulator."""
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> Simulator:
+        """Bind and start serving."""
+        self._runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        return self
+
+    async def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A loopback port nothing listens on (for ``unreachable`` demos and tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

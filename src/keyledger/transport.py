@@ -1,0 +1,223 @@
+"""One HTTP attempt, bounded in every dimension, whose outcome is a value.
+
+- A wall-clock deadline covers connect, TLS, headers and the whole body (a per-chunk read
+  timeout never fires on a trickling body); connecting has its own shorter timeout.
+- Redirects are never followed, so a redirect target never receives the key.
+- Bodies are capped counting decompressed bytes: 1 MiB for a success body (beyond it the
+  answer is ``body_too_large``) and 4 KiB kept of an error body.
+- The key goes only in a header; a transport exception becomes a :class:`Fault` that names
+  a category and the host, and the exception (whose text could hold the URL) is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import http_exceptions
+
+from keyledger.secret import Secret
+
+USER_AGENT = "keyledger/0.1 (+https://github.com/keyledger)"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """Limits for every request; the documented defaults are the class defaults."""
+
+    attempt_deadline: float = 15.0
+    connect_timeout: float = 5.0
+    max_body: int = 1 << 20
+    max_error_body: int = 4096
+    max_attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 8.0
+    retry_after_cap: float = 120.0
+    per_host: int = 64
+    retry_budget: int = 500
+    retry_cost: int = 5
+    timeout_retry_cost: int = 10
+    breaker_threshold: int = 25
+    breaker_cooldown: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a provider wants sent; ``auth`` says which header carries the secret."""
+
+    method: str
+    url: str
+    secret: Secret
+    auth: str = "bearer"  # bearer | x-api-key
+    json_body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the URL."""
+        rest = self.url.split("://", 1)[-1]
+        return rest.split("/", 1)[0]
+
+    @property
+    def path(self) -> str:
+        """The URL's path, without query."""
+        rest = self.url.split("://", 1)[-1]
+        path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+        return path.split("?", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP answer: status, lower-cased headers, and the (capped) body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """No usable HTTP answer; ``reason`` is a category such as ``timeout`` or ``tls``."""
+
+    reason: str
+    detail: str = ""
+
+
+Outcome = Reply | Fault
+
+_KEPT_HEADERS = (
+    "content-type",
+    "content-length",
+    "retry-after",
+    "retry-after-ms",
+    "location",
+    "openai-organization",
+    "x-request-id",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+)
+
+
+def auth_headers(request: Request) -> dict[str, str]:
+    """The request's headers with the secret in the header its provider expects."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **request.headers}
+    if request.auth == "x-api-key":
+        headers["x-api-key"] = request.secret.reveal()
+    else:
+        headers["Authorization"] = "Bearer " + request.secret.reveal()
+    return headers
+
+
+def _fault_for(exc: BaseException, host: str) -> Fault:
+    """Map a transport exception to a category by class, never by its text."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return Fault("timeout", host)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return Fault("proxy_auth" if exc.status == 407 else "proxy", host)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return Fault("proxy", host)
+    if isinstance(
+        exc,
+        (
+            aiohttp.ClientConnectorCertificateError,
+            aiohttp.ClientConnectorSSLError,
+            aiohttp.ClientSSLError,
+            ssl.SSLError,
+        ),
+    ):
+        return Fault("tls", host)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return Fault("dns", host)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, socket.gaierror):
+            return Fault("dns", host)
+        if isinstance(os_error, ssl.SSLError):
+            return Fault("tls", host)
+        return Fault("connect", host)
+    if isinstance(exc, http_exceptions.DecompressSizeError):
+        return Fault("body_too_large", host)
+    if isinstance(exc, (aiohttp.ClientConnectionResetError, ConnectionResetError)):
+        return Fault("reset", host)
+    if isinstance(exc, aiohttp.ClientOSError):
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE):
+            return Fault("reset", host)
+        return Fault("network", host)
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return Fault("protocol", host)
+    if isinstance(exc, (aiohttp.ClientResponseError, http_exceptions.HttpProcessingError)):
+        return Fault("protocol", host)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return Fault("invalid_url", host)
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return Fault("network", host)
+    return Fault("network", host)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+    """Up to ``cap`` decompressed bytes; ``True`` when the body went beyond it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await response.content.readany()
+        if not chunk:
+            return b"".join(chunks), False
+        size += len(chunk)
+        if size > cap:
+            chunks.append(chunk[: cap - (size - len(chunk))])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+async def attempt(
+    session: aiohttp.ClientSession, request: Request, options: HttpOptions
+) -> Outcome:
+    """Send ``request`` once; every failure comes back as a :class:`Fault`."""
+    host = request.host
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
+    try:
+        async with asyncio.timeout(options.attempt_deadline):
+            async with session.request(
+                request.method,
+                request.url,
+                headers=auth_headers(request),
+                json=request.json_body,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as response:
+                headers = {
+                    name: value
+                    for name in _KEPT_HEADERS
+                    if (value := response.headers.get(name)) is not None
+                }
+                success = 200 <= response.status < 300
+                cap = options.max_body if success else options.max_error_body
+                length = response.content_length
+                if success and length is not None and length > cap:
+                    response.close()
+                    return Fault("body_too_large", host)
+                body, over = await _read_capped(response, cap)
+                if over:
+                    response.close()
+                    if success:
+                        return Fault("body_too_large", host)
+                return Reply(response.status, headers, body, truncated=over)
+    except (
+        aiohttp.ClientError,
+        http_exceptions.HttpProcessingError,
+        OSError,
+        TimeoutError,
+        ValueError,  # aiohttp raises it for some malformed answers (e.g. bad header values)
+    ) as exc:
+        return _fault_for(exc, host)
