@@ -88,7 +88,9 @@ class Proc:
 def run_cli(isolated_env: Path) -> Iterator[object]:
     """Run ``python -m keyledger ARGS`` in a subprocess with the isolated environment."""
 
-    def run(*args: str, stdin: str | None = None, timeout: float = 60, env: dict[str, str] | None = None) -> Proc:
+    def run(
+        *args: str, stdin: str | None = None, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> Proc:
         merged = {**os.environ, **(env or {})}
         done = subprocess.run(
             [sys.executable, "-m", "keyledger", *args],
@@ -101,3 +103,12 @@ def run_cli(isolated_env: Path) -> Iterator[object]:
         return Proc(done.returncode, done.stdout, done.stderr)
 
     yield run
+
+
+@pytest.fixture
+def live_sim() -> Iterator[Simulator]:
+    """The simulator in a background thread, for CLI subprocesses to reach."""
+    from keyledger.cli.demo import simulator_thread
+
+    with simulator_thread(SimState()) as simulator:
+        yield simulator

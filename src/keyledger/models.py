@@ -111,7 +111,9 @@ class Balance:
     @property
     def next_expiry(self) -> datetime | None:
         """The nearest expiry among unexpired grants with money left, or the balance's own."""
-        dates = [g.expires_at for g in self.grants if not g.expired and g.expires_at and g.remaining]
+        dates = [
+            g.expires_at for g in self.grants if not g.expired and g.expires_at and g.remaining
+        ]
         if self.expires_at is not None:
             dates.append(self.expires_at)
         return min(dates) if dates else None

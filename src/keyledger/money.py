@@ -16,6 +16,8 @@ def to_decimal(value: object) -> Decimal | None:
         result = value
     elif isinstance(value, int):
         result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))  # the shortest exact text of the float
     elif isinstance(value, str):
         try:
             result = Decimal(value.strip())

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from keyledger.baseurl import normalise_base_url
 from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, load_keys
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
-from keyledger.baseurl import normalise_base_url
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
@@ -35,44 +35,112 @@ def http_options(
 @click.command()
 @click.argument("files", nargs=-1, metavar="[FILE|-]...")
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice([f.value for f in Format]), default="table",
-    envvar="KEYLEDGER_FORMAT", show_default=True,
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in Format]),
+    default="table",
+    envvar="KEYLEDGER_FORMAT",
+    show_default=True,
     help="table on the terminal; json, jsonl or csv for scripts.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write json/jsonl/csv to FILE (atomically) instead of stdout.")
-@click.option("-c", "--concurrency", type=click.IntRange(1, 10000), default=DEFAULT_CONCURRENCY,
-              envvar="KEYLEDGER_CONCURRENCY", show_default=True, help="Keys checked at once.")
-@click.option("--per-host", type=click.IntRange(1, 10000), default=DEFAULTS.per_host,
-              envvar="KEYLEDGER_PER_HOST", show_default=True,
-              help="Requests in flight to any one host.")
-@click.option("--timeout", type=click.FloatRange(0.1, 300), default=DEFAULTS.attempt_deadline,
-              envvar="KEYLEDGER_TIMEOUT", show_default=True,
-              help="Deadline in seconds for one request attempt, body included.")
-@click.option("--connect-timeout", type=click.FloatRange(0.1, 60),
-              default=DEFAULTS.connect_timeout, show_default=True,
-              help="Seconds allowed to open a connection.")
-@click.option("--attempts", type=click.IntRange(1, 10), default=DEFAULTS.max_attempts,
-              show_default=True, help="Attempts per request for transient faults.")
-@click.option("--deadline", type=click.FloatRange(0.1, 86400), default=None,
-              envvar="KEYLEDGER_DEADLINE",
-              help="Seconds for the whole run; unfinished keys become unknown (deadline).")
-@click.option("--provider", default=None, metavar="NAME",
-              help="Provider for keys that do not name one (default: openai).")
-@click.option("--base-url", default=None, metavar="URL",
-              help="Base URL for keys that do not name one (a relay, e.g. https://relay.example/v1).")
-@click.option("--whoami/--no-whoami", default=False, show_default=True,
-              help="Also ask /v1/me for the organization of secret keys.")
-@click.option("--billing/--no-billing", default=True, show_default=True,
-              help="Also read the legacy billing endpoints (relay balances).")
-@click.option("--warn-days", type=click.IntRange(0, 3650), default=7, show_default=True,
-              help="Highlight credit grants that expire within N days.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write json/jsonl/csv to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 10000),
+    default=DEFAULT_CONCURRENCY,
+    envvar="KEYLEDGER_CONCURRENCY",
+    show_default=True,
+    help="Keys checked at once.",
+)
+@click.option(
+    "--per-host",
+    type=click.IntRange(1, 10000),
+    default=DEFAULTS.per_host,
+    envvar="KEYLEDGER_PER_HOST",
+    show_default=True,
+    help="Requests in flight to any one host.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 300),
+    default=DEFAULTS.attempt_deadline,
+    envvar="KEYLEDGER_TIMEOUT",
+    show_default=True,
+    help="Deadline in seconds for one request attempt, body included.",
+)
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(0.1, 60),
+    default=DEFAULTS.connect_timeout,
+    show_default=True,
+    help="Seconds allowed to open a connection.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(1, 10),
+    default=DEFAULTS.max_attempts,
+    show_default=True,
+    help="Attempts per request for transient faults.",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(0.1, 86400),
+    default=None,
+    envvar="KEYLEDGER_DEADLINE",
+    help="Seconds for the whole run; unfinished keys become unknown (deadline).",
+)
+@click.option(
+    "--provider",
+    default=None,
+    metavar="NAME",
+    help="Provider for keys that do not name one (default: openai).",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="Base URL for keys that do not name one (a relay, e.g. https://relay.example/v1).",
+)
+@click.option(
+    "--whoami/--no-whoami",
+    default=False,
+    show_default=True,
+    help="Also ask /v1/me for the organization of secret keys.",
+)
+@click.option(
+    "--billing/--no-billing",
+    default=True,
+    show_default=True,
+    help="Also read the legacy billing endpoints (relay balances).",
+)
+@click.option(
+    "--warn-days",
+    type=click.IntRange(0, 3650),
+    default=7,
+    show_default=True,
+    help="Highlight credit grants that expire within N days.",
+)
 @click.option("--strict", is_flag=True, help="Refuse to run if any input line is bad.")
 @click.option("--strict-perms", is_flag=True, help="Refuse key files readable by others.")
-@click.option("--max-keys", type=click.IntRange(1), default=DEFAULT_MAX_KEYS, show_default=True,
-              help="Refuse inputs with more unique keys than this.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option(
+    "--max-keys",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_KEYS,
+    show_default=True,
+    help="Refuse inputs with more unique keys than this.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def check(
     files: tuple[str, ...],

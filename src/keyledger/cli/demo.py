@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import threading
 from collections.abc import Iterator
@@ -17,18 +16,18 @@ from keyledger.engine import RunOptions
 from keyledger.keyset import build_keyset
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
-from keyledger.simulator import Simulator, closed_port
+from keyledger.simulator import SimState, Simulator, closed_port
 from keyledger.simulator.demo import demo_lines
-from keyledger.sources import parse_text_line, Entry
+from keyledger.sources import Entry, parse_text_line
 from keyledger.transport import HttpOptions
 
 
 @contextmanager
-def simulator_thread() -> Iterator[str]:
+def simulator_thread(state: SimState | None = None) -> Iterator[Simulator]:
     """Run the simulator on a free loopback port in a background thread."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    sim = Simulator()
+    sim = Simulator(state)
 
     def serve() -> None:
         asyncio.set_event_loop(loop)
@@ -42,15 +41,22 @@ def simulator_thread() -> Iterator[str]:
     thread.start()
     started.wait(10)
     try:
-        yield sim.url
+        yield sim
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
 
 
 @click.command()
-@click.option("-f", "--format", "fmt", type=click.Choice([f.value for f in Format]),
-              default="table", show_default=True, help="Output format.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in Format]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr.")
 def demo(fmt: str, progress: bool | None) -> None:
     """Check a built-in set of demo keys against the built-in simulator.
@@ -60,7 +66,8 @@ def demo(fmt: str, progress: bool | None) -> None:
     admin spend, an unreachable host, …) and prints what `keyledger check` prints.
     Nothing leaves this machine.
     """
-    with simulator_thread() as url:
+    with simulator_thread() as sim:
+        url = sim.url
         unreachable = f"http://127.0.0.1:{closed_port()}"
         entries = []
         for number, line in enumerate(demo_lines(url, unreachable), start=1):

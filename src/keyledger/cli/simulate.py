@@ -13,12 +13,26 @@ from keyledger.simulator import SCENARIOS, SimState, Simulator, make_key
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Loopback address to bind (the simulator never listens beyond this machine).")
-@click.option("--latency-ms", type=click.FloatRange(0, 60000), default=0.0, show_default=True,
-              help="Delay added to every answer.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback address to bind (the simulator never listens beyond this machine).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(0, 60000),
+    default=0.0,
+    show_default=True,
+    help="Delay added to every answer.",
+)
 @click.option("--no-record", is_flag=True, help="Do not keep a log of requests (for benchmarks).")
 def simulate(port: int, host: str, latency_ms: float, no_record: bool) -> None:
     """Serve the built-in simulator of every API keyledger reads.

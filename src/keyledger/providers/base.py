@@ -85,19 +85,25 @@ class ResultBuilder:
             status = Status.UNREACHABLE if outcome.reason in UNREACHABLE_FAULTS else Status.UNKNOWN
             verdict = Verdict(status, outcome.reason)
             self.evidence.append(
-                Evidence(exchange.endpoint, None, attempts=exchange.attempts, outcome=outcome.reason)
+                Evidence(
+                    exchange.endpoint, None, attempts=exchange.attempts, outcome=outcome.reason
+                )
             )
             self.signals.append(Signal(call, verdict))
             return verdict
         info = error_info(outcome.status, outcome.body)
         if 200 <= outcome.status < 300 and info.body_kind not in ("json", "empty"):
-            verdict = Verdict(Status.UNKNOWN, "unexpected_body" if info.body_kind == "html" else "decode")
+            verdict = Verdict(
+                Status.UNKNOWN, "unexpected_body" if info.body_kind == "html" else "decode"
+            )
             self.evidence.append(self._evidence(exchange, outcome, info, verdict))
             self.signals.append(Signal(call, verdict))
             return verdict
         if 200 <= outcome.status < 300 and not info.has_error_object:
             self.evidence.append(
-                Evidence(exchange.endpoint, outcome.status, attempts=exchange.attempts, outcome="ok")
+                Evidence(
+                    exchange.endpoint, outcome.status, attempts=exchange.attempts, outcome="ok"
+                )
             )
             return None
         _, verdict = classify(info)

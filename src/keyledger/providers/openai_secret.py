@@ -27,9 +27,7 @@ ME = "/v1/me"
 PROBE_MODELS = ("gpt-4o-mini", "gpt-4.1-nano", "gpt-3.5-turbo", "gpt-4o", "babbage-002")
 MAX_MODELS_KEPT = 500
 # Verdicts that settle the key's fate, whichever call gave them.
-FINAL = frozenset(
-    {Status.INVALID, Status.DEACTIVATED, Status.BILLING_INACTIVE, Status.NO_QUOTA}
-)
+FINAL = frozenset({Status.INVALID, Status.DEACTIVATED, Status.BILLING_INACTIVE, Status.NO_QUOTA})
 
 
 def probe_request(key: Key, root: str, model: str) -> Request:
@@ -54,7 +52,11 @@ def parse_models(data: dict[str, object] | None) -> tuple[str, ...] | None:
         return None
     items = data["data"]
     assert isinstance(items, list)
-    ids = {clean_label(m["id"], 96) for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)}
+    ids = {
+        clean_label(m["id"], 96)
+        for m in items
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    }
     return tuple(sorted(ids))[:MAX_MODELS_KEPT]
 
 
@@ -107,7 +109,9 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
             served = isinstance(exchange.outcome, Reply) and "choices" in (
                 json_object(exchange.outcome) or {}
             )
-            probe = Verdict(Status.OK, "probe_served") if served else out.unexpected(exchange, "probe")
+            probe = (
+                Verdict(Status.OK, "probe_served") if served else out.unexpected(exchange, "probe")
+            )
         if probe.reason != "model_unavailable":
             break
     assert probe is not None
@@ -142,6 +146,6 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
         return out.finish(Status.OK, None)
     signals = [s.verdict for s in out.signals if s.verdict.status is not Status.OK]
     final = worst(signals) if signals else probe
-    if final.status is Status.UNKNOWN and probe.status is not Status.OK:
+    if final.status is Status.UNKNOWN:  # the probe's reason says most about the key
         final = probe
     return out.finish(final.status, final.reason)

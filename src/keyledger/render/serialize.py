@@ -17,7 +17,8 @@ SCHEMA = "keyledger/results/v1"
 RESULT_SCHEMA = "keyledger/result/v1"
 
 
-def _money(value: Decimal | None) -> str | None:
+def money_text(value: Decimal | None) -> str | None:
+    """An exact decimal as plain text (never exponent notation); ``None`` stays ``None``."""
     if value is None:
         return None
     text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
@@ -34,10 +35,10 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         return None
     return {
         "currency": balance.currency,
-        "granted": _money(balance.granted),
-        "used": _money(balance.used),
-        "available": _money(balance.available),
-        "reported_available": _money(balance.reported_available),
+        "granted": money_text(balance.granted),
+        "used": money_text(balance.used),
+        "available": money_text(balance.available),
+        "reported_available": money_text(balance.reported_available),
         "unlimited": balance.unlimited,
         "source": balance.source,
         "read_at": _time(balance.read_at),
@@ -46,9 +47,9 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         "grants": [
             {
                 "id": g.grant_id,
-                "amount": _money(g.amount),
-                "used": _money(g.used),
-                "remaining": _money(g.remaining),
+                "amount": money_text(g.amount),
+                "used": money_text(g.used),
+                "remaining": money_text(g.remaining),
                 "effective_at": _time(g.effective_at),
                 "expires_at": _time(g.expires_at),
                 "expired": g.expired,
@@ -63,14 +64,14 @@ def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
     if spend is None:
         return None
     return {
-        "amount": _money(spend.amount),
+        "amount": money_text(spend.amount),
         "currency": spend.currency,
         "period_start": _time(spend.period_start),
         "period_end": _time(spend.period_end),
         "source": spend.source,
         "read_at": _time(spend.read_at),
         "by_project": [
-            {"project_id": p.project_id, "amount": _money(p.amount)} for p in spend.by_project
+            {"project_id": p.project_id, "amount": money_text(p.amount)} for p in spend.by_project
         ],
     }
 

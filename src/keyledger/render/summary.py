@@ -13,6 +13,7 @@ from typing import Any
 
 from keyledger.baseurl import display_url
 from keyledger.models import STATUS_ORDER, CheckResult
+from keyledger.render.serialize import money_text
 
 
 def account_id(result: CheckResult) -> str:
@@ -65,7 +66,9 @@ class Summary:
             balance = next((r.balance for r in results if r.balance is not None), None)
             spend = next((r.spend for r in results if r.spend is not None), None)
             if balance is not None:
-                total = self.currencies.setdefault(balance.currency, CurrencyTotal(balance.currency))
+                total = self.currencies.setdefault(
+                    balance.currency, CurrencyTotal(balance.currency)
+                )
                 total.accounts += 1
                 total.unlimited += int(balance.unlimited)
                 total.available = _add(total.available, balance.available)
@@ -88,14 +91,16 @@ class Summary:
         return {
             "keys": self.keys,
             "accounts": len(self.accounts),
-            "statuses": {s.value: self.counts[s.value] for s in STATUS_ORDER if self.counts[s.value]},
+            "statuses": {
+                s.value: self.counts[s.value] for s in STATUS_ORDER if self.counts[s.value]
+            },
             "totals": [
                 {
                     "currency": t.currency,
-                    "available": None if t.available is None else str(t.available),
-                    "granted": None if t.granted is None else str(t.granted),
-                    "used": None if t.used is None else str(t.used),
-                    "spend": None if t.spend is None else str(t.spend),
+                    "available": money_text(t.available),
+                    "granted": money_text(t.granted),
+                    "used": money_text(t.used),
+                    "spend": money_text(t.spend),
                     "accounts": t.accounts,
                     "unlimited_accounts": t.unlimited,
                 }

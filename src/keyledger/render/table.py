@@ -129,13 +129,17 @@ def totals_view(summary: Summary) -> RenderableType:
         for s in STATUS_ORDER
         if summary.counts[s.value]
     )
-    parts.append(Text.from_markup(f"{summary.keys} keys, {len(summary.accounts)} accounts: {counts}"))
+    parts.append(
+        Text.from_markup(f"{summary.keys} keys, {len(summary.accounts)} accounts: {counts}")
+    )
     if summary.currencies:
         totals = Table(title=None, header_style="bold", box=None, padding=(0, 2))
         for header in ("Currency", "Available", "Granted", "Used", "Spent (month)", "Accounts"):
             totals.add_column(header, justify="right" if header != "Currency" else "left")
         for total in sorted(summary.currencies.values(), key=lambda t: t.currency):
-            accounts = str(total.accounts) + (f" ({total.unlimited} unlimited)" if total.unlimited else "")
+            accounts = str(total.accounts) + (
+                f" ({total.unlimited} unlimited)" if total.unlimited else ""
+            )
             totals.add_row(
                 escape(total.currency),
                 fmt_money(total.available),

@@ -49,7 +49,9 @@ class JsonWriter:
         self.stream = stream
         self.count = 0
         generated = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        stream.write(f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": [')
+        stream.write(
+            f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": ['
+        )
 
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
@@ -141,9 +143,7 @@ class CsvWriter:
         }
         self.writer.writerow(
             [
-                ""
-                if row[c] is None
-                else (str(row[c]) if c in _NUMERIC else csv_safe(str(row[c])))
+                "" if row[c] is None else (str(row[c]) if c in _NUMERIC else csv_safe(str(row[c])))
                 for c in CSV_COLUMNS
             ]
         )

@@ -29,9 +29,7 @@ def _dump(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False, default=str)
 
 
-def json_reply(
-    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Responder:
+def json_reply(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Responder:
     """Always answer ``body`` as JSON with ``status``."""
     text = _dump(body)
 
@@ -57,7 +55,9 @@ def openai_error(
 
 
 def raw_reply(
-    body: str | bytes, status: int = 200, content_type: str = "text/html",
+    body: str | bytes,
+    status: int = 200,
+    content_type: str = "text/html",
     headers: Mapping[str, str] | None = None,
 ) -> Responder:
     """Answer ``body`` verbatim with ``content_type``."""

@@ -47,8 +47,7 @@ MODELS = json_reply(
 )
 PROBE_OK = openai_error(
     400,
-    "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, "
-    "but got -1 instead.",
+    "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got -1 instead.",
     param="max_tokens",
     code="integer_below_min_value",
     headers=RATE_HEADERS,
@@ -237,7 +236,9 @@ class Scenario:
     relay: bool = False
 
 
-def _secret(name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder) -> Scenario:
+def _secret(
+    name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder
+) -> Scenario:
     merged: dict[str, Responder] = {
         "models": MODELS,
         "chat": PROBE_OK,
@@ -248,7 +249,9 @@ def _secret(name: str, desc: str, expect: Status, reason: str | None, **endpoint
     return Scenario(name, Kind.SECRET, desc, expect, reason, merged)
 
 
-def _relay(name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder) -> Scenario:
+def _relay(
+    name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder
+) -> Scenario:
     merged: dict[str, Responder] = {"models": MODELS, "chat": PROBE_OK}
     merged.update(endpoints)
     return Scenario(name, Kind.SECRET, desc, expect, reason, merged, relay=True)
@@ -265,7 +268,11 @@ SCENARIOS: dict[str, Scenario] = {
             None,
             {
                 "credit_grants": _grants(
-                    [("18.00", "6.25", -60, 30), ("50.00", "12.50", -10, 120), ("5.00", "1.00", -200, -20)]
+                    [
+                        ("18.00", "6.25", -60, 30),
+                        ("50.00", "12.50", -10, 120),
+                        ("5.00", "1.00", -200, -20),
+                    ]
                 )
             },
         ),
@@ -294,22 +301,130 @@ SCENARIOS: dict[str, Scenario] = {
             {"credit_grants": DEACTIVATED},
         ),
         _secret("ok", "project key that works", Status.OK, None),
-        _secret("no_quota", "key whose account is out of quota", Status.NO_QUOTA, "insufficient_quota", chat=NO_QUOTA),
-        _secret("billing_off", "account with billing not active", Status.BILLING_INACTIVE, "billing_not_active", chat=BILLING_OFF),
-        _secret("deactivated", "key of a deactivated account", Status.DEACTIVATED, "account_deactivated", models=DEACTIVATED, chat=DEACTIVATED),
-        _secret("terminated", "access terminated for policy violation", Status.DEACTIVATED, "access_terminated", chat=TERMINATED),
-        _secret("invalid", "revoked or mistyped key", Status.INVALID, "invalid_api_key", models=INVALID, chat=INVALID),
-        _secret("restricted", "restricted key without model.request scope", Status.RESTRICTED, "missing_scopes", chat=MISSING_SCOPES),
-        _secret("rate_limited_then_ok", "rate limited once, then fine", Status.OK, None, chat=sequence([RATE_LIMITED, PROBE_OK])),
-        _secret("rate_limited", "rate limited for the next hour", Status.RATE_LIMITED, "rate_limit_exceeded", chat=RATE_LIMITED_LONG),
-        _secret("region", "request from an unsupported region", Status.UNKNOWN, "unsupported_country_region_territory", models=REGION, chat=REGION),
-        _secret("html_502", "Cloudflare 502 page on every call", Status.UNKNOWN, "server_error", models=HTML_502, chat=HTML_502, subscription=HTML_502),
-        _secret("captive_portal", "a Wi-Fi login page answering 200", Status.UNKNOWN, "unexpected_body", models=CAPTIVE_PORTAL, chat=CAPTIVE_PORTAL, subscription=CAPTIVE_PORTAL),
-        _relay("relay", "one-api relay token with $100 quota, $25.34 used", Status.OK, None, subscription=_subscription("100.0", int(time.time()) + 45 * DAY), usage=_usage("2534.0")),
-        _relay("relay_unlimited", "relay token without a limit", Status.OK, None, subscription=_subscription("100000000"), usage=_usage("123456")),
-        _relay("relay_exhausted", "relay token whose quota is used up", Status.NO_QUOTA, "insufficient_quota", models=_relay_error(401, "该令牌额度已用尽"), chat=_relay_error(401, "该令牌额度已用尽")),
-        _relay("relay_spent", "relay token with nothing left on its limit", Status.NO_QUOTA, "balance_exhausted", subscription=_subscription("10.0"), usage=_usage("1000")),
-        _relay("relay_invalid", "relay token that does not exist", Status.INVALID, "invalid_api_key", models=_relay_error(401, "无效的令牌"), chat=_relay_error(401, "无效的令牌")),
+        _secret(
+            "no_quota",
+            "key whose account is out of quota",
+            Status.NO_QUOTA,
+            "insufficient_quota",
+            chat=NO_QUOTA,
+        ),
+        _secret(
+            "billing_off",
+            "account with billing not active",
+            Status.BILLING_INACTIVE,
+            "billing_not_active",
+            chat=BILLING_OFF,
+        ),
+        _secret(
+            "deactivated",
+            "key of a deactivated account",
+            Status.DEACTIVATED,
+            "account_deactivated",
+            models=DEACTIVATED,
+            chat=DEACTIVATED,
+        ),
+        _secret(
+            "terminated",
+            "access terminated for policy violation",
+            Status.DEACTIVATED,
+            "access_terminated",
+            chat=TERMINATED,
+        ),
+        _secret(
+            "invalid",
+            "revoked or mistyped key",
+            Status.INVALID,
+            "invalid_api_key",
+            models=INVALID,
+            chat=INVALID,
+        ),
+        _secret(
+            "restricted",
+            "restricted key without model.request scope",
+            Status.RESTRICTED,
+            "missing_scopes",
+            chat=MISSING_SCOPES,
+        ),
+        _secret(
+            "rate_limited_then_ok",
+            "rate limited once, then fine",
+            Status.OK,
+            None,
+            chat=sequence([RATE_LIMITED, PROBE_OK]),
+        ),
+        _secret(
+            "rate_limited",
+            "rate limited for the next hour",
+            Status.RATE_LIMITED,
+            "rate_limit_exceeded",
+            chat=RATE_LIMITED_LONG,
+        ),
+        _secret(
+            "region",
+            "request from an unsupported region",
+            Status.UNKNOWN,
+            "unsupported_country_region_territory",
+            models=REGION,
+            chat=REGION,
+        ),
+        _secret(
+            "html_502",
+            "Cloudflare 502 page on every call",
+            Status.UNKNOWN,
+            "server_error",
+            models=HTML_502,
+            chat=HTML_502,
+            subscription=HTML_502,
+        ),
+        _secret(
+            "captive_portal",
+            "a Wi-Fi login page answering 200",
+            Status.UNKNOWN,
+            "unexpected_body",
+            models=CAPTIVE_PORTAL,
+            chat=CAPTIVE_PORTAL,
+            subscription=CAPTIVE_PORTAL,
+        ),
+        _relay(
+            "relay",
+            "one-api relay token with $100 quota, $25.34 used",
+            Status.OK,
+            None,
+            subscription=_subscription("100.0", int(time.time()) + 45 * DAY),
+            usage=_usage("2534.0"),
+        ),
+        _relay(
+            "relay_unlimited",
+            "relay token without a limit",
+            Status.OK,
+            None,
+            subscription=_subscription("100000000"),
+            usage=_usage("123456"),
+        ),
+        _relay(
+            "relay_exhausted",
+            "relay token whose quota is used up",
+            Status.NO_QUOTA,
+            "insufficient_quota",
+            models=_relay_error(401, "该令牌额度已用尽"),
+            chat=_relay_error(401, "该令牌额度已用尽"),
+        ),
+        _relay(
+            "relay_spent",
+            "relay token with nothing left on its limit",
+            Status.NO_QUOTA,
+            "balance_exhausted",
+            subscription=_subscription("10.0"),
+            usage=_usage("1000"),
+        ),
+        _relay(
+            "relay_invalid",
+            "relay token that does not exist",
+            Status.INVALID,
+            "invalid_api_key",
+            models=_relay_error(401, "无效的令牌"),
+            chat=_relay_error(401, "无效的令牌"),
+        ),
         Scenario(
             "admin",
             Kind.ADMIN,
@@ -365,7 +480,9 @@ def account_of(key: str) -> str | None:
     return parts[1] if len(parts) > 2 and parts[1] else None
 
 
-def make_key(scenario: str, n: int = 0, kind: Kind | None = None, account: str | None = None) -> str:
+def make_key(
+    scenario: str, n: int = 0, kind: Kind | None = None, account: str | None = None
+) -> str:
     """A simulator key selecting ``scenario`` (the prefix follows the scenario's kind).
 
     ``account`` makes keys share an organization (the ``openai-organization`` header).

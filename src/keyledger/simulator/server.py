@@ -80,11 +80,14 @@ def credential_of(request: web.Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+STATE_KEY = web.AppKey("state", SimState)
+
+
 def build_app(state: SimState | None = None) -> web.Application:
-    """The simulator as an aiohttp application; ``app["state"]`` is its :class:`SimState`."""
+    """The simulator as an aiohttp application; ``app[STATE_KEY]`` is its :class:`SimState`."""
     state = state or SimState()
     app = web.Application()
-    app["state"] = state
+    app[STATE_KEY] = state
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state.total += 1

@@ -1,0 +1,249 @@
+"""The command line end to end: real subprocesses against the simulator on loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from keyledger.simulator import SCENARIOS, Simulator, make_key
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
+ESC = "\x1b"
+
+
+def key_file(tmp_path: Path, sim: Simulator, scenarios: list[str], name: str = "keys.txt") -> Path:
+    """A text key file with one labelled simulator key per scenario, all routed to ``sim``."""
+    lines = [f"{s} {make_key(s, n)} base_url={sim.url}/v1" for n, s in enumerate(scenarios)]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def all_keys(scenarios: list[str]) -> list[str]:
+    """The full keys ``key_file`` writes."""
+    return [make_key(s, n) for n, s in enumerate(scenarios)]
+
+
+def assert_no_key(text: str, keys: list[str]) -> None:
+    """No full key, and no 8-character window of a key's body, appears in ``text``."""
+    for key in keys:
+        assert key not in text
+        body = key.rsplit("__", 1)[-1]  # the part after the scenario marker is the secret
+        for i in range(len(body) - 7):
+            assert body[i : i + 8] not in text, body[i : i + 8]
+
+
+def test_demo_runs_and_covers_every_status(run_cli: Any) -> None:
+    """`keyledger demo` checks the built-in key set and shows every status, no key in full."""
+    proc = run_cli("demo")
+
+    assert proc.code == 0, proc.stderr
+    for status in (
+        "ok",
+        "no_quota",
+        "billing_inactive",
+        "deactivated",
+        "invalid",
+        "restricted",
+        "rate_limited",
+        "unreachable",
+        "unknown",
+    ):
+        assert re.search(rf"│ {status}\s", proc.stdout), status
+    assert "KLSIM__" not in proc.stdout + proc.stderr
+    assert ESC not in proc.stdout  # not a terminal: no colour
+
+
+def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
+    """`--format json` is valid against schema/results-v1.schema.json, with every scenario."""
+    scenarios = list(SCENARIOS)
+    proc = run_cli("check", str(key_file(tmp_path, live_sim, scenarios)), "--format", "json")
+
+    document = json.loads(proc.stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert document["complete"] is True
+    assert len(document["results"]) == len(scenarios)
+    by_label = {r["label"]: r for r in document["results"]}
+    for name, scenario in SCENARIOS.items():
+        assert (by_label[name]["status"], by_label[name]["reason"]) == (
+            scenario.expect.value,
+            scenario.expect_reason,
+        )
+    assert by_label["relay"]["balance"]["available"] == "74.66"
+    assert by_label["relay"]["base_url"] == live_sim.url
+    assert proc.code == 5  # some not ok and some unknown
+    assert_no_key(proc.stdout + proc.stderr, all_keys(scenarios))
+
+
+def test_jsonl_lines_each_follow_the_result_schema(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path
+) -> None:
+    """`--format jsonl` writes one self-describing result per line."""
+    proc = run_cli("check", str(key_file(tmp_path, live_sim, ["ok", "grants"])), "-f", "jsonl")
+
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2
+    result_schema = {"$defs": SCHEMA["$defs"], **SCHEMA["$defs"]["result"]}
+    for line in lines:
+        row = json.loads(line)
+        assert row["schema"] == "keyledger/result/v1"
+        jsonschema.validate(row, result_schema)
+    assert proc.code == 0
+
+
+def test_csv_output_neutralises_formulas(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
+    """CSV text cells that a spreadsheet would evaluate get a leading quote; numbers do not."""
+    path = tmp_path / "keys.csv"
+    path.write_text(
+        "label,key,provider,base_url\n"
+        f'"=HYPERLINK(""http://evil"")",{make_key("relay", 1)},openai,{live_sim.url}/v1\n'
+        f"@SUM(A1),{make_key('ok', 2)},,{live_sim.url}\n"
+    )
+    proc = run_cli("check", str(path), "--format", "csv")
+
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    labels = sorted(r["label"] for r in rows)
+    assert labels == ['\'=HYPERLINK("http://evil")', "'@SUM(A1)"]
+    relay = next(r for r in rows if "HYPERLINK" in r["label"])
+    assert relay["available"] == "74.66" and relay["currency"] == "USD"
+    assert proc.code == 0
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "code"),
+    [
+        (["ok", "grants"], 0),
+        (["ok", "invalid"], 3),
+        (["ok", "region"], 4),
+        (["ok", "rate_limited"], 4),
+        (["invalid", "region"], 5),
+    ],
+)
+def test_exit_codes(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path, scenarios: list[str], code: int
+) -> None:
+    """0 all ok, 3 some not ok, 4 some undecided, 5 both."""
+    proc = run_cli("check", str(key_file(tmp_path, live_sim, scenarios)), "-f", "jsonl")
+
+    assert proc.code == code, proc.stderr
+
+
+def test_no_keys_found_is_a_usage_error(run_cli: Any, tmp_path: Path) -> None:
+    """An empty or comment-only file exits 2 with "no keys found"."""
+    path = tmp_path / "empty.txt"
+    path.write_text("# nothing here\n\n")
+
+    proc = run_cli("check", str(path))
+
+    assert proc.code == 2
+    assert "no keys found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_and_bad_options_exit_2(run_cli: Any, tmp_path: Path) -> None:
+    """A missing file or a bad option value is a usage error, exit 2, no traceback."""
+    missing = run_cli("check", str(tmp_path / "nope.txt"))
+    bad = run_cli("check", "--concurrency", "0", str(tmp_path / "nope.txt"))
+
+    assert (missing.code, bad.code) == (2, 2)
+    assert "nope.txt: no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr + bad.stderr
+
+
+def test_stdin_and_environment_sources(run_cli: Any, live_sim: Simulator) -> None:
+    """Keys come from `-` (stdin), or from OPENAI_API_KEY when no file is given."""
+    key = make_key("ok", 7)
+    piped = run_cli("check", "-", "--base-url", live_sim.url, "-f", "jsonl", stdin=f"piped {key}\n")
+    env = run_cli(
+        "check",
+        "-f",
+        "jsonl",
+        env={"OPENAI_API_KEY": make_key("grants", 8), "OPENAI_BASE_URL": live_sim.url + "/v1"},
+    )
+
+    assert json.loads(piped.stdout)["label"] == "piped"
+    from_env = json.loads(env.stdout)
+    assert (from_env["label"], from_env["kind"], from_env["status"]) == (
+        "OPENAI_API_KEY",
+        "session",
+        "ok",
+    )
+    assert_no_key(piped.stdout + piped.stderr + env.stdout + env.stderr, [key])
+
+
+def test_empty_environment_variable_counts_as_unset(run_cli: Any) -> None:
+    """OPENAI_API_KEY set to an empty string is treated as no key at all."""
+    proc = run_cli("check", env={"OPENAI_API_KEY": ""})
+
+    assert proc.code == 2 and "no keys found" in proc.stderr
+
+
+def test_output_file_is_written_whole(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
+    """`--output FILE` writes the document to FILE (not stdout), complete and private."""
+    target = tmp_path / "report.json"
+    proc = run_cli(
+        "check", str(key_file(tmp_path, live_sim, ["ok"])), "-f", "json", "-o", str(target)
+    )
+
+    assert proc.stdout == ""
+    document = json.loads(target.read_text())
+    assert document["complete"] is True and len(document["results"]) == 1
+    assert target.stat().st_mode & 0o077 == 0
+    assert not list(tmp_path.glob(".report.json.*"))
+
+
+def test_duplicates_are_checked_once_and_keep_every_label(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path
+) -> None:
+    """The same key under three labels is one request set and one result with aliases."""
+    key = make_key("ok", 3)
+    path = tmp_path / "dupes.txt"
+    path.write_text(f"a {key}\nb {key}\r\nc {key}\n")
+
+    proc = run_cli("check", str(path), "--base-url", live_sim.url, "-f", "jsonl")
+
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["aliases"] == ["b", "c"]
+    assert live_sim.state.count(endpoint="/v1/models") == 1
+    assert "duplicate" in proc.stderr
+
+
+def test_table_is_sanitised_and_masked(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
+    """Labels with escape sequences and markup reach the table inert; keys are masked."""
+    key = make_key("ok", 4)
+    path = tmp_path / "k.txt"
+    path.write_text(f'"\x1b]8;;http://evil\x07x\x1b[2J[bold]" {key}\n')
+
+    proc = run_cli("check", str(path), "--base-url", live_sim.url)
+
+    assert ESC not in proc.stdout
+    assert "[bold]" in proc.stdout
+    assert "sk-proj-…Y4nB" in proc.stdout
+    assert_no_key(proc.stdout + proc.stderr, [key])
+
+
+def test_every_command_has_help(run_cli: Any) -> None:
+    """Every command explains itself in --help."""
+    from keyledger.cli import cli
+
+    for name, command in cli.commands.items():
+        assert command.help, name
+        proc = run_cli(name, "--help")
+        assert proc.code == 0 and "Usage:" in proc.stdout
+
+
+def test_module_and_console_script_agree(run_cli: Any) -> None:
+    """`python -m keyledger --version` reports the package version."""
+    from keyledger import __version__
+
+    proc = run_cli("--version")
+
+    assert __version__ in proc.stdout
