@@ -638,6 +638,63 @@ CASES: list[tuple[str, int, bytes, Status, str]] = [
             ("该令牌状态不可用", Status.DEACTIVATED, "token_disabled"),
         )
     ],
+    *[
+        (
+            f"new-api-en-{reason}-{n}",
+            401,
+            body({"error": {"message": text, "type": "new_api_error"}}),
+            status,
+            reason,
+        )
+        for n, (text, status, reason) in enumerate(
+            (
+                ("Invalid token", Status.INVALID, "invalid_api_key"),
+                ("Token not provided", Status.INVALID, "invalid_api_key"),
+                ("This token has expired", Status.INVALID, "token_expired"),
+                (
+                    "This token quota is exhausted TokenStatusExhausted[sk-abc***xyz]",
+                    Status.NO_QUOTA,
+                    "insufficient_quota",
+                ),
+                ("This token status is unavailable", Status.DEACTIVATED, "token_disabled"),
+            )
+        )
+    ],
+    (
+        "new-api-ip-not-allowed",
+        403,
+        body({"error": {"message": "您的 IP 不在令牌允许访问的列表中", "type": "new_api_error"}}),
+        Status.RESTRICTED,
+        "ip_not_authorized",
+    ),
+    (
+        "new-api-no-channel",
+        503,
+        body(
+            {
+                "error": {
+                    "message": "No available channel for model babbage-002 under group default (distributor)",
+                    "type": "new_api_error",
+                }
+            }
+        ),
+        Status.UNKNOWN,
+        "server_error",
+    ),
+    (
+        "new-api-model-forbidden",
+        403,
+        body(
+            {
+                "error": {
+                    "message": "This token has no access to model gpt-4o",
+                    "type": "new_api_error",
+                }
+            }
+        ),
+        Status.UNKNOWN,
+        "model_unavailable",
+    ),
     (
         "relay-403-banned",
         403,

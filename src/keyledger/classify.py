@@ -40,8 +40,10 @@ def parse_json(body: bytes) -> Any:
 def looks_like_html(body: bytes) -> bool:
     """Whether ``body`` starts like an HTML or XML page."""
     head = body[:256].lstrip().lower()
-    return head.startswith(b"<") and any(head.startswith(m) for m in HTML_MARKERS) or (
-        head.startswith(b"<") and b"html" in body[:2048].lower()
+    return (
+        head.startswith(b"<")
+        and any(head.startswith(m) for m in HTML_MARKERS)
+        or (head.startswith(b"<") and b"html" in body[:2048].lower())
     )
 
 
@@ -182,6 +184,7 @@ def _is_invalid(i: ErrorInfo) -> bool:
         or t.startswith(("API key not valid", "API Key not found"))
         or "无效的令牌" in t
         or "未提供令牌" in t
+        or t.startswith(("Invalid token", "Token not provided"))  # new-api, English locale
     )
 
 
@@ -243,29 +246,46 @@ RULES: tuple[Rule, ...] = (
     ),
     # §6.5 invalid keys
     Rule("invalid-key", _is_invalid, Status.INVALID, "invalid_api_key"),
-    Rule("token-expired", _has("该令牌已过期"), Status.INVALID, "token_expired"),
+    Rule(
+        "token-expired",
+        _has("该令牌已过期", "this token has expired"),
+        Status.INVALID,
+        "token_expired",
+    ),
     # §6.6-7 deactivated, banned, terminated
     Rule(
         "access-terminated",
-        lambda i: i.code == "access_terminated"
-        or i.type == "access_terminated"
-        or "your access was terminated" in i.text,
+        lambda i: (
+            i.code == "access_terminated"
+            or i.type == "access_terminated"
+            or "your access was terminated" in i.text
+        ),
         Status.DEACTIVATED,
         "access_terminated",
     ),
     Rule(
         "deactivated",
-        lambda i: i.code in ("account_deactivated", "organization_restricted")
-        or "deactivated" in i.text
-        or "organization has been disabled" in i.text
-        or "organization has been restricted" in i.text
-        or "用户已被封禁" in i.text,
+        lambda i: (
+            i.code in ("account_deactivated", "organization_restricted")
+            or "deactivated" in i.text
+            or "organization has been disabled" in i.text
+            or "organization has been restricted" in i.text
+            or "用户已被封禁" in i.text
+            or "user has been banned" in i.text
+        ),
         Status.DEACTIVATED,
-        lambda i: "organization_restricted"
-        if i.code == "organization_restricted"
-        else "account_deactivated",
+        lambda i: (
+            "organization_restricted"
+            if i.code == "organization_restricted"
+            else "account_deactivated"
+        ),
     ),
-    Rule("token-disabled", _has("该令牌状态不可用"), Status.DEACTIVATED, "token_disabled"),
+    Rule(
+        "token-disabled",
+        _has("该令牌状态不可用", "this token status is unavailable"),
+        Status.DEACTIVATED,
+        "token_disabled",
+    ),
     # §6.8 organization membership
     Rule("no-organization", _code_or_type("no_organization"), Status.RESTRICTED, "no_organization"),
     Rule(
@@ -284,21 +304,26 @@ RULES: tuple[Rule, ...] = (
     # §6.12-13 quota and billing (before permission: relay quota texts arrive as 403)
     Rule(
         "no-quota",
-        lambda i: i.code in _QUOTA_CODES
-        or i.type in _QUOTA_CODES
-        or i.http_status == 402
-        or "credit balance is too low" in i.text
-        or "you exceeded your current quota" in i.text
-        or "额度已用尽" in i.text
-        or "user quota is not enough" in i.text,
+        lambda i: (
+            i.code in _QUOTA_CODES
+            or i.type in _QUOTA_CODES
+            or i.http_status == 402
+            or "credit balance is too low" in i.text
+            or "you exceeded your current quota" in i.text
+            or "额度已用尽" in i.text
+            or "quota is exhausted" in i.text
+            or "user quota is not enough" in i.text
+        ),
         Status.NO_QUOTA,
         _quota_reason,
     ),
     Rule(
         "billing-inactive",
-        lambda i: i.code == "billing_not_active"
-        or i.type == "billing_not_active"
-        or "your account is not active" in i.text,
+        lambda i: (
+            i.code == "billing_not_active"
+            or i.type == "billing_not_active"
+            or "your account is not active" in i.text
+        ),
         Status.BILLING_INACTIVE,
         "billing_not_active",
     ),
@@ -311,7 +336,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "ip-not-authorized",
-        _has("ip not authorized", "只能在指定网段使用"),
+        _has("ip not authorized", "只能在指定网段使用", "不在令牌允许访问的列表中"),
         Status.RESTRICTED,
         "ip_not_authorized",
     ),
@@ -344,12 +369,16 @@ RULES: tuple[Rule, ...] = (
     # §6.15 the key authenticated, but this model is not for it
     Rule(
         "model-unavailable",
-        lambda i: i.code == "model_not_found"
-        or "does not have access to model" in i.text
-        or "must be verified to use the model" in i.text
-        or "不支持所选模型" in i.text
-        or "无权使用模型" in i.text
-        or "无可用渠道" in i.text,
+        lambda i: (
+            i.code == "model_not_found"
+            or "does not have access to model" in i.text
+            or "must be verified to use the model" in i.text
+            or "不支持所选模型" in i.text
+            or "无权使用模型" in i.text
+            or "无可用渠道" in i.text
+            or "has no access to model" in i.text
+            or "no available channel for model" in i.text
+        ),
         Status.UNKNOWN,
         "model_unavailable",
     ),

@@ -22,8 +22,10 @@ from keyledger.providers.openai_common import get
 from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
-SUBSCRIPTION = "/v1/dashboard/billing/subscription"
-USAGE = "/v1/dashboard/billing/usage"
+SUBSCRIPTION_PATH = "/dashboard/billing/subscription"
+USAGE_PATH = "/dashboard/billing/usage"
+SUBSCRIPTION = "/v1" + SUBSCRIPTION_PATH
+USAGE = "/v1" + USAGE_PATH
 UNLIMITED = Decimal(100000000)
 USAGE_WINDOW_DAYS = 99
 
@@ -49,8 +51,12 @@ async def read_billing(
     client: Client, key: Key, root: str, out: ResultBuilder, now: datetime
 ) -> BillingOutcome:
     """Read subscription and usage; every failure becomes a reason, never an exception."""
-    exchange = await client.call(get(key, root + SUBSCRIPTION))
-    verdict = out.record(exchange, "subscription")
+    prefix = "/v1"
+    for prefix in ("/v1", ""):  # some gateways serve only the unprefixed twin
+        exchange = await client.call(get(key, root + prefix + SUBSCRIPTION_PATH))
+        verdict = out.record(exchange, "subscription")
+        if verdict is None or verdict.reason != "not_found":
+            break
     if verdict is not None:
         determinate = verdict if verdict.status.determinate else None
         if verdict.reason in ("not_found", "needs_session_key", "redirect"):
@@ -70,7 +76,8 @@ async def read_billing(
         expires = None
     start = (now - timedelta(days=USAGE_WINDOW_DAYS)).date().isoformat()
     end = (now + timedelta(days=1)).date().isoformat()
-    usage = await client.call(get(key, f"{root}{USAGE}?start_date={start}&end_date={end}"))
+    usage_url = f"{root}{prefix}{USAGE_PATH}?start_date={start}&end_date={end}"
+    usage = await client.call(get(key, usage_url))
     used: Decimal | None = None
     usage_verdict = out.record(usage, "usage")
     if usage_verdict is None and isinstance(usage.outcome, Reply):
@@ -82,12 +89,13 @@ async def read_billing(
             used = cents / 100
     unlimited = hard_limit >= UNLIMITED
     if unlimited:
-        balance = Balance("USD", SUBSCRIPTION, now, used=used, unlimited=True, expires_at=expires)
+        source = prefix + SUBSCRIPTION_PATH
+        balance = Balance("USD", source, now, used=used, unlimited=True, expires_at=expires)
         return BillingOutcome(balance, None)
     available = hard_limit - used if used is not None else None
     balance = Balance(
         currency="USD",
-        source=f"{SUBSCRIPTION} + {USAGE}",
+        source=f"{prefix}{SUBSCRIPTION_PATH} + {prefix}{USAGE_PATH}",
         read_at=now,
         granted=hard_limit,
         used=used,

@@ -18,6 +18,8 @@ from keyledger.providers.openai_common import base_url, get, organization
 from keyledger.transport import Reply
 
 CREDIT_GRANTS = "/dashboard/billing/credit_grants"
+# The seed's path first; some gateways serve only the /v1-prefixed twin.
+CREDIT_GRANTS_PATHS = (CREDIT_GRANTS, "/v1" + CREDIT_GRANTS)
 
 
 def parse_grants(data: dict[str, object], now: datetime) -> Balance | None:
@@ -67,8 +69,12 @@ def parse_grants(data: dict[str, object], now: datetime) -> Balance | None:
 async def check_session(client: Client, key: Key, options: CheckOptions) -> CheckResult:
     """Read a session key's credit grants."""
     out = ResultBuilder(key, options)
-    exchange = await client.call(get(key, base_url(key, options) + CREDIT_GRANTS))
-    verdict = out.record(exchange, "credit_grants")
+    root = base_url(key, options)
+    for path in CREDIT_GRANTS_PATHS:
+        exchange = await client.call(get(key, root + path))
+        verdict = out.record(exchange, "credit_grants")
+        if verdict is None or verdict.reason != "not_found":
+            break
     if verdict is not None:
         return out.finish(verdict.status, verdict.reason)
     assert isinstance(exchange.outcome, Reply)

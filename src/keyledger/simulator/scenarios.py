@@ -187,6 +187,17 @@ def _grants(grants: list[tuple[str, str, int, int]]) -> Responder:
     return dynamic(build)
 
 
+def _only_v1(responder: Responder) -> Responder:
+    """Serve ``responder`` on the ``/v1``-prefixed path only; 404 on the bare one."""
+
+    async def respond(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        if not request.path.startswith("/v1/"):
+            return await openai_error(404, f"Invalid URL (GET {request.path})")(request, ctx)
+        return await responder(request, ctx)
+
+    return respond
+
+
 def _costs_pages(pages: list[list[tuple[str, str]]]) -> Responder:
     """Costs pages, each a list of (project_id, amount); page tokens chain them."""
 
@@ -291,6 +302,14 @@ SCENARIOS: dict[str, Scenario] = {
             Status.OK,
             "zero_balance",
             {"credit_grants": _grants([])},
+        ),
+        Scenario(
+            "grants_v1_only",
+            Kind.SESSION,
+            "session key at a gateway serving only /v1/dashboard/billing/credit_grants",
+            Status.OK,
+            None,
+            {"credit_grants": _only_v1(_grants([("10.00", "2.50", -5, 60)]))},
         ),
         Scenario(
             "session_deactivated",
