@@ -40,11 +40,9 @@ def parse_json(body: bytes) -> Any:
 def looks_like_html(body: bytes) -> bool:
     """Whether ``body`` starts like an HTML or XML page."""
     head = body[:256].lstrip().lower()
-    return (
-        head.startswith(b"<")
-        and any(head.startswith(m) for m in HTML_MARKERS)
-        or (head.startswith(b"<") and b"html" in body[:2048].lower())
-    )
+    if not head.startswith(b"<"):
+        return False
+    return head.startswith(HTML_MARKERS) or b"html" in body[:2048].lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,19 +170,28 @@ def _quota_reason(i: ErrorInfo) -> str:
     return "insufficient_quota"
 
 
+_INVALID_KEY_STARTS = (
+    "Incorrect API key provided",  # OpenAI, xAI
+    "Invalid API Key",  # Groq
+    "Invalid API key",
+    "Authentication Fails",  # DeepSeek
+    "API key not valid",  # Gemini
+    "API Key not found",
+    "Invalid token",  # new-api, English locale
+    "Token not provided",
+)
+
+
 def _is_invalid(i: ErrorInfo) -> bool:
     t = i.message or ""
     return (
         i.code in ("invalid_api_key", "API_KEY_INVALID")
         or i.type in ("authentication_error", "invalid_authentication_error")
-        or t.startswith(("Incorrect API key provided", "Invalid API Key", "Invalid API key"))
+        or t.startswith(_INVALID_KEY_STARTS)
         or "invalid x-api-key" in t
-        or t.startswith("Authentication Fails")
         or t in ("User not found.", "No auth credentials found")
-        or t.startswith(("API key not valid", "API Key not found"))
         or "无效的令牌" in t
         or "未提供令牌" in t
-        or t.startswith(("Invalid token", "Token not provided"))  # new-api, English locale
     )
 
 
