@@ -41,6 +41,13 @@ def sort_key(result: CheckResult) -> tuple[int, str]:
     return STATUS_ORDER.index(result.status), result.key.label.lower()
 
 
+def _reason_cell(result: CheckResult) -> Text:
+    cell = safe(result.reason or "")
+    if result.retry_at is not None:
+        cell.append(f"\nretry after {result.retry_at:%Y-%m-%d %H:%M} UTC", style="dim")
+    return cell
+
+
 def _money_cell(result: CheckResult) -> Text:
     balance = result.balance
     if balance is not None:
@@ -112,7 +119,7 @@ def results_table(
             Text(key.masked),
             Text(key.kind.value),
             Text(result.status.value, style=style),
-            safe(result.reason or ""),
+            _reason_cell(result),
             _money_cell(result),
             _expiry_cell(result, now, warn),
             _limits_cell(result),
