@@ -51,6 +51,8 @@ def normalise_base_url(url: str) -> str:
         ConfigError: the URL is not acceptable (the message shows only scheme and host).
     """
     url = url.strip()
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
+        raise ConfigError("base_url must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         host = parts.hostname

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
@@ -12,61 +13,105 @@ from keyledger.keys import (
     MAX_KEY_LENGTH,
     MIN_KEY_LENGTH,
     first_bad_char,
+    foreign_provider,
     is_placeholder,
     route,
 )
 from keyledger.models import Key
-from keyledger.sanitize import KEY_PATTERN, clean_label
+from keyledger.sanitize import clean_label, neutralise
 from keyledger.secret import Fingerprinter, Secret
-from keyledger.sources import Entry, InputIssue, Item, read_environment, read_source
+from keyledger.sources import Entry, InputIssue, Item, char_name, read_environment, read_source
 
-DEFAULT_MAX_KEYS = 1_000_000
+DEFAULT_MAX_KEYS = 100_000
 MAX_LABEL = 128
+MAX_KEPT_ISSUES = 1000
 _TRAILING_PUNCT = ",;)"
+# A label word shaped like a key: a known key prefix then a long token, or a bearer token.
+_SECRET_WORD = re.compile(
+    r"(?<![A-Za-z0-9_\-])(?:sk-|sess-|AIza|xai-|gsk_|pplx-)[A-Za-z0-9_\-]{16,}"
+    r"|(?i:bearer)\s+\S{16,}"
+)
 
 
 @dataclass
 class KeySet:
-    """Keys ready to check, in input order, plus every issue met on the way."""
+    """Keys ready to check, in input order, plus the issues met on the way.
+
+    Only the first ``MAX_KEPT_ISSUES`` issues are kept (memory stays bounded on a huge bad
+    file); ``issue_count`` and ``error_count`` count them all.
+    """
 
     keys: list[Key] = field(default_factory=list)
     issues: list[InputIssue] = field(default_factory=list)
     duplicates: int = 0
+    issue_count: int = 0
+    error_count: int = 0
 
     @property
     def errors(self) -> list[InputIssue]:
-        """Issues that made an entry be skipped."""
+        """Kept issues that made an entry be skipped."""
         return [i for i in self.issues if i.error]
+
+    def add_issue(self, issue: InputIssue) -> None:
+        """Record ``issue`` (kept only while under the cap, always counted)."""
+        self.issue_count += 1
+        self.error_count += issue.error
+        if len(self.issues) < MAX_KEPT_ISSUES:
+            self.issues.append(issue)
+
+
+def _at(entry: Entry, offset: int) -> str:
+    """``file:line:column`` of character ``offset`` of the key, when the column is known."""
+    return entry.where if entry.column is None else f"{entry.where}:{entry.column + offset}"
 
 
 def _validate(entry: Entry) -> InputIssue | None:
-    value, where = entry.value, entry.where
-    if value.startswith("Bearer "):
-        return InputIssue(where, "unexpected 'Bearer ' prefix")
+    value = entry.value
+    if is_placeholder(value):
+        return InputIssue(entry.where, "placeholder, not a key: skipped", error=False)
     if value and value[-1] in _TRAILING_PUNCT:
-        return InputIssue(f"{where}:{entry.column + len(value) - 1}", "trailing punctuation")
+        return InputIssue(_at(entry, len(value) - 1), "trailing punctuation after the key")
     bad = first_bad_char(value)
     if bad is not None:
-        return InputIssue(f"{where}:{entry.column + bad}", "invalid character in key")
-    if is_placeholder(value):
-        return InputIssue(where, "placeholder, not a key: skipped", error=False)
+        if entry.column is None:
+            message = f"invalid character at position {bad + 1} of the key"
+        else:
+            message = f"invalid character at column {entry.column + bad}"
+        return InputIssue(_at(entry, bad), f"{message} ({char_name(value[bad])})")
     if len(value) < MIN_KEY_LENGTH:
-        return InputIssue(where, f"too short for a key (under {MIN_KEY_LENGTH} characters)")
+        return InputIssue(entry.where, f"too short for a key (under {MIN_KEY_LENGTH} characters)")
     if len(value) > MAX_KEY_LENGTH:
-        return InputIssue(where, f"too long for a key (over {MAX_KEY_LENGTH} characters)")
+        return InputIssue(entry.where, f"too long for a key (over {MAX_KEY_LENGTH} characters)")
     return None
 
 
-def _label(entry: Entry, issues: list[InputIssue]) -> str | None:
+def looks_like_secret(text: str, value: str = "") -> bool:
+    """Whether ``text`` (a label) holds a key: ``value`` itself, or anything key-shaped."""
+    return bool((value and value in text) or _SECRET_WORD.search(text))
+
+
+def _label(entry: Entry, keyset: KeySet) -> tuple[str | None, bool]:
+    """The cleaned label, and whether the entry must be skipped."""
     if entry.label is None:
-        return None
-    label = entry.label
-    if KEY_PATTERN.search(label) or entry.value in label:
-        issues.append(InputIssue(entry.where, "label looks like a secret: dropped"))
-        return None
+        return None, False
+    if looks_like_secret(entry.label, entry.value):
+        keyset.add_issue(InputIssue(entry.where, "label looks like a secret: line skipped"))
+        return None, True
+    label = " ".join(neutralise(entry.label).split())
+    if not label:
+        return None, False
     if len(label) > MAX_LABEL:
-        issues.append(InputIssue(entry.where, f"label truncated to {MAX_LABEL} characters", False))
-    return clean_label(label, MAX_LABEL)
+        keyset.add_issue(
+            InputIssue(entry.where, f"label longer than {MAX_LABEL} characters: truncated", False)
+        )
+    return clean_label(label, MAX_LABEL), False
+
+
+def _unique_label(label: str, seen: set[str]) -> str:
+    n = 2
+    while f"{label}#{n}" in seen:
+        n += 1
+    return f"{label}#{n}"
 
 
 def build_keyset(
@@ -76,6 +121,7 @@ def build_keyset(
     max_keys: int = DEFAULT_MAX_KEYS,
     provider: str | None = None,
     base_url: str | None = None,
+    strict: bool = False,
 ) -> KeySet:
     """Turn entries into :class:`Key` values; duplicates by fingerprint are merged.
 
@@ -83,34 +129,42 @@ def build_keyset(
         items: entries and issues from the sources.
         fingerprint: the install's fingerprinter.
         max_keys: refuse more unique keys than this.
-        provider: provider for entries that do not name one.
-        base_url: base URL for entries that do not name one.
+        provider: provider for entries that do not name one (not for other providers' keys).
+        base_url: base URL for entries that do not name one (not for other providers' keys).
+        strict: a label used for two different keys is an error, not a warning.
 
     Raises:
         KeyFileError: more than ``max_keys`` unique keys.
     """
     result = KeySet()
     by_fp: dict[str, int] = {}
-    labels_seen: dict[str, int] = {}
+    labels_seen: set[str] = set()
     for item in items:
         if isinstance(item, InputIssue):
-            result.issues.append(item)
+            result.add_issue(item)
             continue
+        for note in item.notes:
+            result.add_issue(InputIssue(item.where, note, error=False))
         problem = _validate(item)
         if problem is not None:
-            result.issues.append(problem)
+            result.add_issue(problem)
             continue
-        chosen_base = item.base_url or base_url
+        pinned = item.provider is not None or item.base_url is not None
+        if not pinned and foreign_provider(item.value) is not None:
+            chosen_provider, chosen_base = None, None  # defaults never re-route others' keys
+        else:
+            chosen_provider, chosen_base = item.provider or provider, item.base_url or base_url
         if chosen_base is not None:
             try:
                 chosen_base = normalise_base_url(chosen_base)
             except ConfigError as exc:
-                result.issues.append(InputIssue(item.where, str(exc)))
+                result.add_issue(InputIssue(item.where, str(exc)))
                 continue
-        chosen_provider = item.provider or provider
+        label, skip = _label(item, result)
+        if skip:
+            continue
         where_to = route(item.value, chosen_provider, chosen_base)
         fp = fingerprint(item.value)
-        label = _label(item, result.issues)
         if fp in by_fp:
             result.duplicates += 1
             index = by_fp[fp]
@@ -118,9 +172,13 @@ def build_keyset(
             names = (existing.label, *existing.aliases)
             if label and label not in names:
                 result.keys[index] = replace(existing, aliases=(*existing.aliases, label))
-            if (chosen_base or None) != existing.base_url:
-                result.issues.append(
-                    InputIssue(item.where, "same key listed with another base_url: first kept", False)
+            if chosen_base != existing.base_url or where_to.provider != existing.provider:
+                result.add_issue(
+                    InputIssue(
+                        item.where,
+                        "same key listed with another provider or base_url: first kept",
+                        False,
+                    )
                 )
             continue
         if len(by_fp) >= max_keys:
@@ -129,13 +187,14 @@ def build_keyset(
         if label is None:
             label = secret.masked
         elif label in labels_seen:
-            labels_seen[label] += 1
-            new_label = f"{label}#{labels_seen[label]}"
-            result.issues.append(
-                InputIssue(item.where, f"label already used: renamed to {new_label}", False)
+            new_label = _unique_label(label, labels_seen)
+            result.add_issue(
+                InputIssue(item.where, f"label already used: renamed to {new_label}", strict)
             )
+            if strict:
+                continue
             label = new_label
-        labels_seen.setdefault(label, 1)
+        labels_seen.add(label)
         by_fp[fp] = len(result.keys)
         result.keys.append(
             Key(

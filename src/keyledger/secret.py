@@ -29,6 +29,7 @@ KNOWN_PREFIXES: tuple[str, ...] = (
 ELLIPSIS = "…"
 FULL_MASK = "****"
 SHORTEST_PARTLY_SHOWN = 20
+SHORTEST_BODY_SHOWN = 12  # the last 4 are shown only when at least 8 more stay hidden
 
 
 def public_prefix(value: str) -> str:
@@ -40,10 +41,15 @@ def public_prefix(value: str) -> str:
 
 
 def mask(value: str) -> str:
-    """Display form of a key: ``prefix…last4``; short keys are fully masked."""
-    if len(value) < SHORTEST_PARTLY_SHOWN:
+    """Display form of a key: ``prefix…last4``; short keys are fully masked.
+
+    At most 4 characters of the secret body (what follows the public prefix) are shown, and
+    only when the key has at least 20 characters and its body at least 12.
+    """
+    prefix = public_prefix(value)
+    if len(value) < SHORTEST_PARTLY_SHOWN or len(value) - len(prefix) < SHORTEST_BODY_SHOWN:
         return FULL_MASK
-    return f"{public_prefix(value)}{ELLIPSIS}{value[-4:]}"
+    return f"{prefix}{ELLIPSIS}{value[-4:]}"
 
 
 class Secret:

@@ -1,44 +1,81 @@
 """Read key entries from text files, CSV, TOML accounts files, stdin and the environment.
 
-Every problem is reported as an :class:`InputIssue` naming ``file:line[:column]`` and never
-echoing the line; only a source unreadable as a whole raises :class:`KeyFileError`. Input is
-streamed with a per-line cap, so a huge file cannot exhaust memory.
+Every problem with one line is reported as an :class:`InputIssue` naming ``file:line[:column]``
+and never echoing the line; only a source unreadable as a whole raises :class:`KeyFileError`.
+Input is streamed in chunks with a per-line cap, so a huge file cannot exhaust memory.
+
+Decoding: UTF-8 (a leading BOM is dropped); UTF-16 and UTF-32 when they start with a BOM.
+Line ends ``\\r\\n``, ``\\r`` and ``\\n`` all end a line, and nothing else does (so U+2028,
+U+0085, VT and FF stay inside the line, where they make the key invalid). ``docs/key-files.md``
+documents the text-line grammar implemented by :func:`parse_text_line`.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
+import errno
 import os
+import re
 import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from itertools import chain
 from typing import BinaryIO
 
 from keyledger.errors import KeyFileError
 
 MAX_LINE_BYTES = 8192
 SNIFF_BYTES = 8192
+MAX_TOML_BYTES = 1 << 20
+CHUNK_BYTES = 65536
+
+OPTION_NAMES = ("provider", "base_url")
 _QUOTES = {'"': '"', "'": "'"}
-_SMART_QUOTES = {"\u201c": "\u201d", "\u2018": "\u2019", "\u201d": "\u201d", "\u2019": "\u2019"}
-_EDGE_JUNK = " \t\u00a0\u200b\ufeff\u2028\u2029\u0085\x0b\x0c"
-_OPTION_NAMES = ("provider", "base_url")
-_ENV_LABEL_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN")
+_SMART_QUOTES = {
+    "\u201c": "\u201d",  # “ ”
+    "\u201d": "\u201d",  # ” ”
+    "\u2018": "\u2019",  # ‘ ’
+    "\u2019": "\u2019",  # ’ ’
+    "\u201e": "\u201c",  # „ “
+    "\u00ab": "\u00bb",  # « »
+}
+QUOTE_CHARS = frozenset("\"'`\u201c\u201d\u2018\u2019\u201e\u201a\u00ab\u00bb")
+_ENV_LABEL_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_EOL = re.compile(rb"\r\n|\r|\n")
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_KEYISH_ARGUMENT = re.compile(r"(?:sk-|sess-|AIza|xai-|gsk_)[A-Za-z0-9_\-]{12,}")
+_TOML_TABLE = re.compile(
+    r"^\s*\[\s*accounts\s*\.\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+))\s*\]\s*(?:#.*)?$"
+)
+_TOML_KEYS = re.compile(r"^\s*\[\[\s*keys\s*\]\]\s*(?:#.*)?$")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
+_TOML_FIRST_LINE = re.compile(r"^\s*\[\[?\s*(?:accounts|keys|defaults)\b")
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One key as read, before validation and routing."""
+    """One key as read, before validation and routing.
+
+    ``column`` is the 1-based character column of the key in its line, or ``None`` when the
+    source has no meaningful column; ``notes`` are warnings about how the line was read.
+    """
 
     value: str
     where: str
-    column: int = 1
+    column: int | None = 1
     label: str | None = None
     provider: str | None = None
     base_url: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,261 +93,451 @@ class InputIssue:
 Item = Entry | InputIssue
 
 
+# --------------------------------------------------------------------------- characters
+
+
+def is_blank(ch: str) -> bool:
+    """Whether ``ch`` separates tokens: tab or any Unicode space (NBSP, U+3000, …)."""
+    return ch == "\t" or unicodedata.category(ch) == "Zs"
+
+
+def bad_key_char(value: str) -> int | None:
+    """0-based index of the first character no key may contain, or ``None``.
+
+    Whitespace, quotes, control and format characters (zero-width, bidi, BOM), line and
+    paragraph separators, surrogates and unassigned code points are never part of a key.
+    """
+    for index, ch in enumerate(value):
+        if ch in QUOTE_CHARS or ch.isspace():
+            return index
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"):
+            return index
+    return None
+
+
+def char_name(ch: str) -> str:
+    """``U+XXXX`` and the Unicode name of a character that is not part of any key."""
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def _invalid_char(where: str, column: int, ch: str) -> InputIssue:
+    return InputIssue(
+        f"{where}:{column}", f"invalid character at column {column} ({char_name(ch)})"
+    )
+
+
 # --------------------------------------------------------------------------- opening
 
 
+def looks_like_key_argument(path: str) -> bool:
+    """Whether a command-line path is really a key pasted in place of a file name."""
+    return bool(_KEYISH_ARGUMENT.search(path)) and not os.path.lexists(path)
+
+
 def open_source(path: str, stdin: BinaryIO | None = None) -> tuple[str, BinaryIO]:
-    """Open ``path`` (``-`` for stdin) as a binary stream, refusing non-regular files."""
+    """Open ``path`` (``-`` for stdin) as a binary stream, refusing non-regular files.
+
+    The file is opened non-blocking and checked with ``fstat``, so a FIFO or device is
+    refused without ever blocking on it.
+
+    Raises:
+        KeyFileError: missing, unreadable, a directory, a FIFO, a device or a socket.
+    """
     if path == "-":
         if stdin is None:
             raise KeyFileError("<stdin>", "standard input is not available")
         return "<stdin>", stdin
-    p = Path(path)
+    if looks_like_key_argument(path):
+        raise KeyFileError(
+            "<argument>",
+            "looks like a key, not a file name: keys are never taken from the command line; "
+            "put it in a file, or pipe it to 'keyledger check -'",
+        )
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        st = p.stat()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise KeyFileError(path, "no such file") from None
     except PermissionError:
         raise KeyFileError(path, "permission denied") from None
+    except IsADirectoryError:
+        raise KeyFileError(path, "is a directory, not a key file") from None
     except OSError as exc:
-        raise KeyFileError(path, f"cannot read ({exc.strerror or 'OS error'})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise KeyFileError(path, "is a directory, not a key file")
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(path, "is not a regular file (use - to read standard input)")
-    try:
-        return path, p.open("rb")
-    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise KeyFileError(path, "symbolic link loop") from None
         raise KeyFileError(path, f"cannot open ({exc.strerror or 'OS error'})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise KeyFileError(path, "is a directory, not a key file")
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise KeyFileError(path, f"is {kind}, not a regular file (use - for standard input)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return path, os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def detect_format(name: str, head: bytes) -> str:
-    """``csv``, ``toml`` or ``text`` from the file name, else from the first line."""
+def detect_format(name: str, first_line: str) -> str:
+    """``csv``, ``toml`` or ``text`` from the file name, else from the first meaningful line."""
     lower = name.lower()
     if lower.endswith(".csv"):
         return "csv"
     if lower.endswith(".toml"):
         return "toml"
-    first = head.lstrip(codecs.BOM_UTF8).split(b"\n", 1)[0].strip().lower()
-    if first.replace(b" ", b"").startswith(b"label,key") or first.replace(b" ", b"") == b"key":
+    first = first_line.strip().lower().replace(" ", "")
+    if first.startswith(("label,key", '"label","key"')) or first in ("key", '"key"'):
         return "csv"
+    if _TOML_FIRST_LINE.match(first_line):
+        return "toml"
     return "text"
 
 
 def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
-    """Entries and issues from one source, in order."""
+    """Entries and issues from one source, in order.
+
+    Raises:
+        KeyFileError: the source cannot be read as a whole (and only that).
+    """
     name, stream = open_source(path, stdin)
     try:
-        head = _peek(stream)
-        fmt = detect_format(name, head)
-        text_lines = _decoded_lines(name, stream, head)
+        lines = decoded_lines(name, _chunks(stream))
+        peeked: list[tuple[str, str | InputIssue]] = []
+        first = ""
+        for where, line in lines:
+            peeked.append((where, line))
+            if isinstance(line, str) and line.strip() and not line.lstrip().startswith("#"):
+                first = line
+                break
+        all_lines = chain(peeked, lines)
+        fmt = detect_format(name, first)
         if fmt == "toml":
-            yield from _read_toml(name, text_lines)
+            yield from _read_toml(name, all_lines)
         elif fmt == "csv":
-            yield from _read_csv(name, text_lines)
+            yield from _read_csv(name, all_lines)
         else:
-            for where, line in text_lines:
-                if isinstance(line, InputIssue):
-                    yield line
-                else:
-                    item = parse_text_line(line, where)
-                    if item is not None:
-                        yield item
+            for where, line in all_lines:
+                item = line if isinstance(line, InputIssue) else parse_text_line(line, where)
+                if item is not None:
+                    yield item
+    except OSError as exc:
+        raise KeyFileError(name, f"read failed ({exc.strerror or 'OS error'})") from None
     finally:
         if stream is not stdin:
             stream.close()
 
 
 def read_environment(environ: Mapping[str, str]) -> Iterator[Item]:
-    """The key in ``OPENAI_API_KEY`` (an empty value counts as unset)."""
+    """The key in ``OPENAI_API_KEY``; an empty (or blank) value counts as unset.
+
+    ``OPENAI_BASE_URL`` pins the base URL the same way (empty counts as unset).
+    """
+    where = "$OPENAI_API_KEY"
     value = environ.get("OPENAI_API_KEY", "").strip()
     if not value:
         return
+    bad = bad_key_char(value)
+    if bad is not None:
+        yield InputIssue(where, f"invalid character at column {bad + 1} ({char_name(value[bad])})")
+        return
     base = environ.get("OPENAI_BASE_URL", "").strip() or None
-    yield Entry(value=value, where="$OPENAI_API_KEY", label="OPENAI_API_KEY", base_url=base)
+    yield Entry(value=value, where=where, column=None, label="OPENAI_API_KEY", base_url=base)
 
 
 # --------------------------------------------------------------------------- decoding
 
 
-class _Peeked:
-    """A binary stream with its first bytes pushed back."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._buffer = io.BytesIO(head)
-        self._stream = stream
-
-    def readline(self, limit: int) -> bytes:
-        line = self._buffer.readline(limit)
-        if line.endswith(b"\n") or len(line) >= limit:
-            return line
-        return line + self._stream.readline(limit - len(line))
-
-
-def _peek(stream: BinaryIO) -> bytes:
-    head = stream.read(SNIFF_BYTES)
-    return head if isinstance(head, bytes) else b""
-
-
-def _decoded_lines(name: str, stream: BinaryIO, head: bytes) -> Iterator[tuple[str, str | InputIssue]]:
-    """``(where, text)`` per logical line; bad lines come as issues."""
-    for bom, encoding in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if head.startswith(bom):
-            yield from _wide_lines(name, stream, head, encoding)
-            return
-    if b"\x00" in head:
-        raise KeyFileError(name, "not a text key file (binary content)")
-    peeked = _Peeked(head[3:] if head.startswith(codecs.BOM_UTF8) else head, stream)
-    number = 0
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
     while True:
-        raw = peeked.readline(MAX_LINE_BYTES + 1)
-        if not raw:
+        chunk = stream.read(CHUNK_BYTES)
+        if not chunk:
             return
-        number += 1
+        yield bytes(chunk)
+
+
+def _rechunk(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from rest
+
+
+def _sniff(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``SNIFF_BYTES`` (or fewer at end of input) and the stream after them."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return head, chunks
+
+
+def looks_binary(head: bytes) -> bool:
+    """Whether the first bytes of a (non-UTF-16/32) source are binary, not text.
+
+    NUL bytes, or at least 4 undecodable or control bytes making up over a tenth of the text.
+    """
+    if b"\x00" in head:
+        return True
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=False)
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\x0b\x0c\x1b"))
+    return bad >= 4 and bad * 10 > len(text)
+
+
+def _transcode(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """UTF-16/32 to UTF-8, chunk by chunk; undecodable units become U+FFFD."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for chunk in chunks:
+        yield decoder.decode(chunk).encode("utf-8", "surrogatepass")
+    yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+
+
+def split_lines(chunks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """Lines split on ``\\r\\n``, ``\\r`` or ``\\n``; ``None`` for a line over ``limit`` bytes.
+
+    Memory stays bounded by ``limit`` plus one chunk whatever the line lengths.
+    """
+    buf = bytearray()
+    too_long = False
+    pending_cr = False
+    for chunk in chunks:
+        start = 0
+        if pending_cr and chunk.startswith(b"\n"):
+            start = 1
+        pending_cr = False
+        while True:
+            match = _EOL.search(chunk, start)
+            if match is None:
+                if not too_long:
+                    buf += chunk[start:]
+                    if len(buf) > limit:
+                        too_long = True
+                        buf.clear()
+                break
+            if not too_long:
+                buf += chunk[start : match.start()]
+            if too_long or len(buf) > limit:
+                yield None
+            else:
+                yield bytes(buf)
+            buf.clear()
+            too_long = False
+            start = match.end()
+            if match.group() == b"\r" and start == len(chunk):
+                pending_cr = True
+    if too_long:
+        yield None
+    elif buf:
+        yield bytes(buf)
+
+
+def decoded_lines(name: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, str | InputIssue]]:
+    """``(file:line, text)`` per line; a line that cannot be decoded comes as an issue.
+
+    Raises:
+        KeyFileError: the source is binary (sniffed from its first ``SNIFF_BYTES``).
+    """
+    head, rest = _sniff(chunks)
+    encoding = "UTF-8"
+    stream: Iterator[bytes] = _rechunk(head, rest)
+    for bom, codec, label in _WIDE_BOMS:
+        if head.startswith(bom):
+            encoding = label
+            stream = _transcode(stream, codec)
+            break
+    else:
+        if head.startswith(codecs.BOM_UTF8):
+            head = head[len(codecs.BOM_UTF8) :]
+            stream = _rechunk(head, rest)
+        if looks_binary(head[:SNIFF_BYTES]):
+            raise KeyFileError(name, "not a text key file (binary content)")
+    for number, raw in enumerate(split_lines(stream), start=1):
         where = f"{name}:{number}"
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
-                raw = peeked.readline(MAX_LINE_BYTES + 1)
+        if raw is None:
             yield where, InputIssue(where, f"line longer than {MAX_LINE_BYTES} bytes, skipped")
             continue
         if b"\x00" in raw:
-            yield where, InputIssue(where, "NUL byte in line, skipped")
+            at = raw.index(b"\x00") + 1
+            yield where, InputIssue(where, f"NUL byte at byte {at}, skipped")
             continue
-        body = raw.rstrip(b"\n")
-        for part in body.split(b"\r"):
-            try:
-                text = part.decode("utf-8")
-            except UnicodeDecodeError as exc:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if encoding == "UTF-8":
                 yield where, InputIssue(where, f"invalid UTF-8 at byte {exc.start + 1}")
-                continue
-            yield where, text
-
-
-def _wide_lines(
-    name: str, stream: BinaryIO, head: bytes, encoding: str
-) -> Iterator[tuple[str, str | InputIssue]]:
-    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    pending = decoder.decode(head)
-    number = 0
-    while True:
-        chunk = stream.read(65536)
-        pending += decoder.decode(chunk if isinstance(chunk, bytes) else b"", final=not chunk)
-        *complete, pending = pending.split("\n")
-        if not chunk:
-            complete.append(pending)
-            pending = ""
-        for line in complete:
-            number += 1
-            where = f"{name}:{number}"
-            if len(line) > MAX_LINE_BYTES:
-                yield where, InputIssue(where, f"line longer than {MAX_LINE_BYTES} bytes, skipped")
-                continue
-            if "\ufffd" in line:
-                yield where, InputIssue(where, f"invalid {encoding.upper()} text")
-                continue
-            for part in line.lstrip("\ufeff").split("\r"):
-                yield where, part
-        if not chunk:
-            return
-        if len(pending) > MAX_LINE_BYTES * 4:
-            raise KeyFileError(name, f"line longer than {MAX_LINE_BYTES} bytes")
+            else:
+                yield where, InputIssue(where, f"invalid {encoding} text")
+            continue
+        if encoding != "UTF-8" and "\ufffd" in text:
+            yield where, InputIssue(where, f"invalid {encoding} text")
+            continue
+        yield where, text
 
 
 # --------------------------------------------------------------------------- text lines
 
 
-def _tokenise(line: str, where: str) -> list[tuple[str, int, bool]] | InputIssue:
-    """Split on blanks outside quotes; drop an inline ``#`` comment. Returns (token, col, quoted)."""
-    tokens: list[tuple[str, int, bool]] = []
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """One blank-separated token: ``head`` is an unquoted ``name=``/``name:`` before a quote."""
+
+    value: str
+    column: int
+    quoted: bool = False
+    smart: bool = False
+    head: str = ""
+
+
+def _tokenise(line: str, where: str) -> list[_Token] | InputIssue:
+    """Split on blanks outside quotes and drop an inline ``#`` comment."""
+    tokens: list[_Token] = []
     i, n = 0, len(line)
     while i < n:
         ch = line[i]
-        if ch in " \t\u00a0":
+        if is_blank(ch):
             i += 1
             continue
-        if ch == "#":  # comment at line start or after a blank
+        if ch == "#":  # a comment at line start or after a blank
             break
         start = i
-        closing = _QUOTES.get(ch) or _SMART_QUOTES.get(ch)
-        if closing is not None:
-            end = line.find(closing, i + 1)
-            if end == -1:
-                return InputIssue(f"{where}:{start + 1}", "unbalanced quote")
-            tokens.append((line[i + 1 : end], start + 2, True))
-            i = end + 1
-            if i < n and line[i] not in " \t\u00a0":
-                return InputIssue(f"{where}:{i + 1}", "text directly after a closing quote")
-            continue
-        while i < n and line[i] not in " \t\u00a0":
-            if line[i] in _QUOTES or line[i] in _SMART_QUOTES:
-                return InputIssue(f"{where}:{i + 1}", "unbalanced quote")
+        head = ""
+        while i < n and not is_blank(line[i]):
+            opener = line[i]
+            closing = _QUOTES.get(opener) or _SMART_QUOTES.get(opener)
+            if closing is not None and (i == start or line[i - 1] in "=:"):
+                head = line[start:i]
+                end = line.find(closing, i + 1)
+                if end == -1:
+                    return InputIssue(f"{where}:{i + 1}", "unbalanced quote")
+                if end + 1 < n and not is_blank(line[end + 1]):
+                    return InputIssue(f"{where}:{end + 2}", "text directly after a closing quote")
+                smart = opener in _SMART_QUOTES
+                tokens.append(_Token(line[i + 1 : end], i + 2, True, smart, head))
+                i = end + 1
+                break
             i += 1
-        tokens.append((line[start:i], start + 1, False))
+        else:
+            tokens.append(_Token(line[start:i], start + 1))
     return tokens
 
 
+def _option(token: _Token) -> tuple[str, str] | None:
+    """``(name, value)`` when the token is ``provider=…`` or ``base_url=…``."""
+    if token.head:
+        name = token.head[:-1]
+        return (name, token.value) if token.head.endswith("=") and name in OPTION_NAMES else None
+    if token.quoted:
+        return None
+    name, sep, value = token.value.partition("=")
+    return (name, value) if sep and name in OPTION_NAMES else None
+
+
 def _looks_like_env_name(label: str) -> bool:
-    return label.isupper() and label.endswith(_ENV_LABEL_SUFFIXES)
+    return label.isupper() and label.endswith(_ENV_LABEL_SUFFIXES) and " " not in label
 
 
 def parse_text_line(line: str, where: str) -> Item | None:
-    """One line of a text key file: ``[label] key [provider=NAME] [base_url=URL]``.
+    """One line of a text key file: ``[export] [label[:|=]] key [provider=NAME] [base_url=URL]``.
 
-    Returns ``None`` for blank and comment lines.
+    Returns ``None`` for blank and comment lines, an :class:`InputIssue` for a bad line, and
+    otherwise an :class:`Entry` whose value holds no blank, quote or control character.
+    Never raises; never echoes the line.
     """
-    stripped = line.strip(_EDGE_JUNK)
-    if not stripped or stripped.startswith("#"):
-        return None
-    offset = line.find(stripped[0])
-    tokens = _tokenise(stripped, where)
+    if len(line) > MAX_LINE_BYTES:
+        return InputIssue(where, f"line longer than {MAX_LINE_BYTES} bytes, skipped")
+    if line.startswith("\ufeff"):
+        line = " " + line[1:]  # a stray BOM (concatenated files); keep columns
+    tokens = _tokenise(line, where)
     if isinstance(tokens, InputIssue):
         return tokens
+    if not tokens:
+        return None
+    notes: list[str] = []
     options: dict[str, str] = {}
-    rest: list[tuple[str, int, bool]] = []
-    for token, col, quoted in tokens:
-        name, sep, value = token.partition("=")
-        if sep and not quoted and name in _OPTION_NAMES:
-            options[name] = value
-        elif options:
-            return InputIssue(f"{where}:{col + offset}", "options must come after the key")
-        else:
-            rest.append((token, col, quoted))
-    if rest and rest[0][0] == "export":
-        rest = rest[1:]
-    if not rest:
+    while tokens and (option := _option(tokens[-1])) is not None:
+        name, value = option
+        if name in options:
+            return InputIssue(f"{where}:{tokens[-1].column}", f"{name}= given twice")
+        options[name] = value
+        tokens.pop()
+    for token in tokens:
+        if _option(token) is not None:
+            return InputIssue(f"{where}:{token.column}", "options must come after the key")
+    assignment = False
+    if len(tokens) >= 2 and not tokens[0].quoted and tokens[0].value == "export":
+        tokens = tokens[1:]
+        assignment = True
+    if len(tokens) >= 2 and not tokens[0].quoted and tokens[0].value.lower() == "authorization:":
+        tokens = tokens[1:]
+        notes.append("'Authorization:' removed before the key")
+    if len(tokens) >= 2 and not tokens[-2].quoted and tokens[-2].value.lower() == "bearer":
+        del tokens[-2]
+        notes.append("'Bearer' removed before the key")
+    if not tokens:
         return InputIssue(where, "no key on this line")
-    value, col, quoted = rest[-1]
-    label_tokens = [t for t, _, _ in rest[:-1]]
-    if label_tokens and label_tokens[-1] == "Bearer":
-        label_tokens.pop()
-    if not label_tokens and not quoted:
-        for sep in ("=", ":"):
-            head, found, tail = value.partition(sep)
-            if found and head and tail:
-                label_tokens, value, col = [head], tail, col + len(head) + 1
-                break
-    label = " ".join(label_tokens).rstrip(":=").strip() or None
-    if label is not None and _looks_like_env_name(label):
+    key = tokens[-1]
+    words = [t.head + t.value if t.head else t.value for t in tokens[:-1]]
+    value, column = key.value, key.column
+    if key.head:
+        words.append(key.head[:-1])
+    elif not key.quoted:
+        cut = min((i for i in (value.find("="), value.find(":")) if i >= 0), default=-1)
+        if cut >= 0:
+            words.append(value[:cut])
+            value, column = value[cut + 1 :], column + cut + 1
+    if key.smart or any(t.smart for t in tokens[:-1]):
+        notes.append("typographic (smart) quotes removed")
+    label = " ".join(w for w in words if w).strip().rstrip(":=").strip() or None
+    if label is not None and (assignment or _looks_like_env_name(label)):
+        notes.append("variable assignment removed before the key (the name is not a label)")
         label = None
+    elif assignment:
+        notes.append("'export' removed before the key")
+    if not value:
+        return InputIssue(where, "no key on this line")
+    if not key.quoted:
+        for offset, ch in enumerate(value):
+            if ch in QUOTE_CHARS:
+                return InputIssue(f"{where}:{column + offset}", "unbalanced quote")
+    bad = bad_key_char(value)
+    if bad is not None:
+        return _invalid_char(where, column + bad, value[bad])
     return Entry(
         value=value,
         where=where,
-        column=col + offset,
+        column=column,
         label=label,
         provider=options.get("provider"),
         base_url=options.get("base_url"),
+        notes=tuple(notes),
     )
 
 
 # --------------------------------------------------------------------------- CSV and TOML
 
 
-def _read_csv(name: str, lines: Iterator[tuple[str, str | InputIssue]]) -> Iterator[Item]:
+def _key_column(line: str, cell: str) -> int | None:
+    """The character column of an unquoted key cell in its line, when unambiguous."""
+    if cell and line.count(cell) == 1:
+        return line.index(cell) + 1
+    return None
+
+
+def _safe_names(names: Sequence[str]) -> str:
+    """Column or table names for a message: short plain names only, never anything key-like."""
+    shown = [n for n in names if _ENV_NAME.fullmatch(n) and len(n) <= 32]
+    hidden = sum(1 for n in names if n not in shown)
+    text = ", ".join(shown)
+    if hidden:
+        text += (", " if text else "") + f"{hidden} more"
+    return text
+
+
+def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
     for where, line in lines:
         if isinstance(line, InputIssue):
@@ -319,60 +546,113 @@ def _read_csv(name: str, lines: Iterator[tuple[str, str | InputIssue]]) -> Itera
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            row = next(csv.reader([line]))
-        except csv.Error:
-            yield InputIssue(where, "malformed CSV row")
+            row = next(csv.reader([line], strict=True))
+        except (csv.Error, StopIteration):
+            yield InputIssue(where, "malformed CSV row (check the quotes)")
             continue
-        cells = [c.strip(_EDGE_JUNK) for c in row]
+        cells = [c.strip(" \t\u00a0") for c in row]
         if header is None:
             header = [c.lower() for c in cells]
             if "key" not in header:
-                raise KeyFileError(name, "CSV header must name a 'key' column")
+                raise KeyFileError(
+                    where, "CSV header must name a 'key' column (label,key,provider,base_url)"
+                )
             unknown = sorted(set(header) - {"label", "key", "provider", "base_url"})
             if unknown:
-                yield InputIssue(where, f"unknown CSV columns ignored: {', '.join(unknown)}", False)
+                names = _safe_names(unknown)
+                yield InputIssue(where, f"unknown CSV columns ignored: {names}", False)
+            continue
+        if len(cells) > len(header):
+            yield InputIssue(where, f"{len(cells)} fields but the header has {len(header)}")
             continue
         record = dict(zip(header, cells, strict=False))
         value = record.get("key", "")
         if not value:
             yield InputIssue(where, "no key in this row")
             continue
+        column = _key_column(line, value)
+        bad = bad_key_char(value)
+        if bad is not None:
+            if column is None:
+                detail = f"invalid character at position {bad + 1} of the key field"
+                yield InputIssue(where, f"{detail} ({char_name(value[bad])})")
+            else:
+                yield _invalid_char(where, column + bad, value[bad])
+            continue
         yield Entry(
             value=value,
             where=where,
-            column=header.index("key") + 1,
+            column=column,
             label=record.get("label") or None,
             provider=record.get("provider") or None,
             base_url=record.get("base_url") or None,
         )
 
 
-def _read_toml(name: str, lines: Iterator[tuple[str, str | InputIssue]]) -> Iterator[Item]:
+def _toml_lines(text_lines: list[str]) -> tuple[dict[str, int], list[int]]:
+    """Line numbers of ``[accounts.NAME]`` headers and of each ``[[keys]]``."""
+    tables: dict[str, int] = {}
+    arrays: list[int] = []
+    for number, line in enumerate(text_lines, start=1):
+        match = _TOML_TABLE.match(line)
+        if match:
+            tables.setdefault(next(g for g in match.groups() if g is not None), number)
+        elif _TOML_KEYS.match(line):
+            arrays.append(number)
+    return tables, arrays
+
+
+def _load_toml(
+    name: str, lines: Iterable[tuple[str, str | InputIssue]]
+) -> tuple[dict[str, object], list[str]]:
     parts: list[str] = []
+    size = 0
     for _, line in lines:
         if isinstance(line, InputIssue):
             raise KeyFileError(line.where, line.message)
+        size += len(line) + 1
+        if size > MAX_TOML_BYTES:
+            raise KeyFileError(name, f"TOML accounts file larger than {MAX_TOML_BYTES} bytes")
         parts.append(line)
     try:
-        data = tomllib.loads("\n".join(parts))
+        return tomllib.loads("\n".join(parts)), parts
     except tomllib.TOMLDecodeError as exc:
-        detail = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else "syntax error"
-        raise KeyFileError(name, f"not valid TOML ({detail})") from None
+        match = _TOML_POSITION.search(str(exc))
+        if match and match.group(1):
+            where = f"{name}:{match.group(1)}:{match.group(2)}"
+        else:
+            where = f"{name}:{len(parts)}"
+        raise KeyFileError(where, "not valid TOML") from None
+
+
+def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
+    data, parts = _load_toml(name, lines)
+    table_lines, array_lines = _toml_lines(parts)
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise KeyFileError(name, "[defaults] must be a table")
+    bad_defaults = set(defaults) - {"provider", "base_url"}
+    if bad_defaults:
+        raise KeyFileError(name, "[defaults] may set only provider and base_url")
     tables: list[tuple[str, str | None, object]] = []
     accounts = data.get("accounts", {})
     if not isinstance(accounts, dict):
         raise KeyFileError(name, "[accounts] must hold tables, e.g. [accounts.work]")
-    tables += [(f"{name}:accounts.{label}", label, body) for label, body in accounts.items()]
+    for index, (label, body) in enumerate(accounts.items(), start=1):
+        number = table_lines.get(label)
+        where = f"{name}:{number}" if number else f"{name}:accounts#{index}"
+        tables.append((where, label, body))
     listed = data.get("keys", [])
     if not isinstance(listed, list):
         raise KeyFileError(name, "keys must be an array of tables, e.g. [[keys]]")
-    tables += [(f"{name}:keys[{i}]", None, body) for i, body in enumerate(listed)]
+    for index, body in enumerate(listed):
+        number = array_lines[index] if index < len(array_lines) else None
+        where = f"{name}:{number}" if number else f"{name}:keys#{index + 1}"
+        tables.append((where, None, body))
     unknown = sorted(set(data) - {"defaults", "accounts", "keys"})
     if unknown:
-        yield InputIssue(name, f"unknown top-level entries ignored: {', '.join(unknown)}", False)
+        names = _safe_names(unknown)
+        yield InputIssue(name, f"unknown top-level entries ignored: {names}", False)
     inline = 0
     for where, label, body in tables:
         if not isinstance(body, dict):
@@ -381,34 +661,48 @@ def _read_toml(name: str, lines: Iterator[tuple[str, str | InputIssue]]) -> Iter
         merged = {**defaults, **body}
         bad = sorted(set(merged) - {"key", "key_env", "label", "provider", "base_url"})
         if bad:
-            yield InputIssue(where, f"unknown fields: {', '.join(bad)}")
+            yield InputIssue(where, f"unknown fields: {_safe_names(bad)}")
+            continue
+        if "key" in merged and "key_env" in merged:
+            yield InputIssue(where, "give key or key_env, not both")
             continue
         value = merged.get("key")
         if "key_env" in merged:
-            env_name = str(merged["key_env"])
+            env_name = merged["key_env"]
+            if not isinstance(env_name, str) or not _ENV_NAME.fullmatch(env_name):
+                yield InputIssue(where, "key_env must name an environment variable, e.g. WORK_KEY")
+                continue
             value = os.environ.get(env_name, "").strip()
             if not value:
                 yield InputIssue(where, f"environment variable {env_name} is unset or empty")
                 continue
         elif isinstance(value, str):
             inline += 1
-        if not isinstance(value, str) or not value:
-            yield InputIssue(where, "needs key = \"…\" or key_env = \"ENV_NAME\"")
+        if not isinstance(value, str) or not value.strip():
+            yield InputIssue(where, 'needs key = "…" or key_env = "ENV_NAME"')
             continue
+        value = value.strip(" \t\u00a0")
         text_fields = {k: merged.get(k) for k in ("label", "provider", "base_url")}
         if any(v is not None and not isinstance(v, str) for v in text_fields.values()):
             yield InputIssue(where, "label, provider and base_url must be strings")
             continue
+        bad_at = bad_key_char(value)
+        if bad_at is not None:
+            detail = f"invalid character at position {bad_at + 1} of the key"
+            yield InputIssue(where, f"{detail} ({char_name(value[bad_at])})")
+            continue
+        given = text_fields["label"]
         yield Entry(
-            value=value.strip(),
+            value=value,
             where=where,
-            label=text_fields["label"] or label,
-            provider=text_fields["provider"],
-            base_url=text_fields["base_url"],
+            column=None,
+            label=given if isinstance(given, str) and given else label,
+            provider=text_fields["provider"] if isinstance(text_fields["provider"], str) else None,
+            base_url=text_fields["base_url"] if isinstance(text_fields["base_url"], str) else None,
         )
     if inline:
         yield InputIssue(
             name,
-            f"{inline} key(s) written inline; prefer key_env = \"NAME\" to keep keys out of files",
+            f'{inline} key(s) written inline; prefer key_env = "NAME" to keep keys out of files',
             False,
         )
