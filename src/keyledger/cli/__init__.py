@@ -10,6 +10,7 @@ import click
 from keyledger import __version__
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
+from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.simulate import simulate
 from keyledger.exitcodes import ExitCode
 
@@ -35,6 +36,8 @@ def cli() -> None:
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
+for _command in LEDGER_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

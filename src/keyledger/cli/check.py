@@ -10,6 +10,7 @@ import click
 from keyledger.baseurl import normalise_base_url
 from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.keyset import DEFAULT_MAX_KEYS
@@ -127,6 +128,13 @@ def http_options(
     show_default=True,
     help="Highlight credit grants that expire within N days.",
 )
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Remember this run in the ledger (history, changes, burn rate, runway); "
+    "--no-record leaves the ledger untouched.",
+)
 @click.option("--strict", is_flag=True, help="Refuse to run if any input line is bad.")
 @click.option("--strict-perms", is_flag=True, help="Refuse key files readable by others.")
 @click.option(
@@ -157,6 +165,7 @@ def check(
     whoami: bool,
     billing: bool,
     warn_days: int,
+    record: bool,
     strict: bool,
     strict_perms: bool,
     max_keys: int,
@@ -173,16 +182,22 @@ def check(
     Every request is free: reads, and a chat completion built to be rejected at
     validation. Keys go only in headers and only to their own provider.
 
+    Each run is recorded in the ledger (keys only as fingerprint and masked form;
+    see keyledger history), and the table then shows what changed since the last
+    run, the burn rate and runway, a sparkline of recent balances, and grants that
+    expire within --warn-days. --no-record skips the ledger.
+
     \b
     Examples:
       keyledger check keys.txt
       keyledger check accounts.toml --format json -o report.json
       pass show openai | keyledger check -
       keyledger check relay-tokens.csv --base-url https://relay.example/v1
+      keyledger check keys.txt --no-record --format json
 
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
-    5 both, 2 usage or input error, 130 interrupted.
+    5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted.
     """
     if base_url is not None:
         try:
@@ -209,4 +224,13 @@ def check(
         quiet=quiet,
         warn_days=warn_days,
     )
-    raise SystemExit(execute(job))
+    ledger = CheckLedger.attach(job) if record else None
+    try:
+        code = execute(job)
+    except BaseException:
+        if ledger is not None:
+            ledger.abort()
+        raise
+    if ledger is not None:
+        code = ledger.close(code)
+    raise SystemExit(code)

@@ -1,0 +1,665 @@
+"""The ledger at the command line: what ``check`` records and shows, and the commands that
+read it back (``history``, ``plot``, ``pool``, ``export``, ``backup``).
+
+Parsing, printing and exit codes only; the work is in :mod:`keyledger.ledger`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
+from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.output import AtomicFile
+from keyledger.errors import StoreError
+from keyledger.exitcodes import ExitCode
+from keyledger.keyset import DEFAULT_MAX_KEYS
+from keyledger.ledger import (
+    KeyInsight,
+    LedgerRecorder,
+    ResultRow,
+    RunInsights,
+    Store,
+    ledger_path,
+    run_insights,
+    select_pool,
+)
+from keyledger.ledger.export import (
+    EXPORT_SCHEMA,
+    HISTORY_SCHEMA,
+    row_dict,
+    run_dict,
+    write_csv,
+    write_json_document,
+)
+from keyledger.ledger.plot import PlotError, chart_data, render_png
+from keyledger.models import CheckResult, Status
+from keyledger.money import fmt_money
+from keyledger.render.table import STATUS_STYLE, safe
+from keyledger.runner import RunReport
+from keyledger.sanitize import neutralise
+
+
+class LedgerExit(UsageExit):
+    """The ledger cannot be used: message on stderr, exit code 1."""
+
+    exit_code = ExitCode.ERROR
+
+
+def open_ledger(*, create: bool) -> Store:
+    """The install's ledger; a problem becomes a clean error exit."""
+    try:
+        return Store.open_default(os.environ, create=create)
+    except StoreError as exc:
+        raise LedgerExit(f"ledger: {exc}") from None
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+# -- what `check` records and shows ---------------------------------------------------------
+
+
+def _signed(value: Decimal, currency: str | None = None) -> str:
+    text = fmt_money(abs(value), currency or "")
+    return ("+" if value > 0 else "-" if value < 0 else "±") + text
+
+
+def _change_cell(insight: KeyInsight) -> Text:
+    change = insight.change
+    if change.is_new:
+        return Text("new", style="cyan")
+    cell = Text()
+    if change.status_changed and change.previous is not None:
+        good = change.current.status == Status.OK.value
+        cell.append(
+            f"{change.previous.status}→{change.current.status}",
+            style="bold green" if good else "bold red",
+        )
+    delta = change.balance_delta
+    if delta:
+        cell.append((" " if cell else "") + _signed(delta), style="green" if delta > 0 else "red")
+    spent = change.spend_delta
+    if spent:
+        cell.append((" " if cell else "") + f"{_signed(spent)} spent", style="yellow")
+    return cell if cell else Text("=", style="dim")
+
+
+def _days(value: Decimal) -> str:
+    return f"{value:.1f}d" if value < 10 else f"{int(value):,}d"
+
+
+def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
+    burn = insight.burn
+    if burn is None:
+        return Text("-", style="dim")
+    cell = Text(f"{fmt_money(burn.per_day)}/d")
+    runway = insight.runway
+    if runway is not None:
+        style = "bold red" if runway <= 0 else ("yellow" if runway <= warn_days else "")
+        cell.append(" · ")
+        cell.append("empty" if runway <= 0 else _days(runway), style=style)
+    return cell
+
+
+class CheckLedger:
+    """Records one ``check`` run and adds what the ledger knows to its table."""
+
+    def __init__(self, job: CheckJob, store: Store, run_id: int) -> None:
+        self.job = job
+        self.store = store
+        self.run_id = run_id
+        self.recorder = LedgerRecorder(store, run_id)
+        self.insights: RunInsights | None = None
+        self.finished = False
+        self._previous_after_run = job.after_run
+        job.sinks.append(self.recorder)
+        job.after_run = self.after_run
+        job.extra_columns = self.columns
+
+    @classmethod
+    def attach(cls, job: CheckJob) -> CheckLedger:
+        """Open the ledger, start a run and hook it into ``job``."""
+        store = open_ledger(create=True)
+        try:
+            run_id = store.begin_run(len(job.keys))
+        except StoreError as exc:
+            store.close()
+            raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
+        return cls(job, store, run_id)
+
+    def after_run(self, report: RunReport) -> None:
+        """Commit the rest, close the run, and work out changes, burn rates and warnings."""
+        self.recorder.finish("interrupted" if report.interrupted else "complete")
+        self.finished = True
+        if self._previous_after_run is not None:
+            self._previous_after_run(report)
+        if self.recorder.error is not None:
+            return
+        try:
+            self.insights = run_insights(
+                self.store, self.run_id, now=datetime.now(UTC), warn_days=self.job.warn_days
+            )
+        except StoreError as exc:
+            self.job.notes.append(f"Ledger: could not read back this run: {exc}")
+            return
+        self.job.notes.extend(self.notes(self.insights))
+
+    def notes(self, insights: RunInsights) -> list[str]:
+        """Lines under the table: since-last-run totals and expiry warnings."""
+        lines: list[str] = []
+        previous = insights.previous_run
+        if previous is None:
+            lines.append(
+                f"Ledger: run #{self.run_id} recorded in {self.store.path}. From the next run "
+                "on, check shows what changed, burn rate and runway (--no-record skips this)."
+            )
+        else:
+            lines.append(
+                f"Since run #{previous.id} ({_utc(previous.started_at)}): "
+                f"{insights.status_changes} status change(s), {insights.balance_changes} "
+                f"balance(s) moved, {insights.new_keys} new key(s). "
+                f"Recorded as run #{self.run_id}."
+            )
+        now = datetime.now(UTC)
+        for warning in insights.warnings:
+            left = (
+                ""
+                if warning.left is None
+                else f", {fmt_money(warning.left, warning.currency or '')} left"
+            )
+            lines.append(
+                f"Warning: {neutralise(warning.label)}: {warning.what} expires "
+                f"{warning.expires_at:%Y-%m-%d} (in {warning.days_left(now)} days{left})"
+            )
+        return lines
+
+    def columns(self, results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
+        """The ledger's table columns, by key fingerprint."""
+        if self.insights is None:
+            return {}
+        change: dict[str, object] = {}
+        trend: dict[str, object] = {}
+        burn: dict[str, object] = {}
+        for fingerprint, insight in self.insights.keys.items():
+            change[fingerprint] = _change_cell(insight)
+            trend[fingerprint] = Text(insight.spark, style="cyan")
+            burn[fingerprint] = _burn_cell(insight, self.job.warn_days)
+        return {"Since last": change, "Trend": trend, "Burn · runway": burn}
+
+    def abort(self) -> None:
+        """The run failed: keep what was recorded and mark it interrupted."""
+        if not self.finished:
+            self.recorder.finish("interrupted")
+            self.finished = True
+        self.store.close()
+
+    def close(self, code: ExitCode) -> ExitCode:
+        """Close the ledger; a failed write is reported and turns the exit code into 1."""
+        if not self.finished:
+            self.recorder.finish("interrupted")
+        self.store.close()
+        error = self.recorder.error
+        if error is None:
+            return code
+        stderr_console().print(
+            f"keyledger: error: ledger: {error}; {self.recorder.dropped} result(s) were not "
+            f"recorded ({self.recorder.recorded} were)",
+            markup=False,
+        )
+        return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+
+
+# -- shared option types ---------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"(\d+)\s*([hdw])")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> datetime:
+    """A date (``2026-01-31``), an ISO date-time, or an age such as ``7d``, ``12h``, ``2w``.
+
+    Raises:
+        ValueError: none of those.
+    """
+    text = text.strip()
+    relative = _RELATIVE.fullmatch(text)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return datetime.now(UTC) - timedelta(**{_UNITS[unit]: amount})
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _since_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except ValueError:
+        raise click.BadParameter(
+            "expected a date like 2026-01-31, a date-time, or an age like 7d"
+        ) from None
+
+
+def _amount_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise click.BadParameter("expected an amount such as 5 or 12.50") from None
+    if not amount.is_finite() or amount < 0:
+        raise click.BadParameter("expected a non-negative amount")
+    return amount
+
+
+@contextlib.contextmanager
+def _text_output(output: Path | None) -> Iterator[TextIO]:
+    """stdout, or a file written atomically (0600 temp file, then renamed into place)."""
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        target = AtomicFile(output)
+    except OSError as exc:
+        raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
+    try:
+        yield target.stream
+    except BaseException:
+        target.abandon()
+        raise
+    target.commit()
+
+
+def _write_bytes(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically (a 0600 temp file, fsynced, then renamed)."""
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageExit(f"cannot write {target}: {exc.strerror or 'OS error'}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _guard(action: Callable[[], Any]) -> Any:
+    """Run ``action``; a ledger error becomes a clean exit."""
+    try:
+        return action()
+    except StoreError as exc:
+        raise LedgerExit(f"ledger: {exc}") from None
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+def _status_style(status: str) -> str:
+    try:
+        return STATUS_STYLE[Status(status)]
+    except ValueError:
+        return ""
+
+
+def _history_table(rows: Sequence[ResultRow]) -> Table:
+    table = Table(header_style="bold")
+    for header in (
+        "Checked (UTC)",
+        "Label",
+        "Key",
+        "Status",
+        "Reason",
+        "Available",
+        "Change",
+        "Spend",
+        "Account",
+    ):
+        table.add_column(
+            header,
+            overflow="fold",
+            justify="right" if header in ("Available", "Change", "Spend") else "left",
+        )
+    before: dict[str, ResultRow] = {}
+    for row in rows:
+        previous = before.get(row.fingerprint)
+        before[row.fingerprint] = row
+        delta = Text("")
+        if (
+            previous is not None
+            and previous.available is not None
+            and row.available is not None
+            and previous.currency == row.currency
+        ):
+            moved = row.available - previous.available
+            if moved:
+                delta = Text(_signed(moved), style="green" if moved > 0 else "red")
+        status_style = _status_style(row.status)
+        table.add_row(
+            f"{row.checked_at:%Y-%m-%d %H:%M}",
+            safe(row.label),
+            Text(row.masked),
+            Text(row.status, style=status_style),
+            safe(row.reason),
+            Text("unlimited" if row.unlimited else fmt_money(row.available, row.currency or "")),
+            delta,
+            Text(fmt_money(row.spend, row.spend_currency or "") if row.spend is not None else "-"),
+            safe(row.organization or "-"),
+        )
+    return table
+
+
+@click.command()
+@click.argument("selector", required=False, metavar="[LABEL|FINGERPRINT]")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=_since_option,
+    default=None,
+    help="Only checks from DATE on (2026-01-31, an ISO date-time, or an age: 7d, 12h, 2w).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table on the terminal; json or csv for scripts.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write json/csv to FILE (atomically) instead of stdout.",
+)
+def history(selector: str | None, since: datetime | None, fmt: str, output: Path | None) -> None:
+    """Show status and balance over time, per key or per account.
+
+    SELECTOR picks one key by its label or fingerprint (or the first 6+
+    characters of it), or one account by its organization id. Without it,
+    every recorded check is listed, oldest first. JSON rows carry label,
+    fingerprint, checked_at, status, reason, balance and spend; money is an
+    exact decimal string, and a value that could not be read is null.
+
+    \b
+    Examples:
+      keyledger history
+      keyledger history team-a --since 7d
+      keyledger history 3f9a1c --format json
+      keyledger history --since 2026-01-01 --format csv -o history.csv
+    """
+    path = ledger_path(os.environ)
+    if not path.exists():
+        stderr_console().print(
+            f"keyledger: no ledger yet at {path}; `keyledger check` records one", markup=False
+        )
+        rows: list[ResultRow] = []
+    else:
+        store = open_ledger(create=False)
+        try:
+            rows = _guard(lambda: list(store.iter_results(selector, since=since)))
+        finally:
+            store.close()
+    if not rows and path.exists():
+        what = f" for {neutralise(selector)}" if selector else ""
+        stderr_console().print(f"keyledger: no recorded checks{what}", markup=False)
+    if fmt == "table":
+        if output is not None:
+            raise UsageExit("--output needs --format json or csv")
+        if rows:
+            stdout_console().print(_history_table(rows))
+        return
+    with _text_output(output) as stream:
+        if fmt == "json":
+            header = {
+                "schema": HISTORY_SCHEMA,
+                "selector": selector,
+                "since": since.isoformat() if since else None,
+            }
+            write_json_document(stream, header, "rows", (row_dict(r) for r in rows))
+        else:
+            write_csv(rows, stream)
+
+
+# -- plot -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("selector", required=False, metavar="[LABEL|FINGERPRINT]")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=_since_option,
+    default=None,
+    help="Only checks from DATE on (or an age: 30d).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("keyledger.png"),
+    show_default=True,
+    help="The PNG file to write.",
+)
+def plot(selector: str | None, since: datetime | None, output: Path) -> None:
+    """Draw available balance and spend over time, one line per key, as a PNG.
+
+    Needs matplotlib, which comes with the plot extra:
+    pip install 'keyledger[plot]'. The 20 keys with the most money are drawn.
+
+    \b
+    Examples:
+      keyledger plot
+      keyledger plot --since 30d -o balances.png
+      keyledger plot team-a -o team-a.png
+    """
+    store = open_ledger(create=False)
+    try:
+        rows = _guard(lambda: list(store.iter_results(selector, since=since)))
+    finally:
+        store.close()
+    series: dict[str, list[ResultRow]] = {}
+    for row in rows:
+        series.setdefault(row.fingerprint, []).append(row)
+    chart = chart_data(series)
+    try:
+        png = render_png(chart, title="keyledger: balances and spend over time")
+    except PlotError as exc:
+        raise LedgerExit(str(exc)) from None
+    _write_bytes(output, png)
+    drawn = len({line.label for line in (*chart.balances, *chart.spend)})
+    extra = f" ({chart.left_out} more left out)" if chart.left_out else ""
+    stderr_console().print(f"wrote a chart of {drawn} key(s){extra} to {output}", markup=False)
+
+
+# -- pool -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("file", metavar="FILE|-")
+@click.option(
+    "--min-available",
+    metavar="AMOUNT",
+    callback=_amount_option,
+    default=None,
+    help="Only keys with at least this much available (in each key's currency).",
+)
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    default=("ok",),
+    show_default=True,
+    type=click.Choice([s.value for s in Status]),
+    help="Statuses that count as usable (repeat for several).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the keys to FILE (created 0600) instead of stdout.",
+)
+def pool(
+    file: str, min_available: Decimal | None, statuses: tuple[str, ...], output: Path | None
+) -> None:
+    """Print the keys that are usable now, best first, for rotation.
+
+    THIS IS THE ONLY COMMAND THAT WRITES FULL KEYS. The ledger holds no keys, so
+    pool reads FILE again (the same formats as check), matches each key to its
+    latest recorded check, and writes the usable ones, one per line: ok first,
+    unlimited and then most money available first. Keys never checked are
+    left out. Treat the output as a secret.
+
+    \b
+    Examples:
+      keyledger check keys.txt && keyledger pool keys.txt
+      keyledger pool keys.txt --min-available 5 -o live-keys.txt
+      keyledger pool keys.txt --status ok --status rate_limited
+
+    \b
+    Exit codes: 0 some keys usable, 3 none, 2 usage or input error, 1 no
+    usable ledger.
+    """
+    keyset = load_keys(
+        [file],
+        environ=os.environ,
+        provider=None,
+        base_url=None,
+        max_keys=DEFAULT_MAX_KEYS,
+        strict=False,
+    )
+    store = open_ledger(create=False)
+    try:
+        latest = _guard(lambda: store.latest({k.fingerprint for k in keyset.keys}))
+    finally:
+        store.close()
+    selection = select_pool(keyset.keys, latest, statuses=statuses, min_available=min_available)
+    err = stderr_console()
+    lines = [entry.key.secret.reveal() + "\n" for entry in selection.entries]
+    where = str(output) if output is not None else "standard output"
+    if lines:
+        err.print(
+            f"keyledger: warning: writing {len(lines)} full key(s) to {where}; "
+            "treat it as a secret",
+            markup=False,
+        )
+        with _text_output(output) as stream:
+            stream.writelines(lines)
+    err.print(
+        f"pool: {len(lines)} usable of {len(keyset.keys)} key(s) "
+        f"({selection.excluded} not usable, {selection.never_checked} never checked)",
+        markup=False,
+    )
+    raise SystemExit(ExitCode.OK if lines else ExitCode.NOT_OK)
+
+
+# -- export and backup ----------------------------------------------------------------------
+
+
+def _export_items(store: Store, rows: Sequence[ResultRow]) -> Iterator[Mapping[str, Any]]:
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        grants = store.grants([r.id for r in chunk])
+        for row in chunk:
+            yield row_dict(row, grants.get(row.id, []))
+
+
+@click.command()
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="json (runs, results and grants) or csv (one row per result).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (atomically) instead of stdout.",
+)
+def export(fmt: str, output: Path | None) -> None:
+    """Export the whole ledger: every run and every recorded check.
+
+    Keys appear only as fingerprint and masked form, as in the ledger. Money is an
+    exact decimal string; a value that could not be read is null (empty in CSV).
+
+    \b
+    Examples:
+      keyledger export > ledger.json
+      keyledger export --format csv -o ledger.csv
+    """
+    store = open_ledger(create=False)
+    try:
+        with _text_output(output) as stream:
+            if fmt == "csv":
+                _guard(lambda: write_csv(store.iter_results(), stream))
+                return
+            runs = _guard(store.runs)
+            rows = _guard(lambda: list(store.iter_results()))
+            header = {
+                "schema": EXPORT_SCHEMA,
+                "exported_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                "ledger_version": store.version,
+                "runs": [run_dict(r) for r in runs],
+            }
+            _guard(
+                lambda: write_json_document(stream, header, "results", _export_items(store, rows))
+            )
+    finally:
+        store.close()
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Back up the ledger to FILE, a new SQLite file (created 0600).
+
+    Uses SQLite's VACUUM INTO, which copies a consistent snapshot even while a
+    check is recording; never copy the database file by hand. FILE must not
+    exist yet. To restore, stop keyledger and put the copy in place of ledger.db.
+
+    \b
+    Example:
+      keyledger backup ~/backups/keyledger-$(date +%F).db
+    """
+    store = open_ledger(create=False)
+    try:
+        _guard(lambda: store.backup(file))
+        count = _guard(store.count_results)
+    finally:
+        store.close()
+    size = file.stat().st_size
+    stderr_console().print(
+        f"backed up {count} result(s) ({size / 1024:,.0f} KiB) to {file}", markup=False
+    )
+
+
+LEDGER_COMMANDS = (history, plot, pool, export, backup)
+
+__all__ = ["LEDGER_COMMANDS", "CheckLedger", "backup", "export", "history", "plot", "pool"]

@@ -1,0 +1,88 @@
+"""The key pool: which keys to use now, best first (the seed's "many keys in rotation").
+
+The ledger holds no keys, so the pool is built from keys the caller read again from the
+user's key file, matched by fingerprint to each key's latest result in the ledger. This
+module only chooses and orders; writing keys out is the command line's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from keyledger.ledger.rows import ResultRow
+from keyledger.models import STATUS_ORDER, Key, Status
+
+DEFAULT_STATUSES: tuple[str, ...] = (Status.OK.value,)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntry:
+    """A usable key and the latest result that says so."""
+
+    key: Key
+    row: ResultRow
+
+
+@dataclass
+class PoolSelection:
+    """The chosen keys, best first, and why the others were left out."""
+
+    entries: list[PoolEntry] = field(default_factory=list)
+    never_checked: int = 0
+    excluded: int = 0
+
+
+def _status_rank(status: str) -> int:
+    """``ok`` first, then the better of the other statuses (STATUS_ORDER is worst first)."""
+    try:
+        return len(STATUS_ORDER) - 1 - STATUS_ORDER.index(Status(status))
+    except ValueError:
+        return len(STATUS_ORDER)
+
+
+def pool_order(entry: PoolEntry) -> tuple[int, int, int, Decimal, float, str]:
+    """Sort key, best first: status, unlimited, most money left, freshest check, label."""
+    row = entry.row
+    available = row.available
+    return (
+        _status_rank(row.status),
+        0 if row.unlimited else 1,
+        0 if available is not None else 1,
+        -(available or Decimal(0)),
+        -row.checked_at.timestamp(),
+        entry.key.label.lower(),
+    )
+
+
+def select_pool(
+    keys: Sequence[Key],
+    latest: Mapping[str, ResultRow],
+    *,
+    statuses: Collection[str] = DEFAULT_STATUSES,
+    min_available: Decimal | None = None,
+) -> PoolSelection:
+    """Keys whose latest result has one of ``statuses`` and, if ``min_available`` is set, at
+    least that much available (in the key's own currency; unlimited counts, unknown does
+    not), best first."""
+    wanted = set(statuses)
+    selection = PoolSelection()
+    for key in keys:
+        row = latest.get(key.fingerprint)
+        if row is None:
+            selection.never_checked += 1
+            continue
+        if row.status not in wanted:
+            selection.excluded += 1
+            continue
+        if (
+            min_available is not None
+            and not row.unlimited
+            and (row.available is None or row.available < min_available)
+        ):
+            selection.excluded += 1
+            continue
+        selection.entries.append(PoolEntry(key, row))
+    selection.entries.sort(key=pool_order)
+    return selection

@@ -1,0 +1,570 @@
+"""The ledger: one SQLite file that remembers every check (reliability D1-D6).
+
+- **Where:** ``ledger.db`` in :func:`keyledger.home.home_dir` (``$KEYLEDGER_HOME``, else the
+  user data directory). The directory is 0700; the file is created 0600 with
+  ``O_CREAT|O_EXCL`` *before* SQLite opens it, so the umask never decides its mode, and a
+  looser pre-existing file (and its ``-wal``/``-shm``) is tightened. SQLite gives the
+  ``-wal`` and ``-shm`` files the database file's mode.
+- **Settings:** WAL, ``synchronous=FULL`` (a commit survives power loss), a 5 s busy
+  timeout and foreign keys on.
+- **Refusals:** a file at the path that is not SQLite, is corrupt, belongs to another
+  program, or was written by a newer keyledger is refused with :class:`StoreError` and
+  never overwritten.
+- **Identity:** a key is stored only as its fingerprint and masked form. Only parameterised
+  SQL is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal
+
+from keyledger import __version__
+from keyledger.baseurl import display_url
+from keyledger.errors import StoreError
+from keyledger.home import create_private_file, ensure_private_dir, home_dir
+from keyledger.ledger.migrations import MIGRATIONS, migrate, schema_version
+from keyledger.ledger.rows import (
+    GrantRow,
+    ResultRow,
+    RunRow,
+    from_text,
+    money_text,
+    money_value,
+    to_text,
+)
+from keyledger.models import CheckResult
+
+DB_NAME: Final = "ledger.db"
+SQLITE_HEADER: Final = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS: Final = 5000
+RunStatus = Literal["running", "complete", "interrupted"]
+
+_RESULT_COLUMNS = """
+    r.id, r.run_id, r.fingerprint, k.masked, k.provider, k.kind, r.label, r.base_url,
+    r.checked_at, r.status, r.reason, r.currency, r.granted, r.used, r.available,
+    r.unlimited, r.balance_source, r.balance_reason, r.balance_expires_at, r.next_expiry,
+    r.spend, r.spend_currency, r.spend_start, r.spend_end, r.organization, r.attempts,
+    r.duration_ms
+"""
+_RESULTS_FROM = (
+    f"SELECT {_RESULT_COLUMNS} FROM results r JOIN keys k ON k.fingerprint = r.fingerprint"
+)
+# A key selector matches a label, a whole fingerprint or a prefix of 6+ characters, or an
+# account (organization), so history can be per key or per account.
+_SELECTOR = """(
+    :sel IS NULL OR r.label = :sel OR r.organization = :sel
+    OR (length(:sel) >= 6 AND substr(r.fingerprint, 1, length(:sel)) = :sel)
+)"""
+
+
+def ledger_path(environ: Mapping[str, str]) -> Path:
+    """Where the ledger lives: ``ledger.db`` in the keyledger home directory."""
+    return home_dir(environ) / DB_NAME
+
+
+def _tighten(path: Path) -> None:
+    """Make ``path`` 0600 if it exists and is looser (POSIX only)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(0o600)
+
+
+def _prepare_file(path: Path, create: bool) -> None:
+    """Create the database file 0600 (or check and tighten an existing one)."""
+    ensure_private_dir(path.parent)
+    try:
+        if not create:
+            raise FileExistsError
+        create_private_file(path)
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror or 'OS error'}") from None
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        raise StoreError(f"no ledger at {path} yet: `keyledger check` records one") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or 'OS error'}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{path} is not a regular file; refusing to use it as the ledger")
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            _tighten(Path(f"{path}{suffix}"))
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or 'OS error'}") from None
+    if header and header != SQLITE_HEADER:
+        raise StoreError(
+            f"{path} is not a SQLite database; it was left untouched. "
+            "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
+        )
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (POSIX); elsewhere, assume it does."""
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _as_run(row: sqlite3.Row) -> RunRow:
+    started = from_text(row["started_at"])
+    assert started is not None
+    return RunRow(
+        id=row["id"],
+        started_at=started,
+        finished_at=from_text(row["finished_at"]),
+        status=row["status"],
+        keys_total=row["keys_total"],
+        results_recorded=row["results_recorded"],
+        tool_version=row["tool_version"],
+    )
+
+
+def _as_result(row: sqlite3.Row) -> ResultRow:
+    checked = from_text(row["checked_at"])
+    assert checked is not None
+    unlimited = row["unlimited"]
+    return ResultRow(
+        id=row["id"],
+        run_id=row["run_id"],
+        fingerprint=row["fingerprint"],
+        masked=row["masked"],
+        provider=row["provider"],
+        kind=row["kind"],
+        label=row["label"],
+        base_url=row["base_url"],
+        checked_at=checked,
+        status=row["status"],
+        reason=row["reason"],
+        currency=row["currency"],
+        granted=money_value(row["granted"]),
+        used=money_value(row["used"]),
+        available=money_value(row["available"]),
+        unlimited=None if unlimited is None else bool(unlimited),
+        balance_source=row["balance_source"],
+        balance_reason=row["balance_reason"],
+        balance_expires_at=from_text(row["balance_expires_at"]),
+        next_expiry=from_text(row["next_expiry"]),
+        spend=money_value(row["spend"]),
+        spend_currency=row["spend_currency"],
+        spend_start=from_text(row["spend_start"]),
+        spend_end=from_text(row["spend_end"]),
+        organization=row["organization"],
+        attempts=row["attempts"],
+        duration_ms=row["duration_ms"],
+    )
+
+
+def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
+    key = result.key
+    balance = result.balance
+    spend = result.spend
+    return {
+        "run_id": run_id,
+        "fingerprint": key.fingerprint,
+        "label": key.label,
+        "base_url": display_url(key.base_url) if key.base_url else None,
+        "checked_at": to_text(result.checked_at),
+        "status": result.status.value,
+        "reason": result.reason,
+        "currency": balance.currency if balance else None,
+        "granted": money_text(balance.granted) if balance else None,
+        "used": money_text(balance.used) if balance else None,
+        "available": money_text(balance.available) if balance else None,
+        "unlimited": int(balance.unlimited) if balance else None,
+        "balance_source": balance.source if balance else None,
+        "balance_reason": result.balance_reason,
+        "balance_expires_at": to_text(balance.expires_at) if balance else None,
+        "next_expiry": to_text(balance.next_expiry) if balance else None,
+        "spend": money_text(spend.amount) if spend else None,
+        "spend_currency": spend.currency if spend else None,
+        "spend_start": to_text(spend.period_start) if spend else None,
+        "spend_end": to_text(spend.period_end) if spend else None,
+        "organization": result.account.organization if result.account else None,
+        "attempts": result.attempts,
+        "duration_ms": result.duration_ms,
+    }
+
+
+_INSERT_RESULT = """
+    INSERT INTO results (
+        run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
+        used, available, unlimited, balance_source, balance_reason, balance_expires_at,
+        next_expiry, spend, spend_currency, spend_start, spend_end, organization, attempts,
+        duration_ms
+    ) VALUES (
+        :run_id, :fingerprint, :label, :base_url, :checked_at, :status, :reason, :currency,
+        :granted, :used, :available, :unlimited, :balance_source, :balance_reason,
+        :balance_expires_at, :next_expiry, :spend, :spend_currency, :spend_start, :spend_end,
+        :organization, :attempts, :duration_ms
+    )
+    ON CONFLICT (run_id, fingerprint) DO NOTHING
+"""
+_UPSERT_KEY = """
+    INSERT INTO keys (fingerprint, masked, provider, kind, first_seen, last_seen)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        masked = excluded.masked, provider = excluded.provider, kind = excluded.kind,
+        last_seen = max(keys.last_seen, excluded.last_seen)
+"""
+_INSERT_GRANT = """
+    INSERT INTO grants (result_id, grant_id, amount, used, effective_at, expires_at, expired)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+class Store:
+    """An open ledger. Use :meth:`open`; close it (or use ``with``) when done.
+
+    Reading methods return :class:`ResultRow`/:class:`RunRow`; writing methods commit before
+    they return. Every failure is a :class:`StoreError` whose text is safe to show.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> Store:
+        """Open (creating if ``create``) the ledger at ``path`` and bring its schema up to date.
+
+        Raises:
+            StoreError: the file cannot be created or read, is not a keyledger ledger, is
+                corrupt, or comes from a newer keyledger. The file is never overwritten.
+        """
+        _prepare_file(path, create)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the ledger {path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        try:
+            _configure(conn, path)
+            _check_ownership(conn, path)
+            migrate(conn)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"{path} is not a usable ledger ({exc}); it was left untouched. "
+                "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
+            ) from None
+        for suffix in ("-wal", "-shm"):
+            _tighten(Path(f"{path}{suffix}"))
+        return cls(conn, path)
+
+    @classmethod
+    def open_default(cls, environ: Mapping[str, str], *, create: bool = True) -> Store:
+        """The ledger of this install (see :func:`ledger_path`)."""
+        return cls.open(ledger_path(environ), create=create)
+
+    def close(self) -> None:
+        """Close the connection (every write was already committed)."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the ledger {self.path}: {exc}") from None
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot write the ledger {self.path}: {exc}") from None
+            raise
+
+    def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the ledger {self.path}: {exc}") from None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def begin_run(self, keys_total: int, *, now: datetime | None = None) -> int:
+        """Start a run (status ``running``) and return its id.
+
+        Runs still marked ``running`` whose process is gone (killed) become ``interrupted``.
+        """
+        started = to_text(now or datetime.now(UTC))
+        me = os.getpid()
+        with self._transaction() as conn:
+            stale = conn.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+            for row in stale:
+                pid = row["pid"]
+                if pid is not None and pid != me and not _is_alive(pid):
+                    self._close_run(conn, row["id"], "interrupted", None)
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, status, keys_total, pid, tool_version) "
+                "VALUES (?, 'running', ?, ?, ?)",
+                (started, keys_total, me, __version__),
+            )
+        run_id = cursor.lastrowid
+        assert run_id is not None
+        return run_id
+
+    def record(self, run_id: int, results: Iterable[CheckResult]) -> int:
+        """Commit ``results`` of run ``run_id`` in one transaction; returns rows added.
+
+        A key already recorded in this run is not recorded twice.
+        """
+        added = 0
+        with self._transaction() as conn:
+            for result in results:
+                key = result.key
+                seen = to_text(result.checked_at)
+                conn.execute(
+                    _UPSERT_KEY,
+                    (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen),
+                )
+                cursor = conn.execute(_INSERT_RESULT, _result_params(run_id, result))
+                if cursor.rowcount != 1:
+                    continue
+                added += 1
+                balance = result.balance
+                if balance is not None and balance.grants:
+                    result_id = cursor.lastrowid
+                    conn.executemany(
+                        _INSERT_GRANT,
+                        [
+                            (
+                                result_id,
+                                g.grant_id,
+                                money_text(g.amount),
+                                money_text(g.used),
+                                to_text(g.effective_at),
+                                to_text(g.expires_at),
+                                int(g.expired),
+                            )
+                            for g in balance.grants
+                        ],
+                    )
+        return added
+
+    def finish_run(self, run_id: int, status: RunStatus, *, now: datetime | None = None) -> None:
+        """Mark run ``run_id`` ``complete`` or ``interrupted`` with its result count."""
+        with self._transaction() as conn:
+            self._close_run(conn, run_id, status, now or datetime.now(UTC))
+
+    @staticmethod
+    def _close_run(
+        conn: sqlite3.Connection, run_id: int, status: str, now: datetime | None
+    ) -> None:
+        conn.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, "
+            "results_recorded = (SELECT count(*) FROM results WHERE run_id = ?) WHERE id = ?",
+            (status, to_text(now), run_id, run_id),
+        )
+
+    def backup(self, target: Path) -> None:
+        """Copy the whole ledger, consistently, to a new 0600 file with ``VACUUM INTO``.
+
+        Raises:
+            StoreError: ``target`` exists, or the copy failed (the partial file is removed).
+        """
+        try:
+            create_private_file(target)
+        except FileExistsError:
+            raise StoreError(f"{target} already exists; choose a new file name") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create {target}: {exc.strerror or 'OS error'}") from None
+        try:
+            self.conn.execute("VACUUM INTO ?", (str(target),))
+        except sqlite3.Error as exc:
+            with contextlib.suppress(OSError):
+                target.unlink()
+            raise StoreError(f"backup to {target} failed: {exc}") from None
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """The schema version (``PRAGMA user_version``)."""
+        return schema_version(self.conn)
+
+    def integrity(self) -> str:
+        """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
+        return "\n".join(str(row[0]) for row in self._query("PRAGMA integrity_check"))
+
+    def runs(self) -> list[RunRow]:
+        """Every run, oldest first."""
+        return [_as_run(r) for r in self._query("SELECT * FROM runs ORDER BY id")]
+
+    def run(self, run_id: int) -> RunRow | None:
+        """One run, or ``None``."""
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _as_run(rows[0]) if rows else None
+
+    def previous_run(self, run_id: int) -> RunRow | None:
+        """The latest run started before ``run_id`` that recorded anything."""
+        rows = self._query(
+            "SELECT * FROM runs WHERE id < ? AND EXISTS "
+            "(SELECT 1 FROM results WHERE results.run_id = runs.id) ORDER BY id DESC LIMIT 1",
+            (run_id,),
+        )
+        return _as_run(rows[0]) if rows else None
+
+    def count_results(self) -> int:
+        """How many results the ledger holds."""
+        return int(self._query("SELECT count(*) FROM results")[0][0])
+
+    def results_of_run(self, run_id: int) -> list[ResultRow]:
+        """The results recorded for run ``run_id``."""
+        rows = self._query(f"{_RESULTS_FROM} WHERE r.run_id = ? ORDER BY r.id", (run_id,))
+        return [_as_result(r) for r in rows]
+
+    def latest(
+        self, fingerprints: Collection[str] | None = None, *, before_run: int | None = None
+    ) -> dict[str, ResultRow]:
+        """The most recent result of each key (only ``fingerprints`` if given).
+
+        ``before_run`` looks only at runs older than that one ("the last run before this").
+        """
+        sql = f"""
+            WITH ranked AS (
+                SELECT r.id, row_number() OVER (
+                    PARTITION BY r.fingerprint ORDER BY r.checked_at DESC, r.id DESC
+                ) AS n
+                FROM results r
+                WHERE (:all OR r.fingerprint IN (SELECT value FROM json_each(:fps)))
+                  AND (:before IS NULL OR r.run_id < :before)
+            )
+            {_RESULTS_FROM} WHERE r.id IN (SELECT id FROM ranked WHERE n = 1)
+        """
+        rows = self._query(sql, _fp_params(fingerprints) | {"before": before_run})
+        return {row["fingerprint"]: _as_result(row) for row in rows}
+
+    def series(
+        self, fingerprints: Collection[str] | None = None, *, since: datetime | None = None
+    ) -> dict[str, list[ResultRow]]:
+        """Each key's results since ``since``, oldest first."""
+        sql = f"""
+            {_RESULTS_FROM}
+            WHERE (:all OR r.fingerprint IN (SELECT value FROM json_each(:fps)))
+              AND (:since IS NULL OR r.checked_at >= :since)
+            ORDER BY r.fingerprint, r.checked_at, r.id
+        """
+        out: dict[str, list[ResultRow]] = {}
+        for row in self._query(sql, _fp_params(fingerprints) | {"since": to_text(since)}):
+            out.setdefault(row["fingerprint"], []).append(_as_result(row))
+        return out
+
+    def grants(self, result_ids: Collection[int]) -> dict[int, list[GrantRow]]:
+        """The credit grants recorded with each of ``result_ids``."""
+        rows = self._query(
+            "SELECT * FROM grants WHERE result_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY result_id, id",
+            (json.dumps(sorted(result_ids)),),
+        )
+        out: dict[int, list[GrantRow]] = {}
+        for row in rows:
+            amount = money_value(row["amount"])
+            used = money_value(row["used"])
+            if amount is None or used is None:
+                continue
+            out.setdefault(row["result_id"], []).append(
+                GrantRow(
+                    result_id=row["result_id"],
+                    grant_id=row["grant_id"],
+                    amount=amount,
+                    used=used,
+                    effective_at=from_text(row["effective_at"]),
+                    expires_at=from_text(row["expires_at"]),
+                    expired=bool(row["expired"]),
+                )
+            )
+        return out
+
+    def iter_results(
+        self, selector: str | None = None, *, since: datetime | None = None, chunk: int = 500
+    ) -> Iterator[ResultRow]:
+        """Results matching ``selector`` (label, fingerprint or prefix, or organization) since
+        ``since``, oldest first, read in chunks so a large ledger streams."""
+        sql = f"""
+            {_RESULTS_FROM}
+            WHERE {_SELECTOR} AND (:since IS NULL OR r.checked_at >= :since)
+            ORDER BY r.checked_at, r.id
+        """
+        try:
+            cursor = self.conn.execute(sql, {"sel": selector, "since": to_text(since)})
+            while rows := cursor.fetchmany(chunk):
+                yield from (_as_result(r) for r in rows)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the ledger {self.path}: {exc}") from None
+
+
+def _fp_params(fingerprints: Collection[str] | None) -> dict[str, Any]:
+    if fingerprints is None:
+        return {"all": 1, "fps": "[]"}
+    return {"all": 0, "fps": json.dumps(sorted(fingerprints))}
+
+
+def _configure(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL, ``synchronous=FULL``, busy timeout and foreign keys (reliability D2)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+    if mode != "wal":
+        raise StoreError(f"cannot switch {path} to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_ownership(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite database that some other program made."""
+    if schema_version(conn) != 0:
+        return
+    tables = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    ).fetchone()[0]
+    if tables:
+        raise StoreError(
+            f"{path} is a SQLite database but not a keyledger ledger; it was left untouched"
+        )
+
+
+__all__ = ["DB_NAME", "MIGRATIONS", "RunStatus", "Store", "ledger_path"]
