@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
-from keyledger.transport import Fault, HttpOptions, Outcome, Request, attempt
+from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request, attempt, reuse_tracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +48,48 @@ class _Host:
         self.peak_in_flight = 0
 
 
-def make_session(options: HttpOptions, concurrency: int) -> aiohttp.ClientSession:
-    """An aiohttp session with limits matching ``options`` (TLS verified, proxies from env)."""
+def make_session(
+    options: HttpOptions, concurrency: int, *, ssl_context: ssl.SSLContext | None = None
+) -> aiohttp.ClientSession:
+    """An aiohttp session with limits matching ``options`` (TLS verified, proxies from env).
+
+    TLS is always verified. The default context is built now, so it honours
+    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (e.g. a corporate proxy's CA); there is no switch that
+    turns verification off.
+    """
+    context = ssl_context or ssl.create_default_context()
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
     connector = aiohttp.TCPConnector(
         limit=max(concurrency, options.per_host),
         limit_per_host=options.per_host,
         ttl_dns_cache=300,
-        enable_cleanup_closed=False,
+        ssl=context,
     )
-    return aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         trust_env=True,
         auto_decompress=True,
         raise_for_status=False,
         max_line_size=8190,
         max_field_size=8190,
+        trace_configs=[reuse_tracer()],
     )
+    disable_hidden_retry(session)
+    return session
+
+
+def disable_hidden_retry(session: aiohttp.ClientSession) -> None:
+    """Stop aiohttp from silently re-sending an idempotent request after a disconnect.
+
+    aiohttp (3.10+) retries a GET once on ``ServerDisconnectedError``/``ClientOSError``
+    whether or not the connection was a reused one, which hides a real reset from our retry
+    policy and makes attempt counts wrong. The transport re-sends only on a *reused* pooled
+    connection (a stale keep-alive socket), and our policy handles the rest. The switch is
+    private (aiohttp's own test client flips it), hence the guard.
+    """
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
 
 
 class Client:
@@ -79,6 +106,7 @@ class Client:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.session = session
+        disable_hidden_retry(session)
         self.options = options or HttpOptions()
         self._rand = rand
         self._sleep = sleep
@@ -120,10 +148,8 @@ class Client:
             )
             if not host.budget.acquire(cost):
                 decision = Decision(False, host_failure=decision.host_failure)
-            elif isinstance(outcome, Fault) is False and outcome.status in (429, 503):
-                host.retry_not_before = max(
-                    host.retry_not_before, self._clock() + decision.delay
-                )
+            elif isinstance(outcome, Reply) and outcome.status in (429, 503):
+                host.retry_not_before = max(host.retry_not_before, self._clock() + decision.delay)
         elif not decision.host_failure:
             host.budget.release(self.options.retry_cost if number > 1 else 1)
         return _Step(outcome, decision)

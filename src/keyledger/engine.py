@@ -1,7 +1,8 @@
 """Check many keys concurrently and stream each result as soon as it is known.
 
-- At most ``concurrency`` keys are in flight (requests per host are capped by the client);
-  keys are pulled from the input lazily, so memory holds only what is in flight.
+- At most ``concurrency`` keys are in flight or finished-but-not-yet-taken (requests per
+  host are capped by the client); keys are pulled from the input lazily, so memory holds
+  only what is in flight, however many keys there are.
 - Checks of the same key in flight at once are merged (singleflight by fingerprint).
 - A bug in a provider becomes an ``unknown``/``internal_error`` result, never a crash.
 - ``deadline`` bounds the whole run: keys unfinished by then are ``unknown``/``deadline``.
@@ -74,7 +75,9 @@ class Engine:
             future.set_result(result)
             return result
         except BaseException as exc:
-            future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(exc)
+            future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(
+                exc
+            )
             with contextlib.suppress(BaseException):
                 future.exception()
             raise
@@ -103,10 +106,14 @@ class Engine:
         deadline = self.run_options.deadline
 
         async def one(key: Key) -> None:
+            # The slot is given back when the caller *takes* the result, not when the check
+            # ends: a slow consumer then slows the checks instead of piling up results.
             try:
-                done.put_nowait(await self.check_one(key))
-            finally:
+                result = await self.check_one(key)
+            except BaseException:
                 slots.release()
+                raise
+            done.put_nowait(result)
 
         iterator = iter(keys)
         holding: list[Key] = []  # the key the feeder has taken but not yet started
@@ -131,23 +138,29 @@ class Engine:
         try:
             while True:
                 getter = asyncio.create_task(done.get())
-                timeout = None if deadline is None else max(0.0, started + deadline - time.monotonic())
+                timeout = (
+                    None if deadline is None else max(0.0, started + deadline - time.monotonic())
+                )
                 finished, _ = await asyncio.wait(
                     {getter, feeder, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if getter in finished:
                     result = getter.result()
                     if result is not None:
+                        slots.release()
                         yield result
-                    continue
-                getter.cancel()
-                if feeder in finished and done.empty():
+                else:
+                    getter.cancel()
+                expired = deadline is not None and time.monotonic() >= started + deadline
+                # Stop and deadline are checked on every turn: a steady flow of results must
+                # not hide them.
+                if self.stop.is_set():
+                    self.interrupted = True
+                elif feeder.done() and done.empty():
                     feeder.result()
                     return
-                if feeder in finished:
+                elif not expired:
                     continue
-                if stopper in finished:
-                    self.interrupted = True
                 else:
                     self.deadline_hit = True
                     pending_keys = [*in_flight.values(), *holding]

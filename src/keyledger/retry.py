@@ -28,34 +28,53 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 _HOST_FAILURES = frozenset({"connect", "timeout", "reset", "protocol", "network", "dns"})
 
 
+# Longest server-requested wait we take seriously; beyond it the header is garbage.
+MAX_RETRY_AFTER = 7 * 86400.0
+_DAY_NAME = re.compile(r"\s*([A-Za-z]+)\s*,")
+_DAY_NAMES = frozenset({"mon", "tue", "wed", "thu", "fri", "sat", "sun"})
+
+
+def _sane(seconds: float) -> float | None:
+    """``seconds`` if it is a usable wait (finite, above 0, at most a week), else ``None``."""
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > MAX_RETRY_AFTER:
+        return None
+    return seconds
+
+
 def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After``; ``None`` if absent or bad."""
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After``; ``None`` if absent or bad.
+
+    Accepted: ``retry-after-ms`` (milliseconds), ``Retry-After`` as integer or decimal seconds,
+    or an HTTP date. Rejected (``None``, so the caller falls back to backoff): negative or zero
+    values, dates in the past, ``nan``/``inf``, signs, non-ASCII digits such as ``"\xb2"``,
+    unparseable dates (a bad day name, year 100000) and waits beyond a week.
+    """
     raw_ms = headers.get("retry-after-ms", "").strip()
     if raw_ms and _SECONDS.fullmatch(raw_ms):
-        value = float(raw_ms) / 1000.0
-        if math.isfinite(value):
+        value = _sane(float(raw_ms) / 1000.0)
+        if value is not None:
             return value
     raw = headers.get("retry-after", "").strip()
     if not raw:
         return None
     if _SECONDS.fullmatch(raw):
-        value = float(raw)
-        return value if math.isfinite(value) else None
+        return _sane(float(raw))
+    day = _DAY_NAME.match(raw)
+    if day is not None and day.group(1).lower() not in _DAY_NAMES:
+        return None
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+    return _sane((when - now).total_seconds())
 
 
 def full_jitter(attempt: int, base: float, cap: float, rand: Callable[[], float]) -> float:
     """Backoff before retry number ``attempt`` (1-based): ``rand() * min(cap, base * 2**(n-1))``."""
-    return rand() * min(cap, base * (2 ** (attempt - 1)))
+    return float(rand()) * min(cap, base * (2.0 ** (attempt - 1)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ import asyncio
 import errno
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -45,6 +46,8 @@ class HttpOptions:
     timeout_retry_cost: int = 10
     breaker_threshold: int = 25
     breaker_cooldown: float = 30.0
+    max_headers: int = 100  # more response headers than this is a protocol fault
+    stale_retries: int = 2  # transparent re-sends when a reused pooled connection was dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +77,19 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An HTTP answer: status, lower-cased headers, and the (capped) body."""
+    """An HTTP answer: status, lower-cased headers, and the (capped) body.
+
+    Its ``repr`` shows the status and the body's size only: a server may echo the key into
+    an error body or a header, and a traceback rendered with locals must not show it.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     truncated: bool = False
+
+    def __repr__(self) -> str:
+        return f"Reply(status={self.status}, body=<{len(self.body)} bytes>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +119,64 @@ _KEPT_HEADERS = (
 )
 
 
-def auth_headers(request: Request) -> dict[str, str]:
+class SecretHeaders(Mapping[str, str]):
+    """Headers that may carry a secret; every printable form hides the values.
+
+    Used for request headers (the key) and kept response headers (a hostile server may echo
+    the key into ``Location``).
+
+    It is a plain :class:`~collections.abc.Mapping` (not a ``dict``), so pretty printers such
+    as ``rich`` show its ``repr`` in tracebacks rendered with locals instead of its items.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self._items = items
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"SecretHeaders({sorted(self._items)!r})"
+
+    __str__ = __repr__
+
+
+def auth_headers(request: Request) -> SecretHeaders:
     """The request's headers with the secret in the header its provider expects."""
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **request.headers}
     if request.auth == "x-api-key":
         headers["x-api-key"] = request.secret.reveal()
     else:
         headers["Authorization"] = "Bearer " + request.secret.reveal()
-    return headers
+    return SecretHeaders(headers)
+
+
+def reuse_tracer() -> aiohttp.TraceConfig:
+    """A trace config noting when a request goes out on a pooled (reused) connection.
+
+    :func:`attempt` passes a dict as ``trace_request_ctx``; this sets its ``"reused"``.
+    """
+
+    async def on_reuse(
+        session: aiohttp.ClientSession,
+        ctx: SimpleNamespace,
+        params: aiohttp.TraceConnectionReuseconnParams,
+    ) -> None:
+        holder = getattr(ctx, "trace_request_ctx", None)
+        if isinstance(holder, dict):
+            holder["reused"] = True
+
+    tracer = aiohttp.TraceConfig()
+    tracer.on_connection_reuseconn.append(on_reuse)
+    return tracer
 
 
 def _fault_for(exc: BaseException, host: str) -> Fault:
@@ -180,39 +240,89 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[byte
         chunks.append(chunk)
 
 
+class _StaleConnection(Exception):
+    """A reused pooled connection turned out dead before any answer arrived."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("stale pooled connection")
+        self.cause = cause
+
+
+_STALE_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+
+
+async def _exchange(
+    session: aiohttp.ClientSession, request: Request, options: HttpOptions, host: str
+) -> Outcome:
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
+    trace: dict[str, bool] = {"reused": False}
+    try:
+        response_cm = session.request(
+            request.method,
+            request.url,
+            headers=auth_headers(request),
+            json=request.json_body,
+            allow_redirects=False,
+            timeout=timeout,
+            trace_request_ctx=trace,
+        )
+        response = await response_cm.__aenter__()
+    except _STALE_ERRORS as exc:
+        stale = trace["reused"] and (
+            isinstance(exc, aiohttp.ServerDisconnectedError)
+            or exc.errno in (errno.ECONNRESET, errno.EPIPE)
+        )
+        if stale:
+            raise _StaleConnection(exc) from None
+        raise
+    try:
+        if len(response.raw_headers) > options.max_headers:
+            return Fault("protocol", host)
+        headers = SecretHeaders(
+            {
+                name: value
+                for name in _KEPT_HEADERS
+                if (value := response.headers.get(name)) is not None
+            }
+        )
+        success = 200 <= response.status < 300
+        cap = options.max_body if success else options.max_error_body
+        length = response.content_length
+        if success and length is not None and length > cap:
+            response.close()
+            return Fault("body_too_large", host)
+        body, over = await _read_capped(response, cap)
+        if over:
+            response.close()
+            if success:
+                return Fault("body_too_large", host)
+        return Reply(response.status, headers, body, truncated=over)
+    finally:
+        response.release()
+
+
 async def attempt(
     session: aiohttp.ClientSession, request: Request, options: HttpOptions
 ) -> Outcome:
-    """Send ``request`` once; every failure comes back as a :class:`Fault`."""
+    """Send ``request`` once; every failure comes back as a :class:`Fault`.
+
+    One deadline covers the whole exchange (connect, TLS, headers, body). If a pooled
+    connection turns out to have been closed by the server before it answered (a stale
+    keep-alive socket), the request is re-sent on a fresh connection within the same
+    attempt: that is the pool's failure, not the server's answer.
+    """
     host = request.host
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
     try:
         async with asyncio.timeout(options.attempt_deadline):
-            async with session.request(
-                request.method,
-                request.url,
-                headers=auth_headers(request),
-                json=request.json_body,
-                allow_redirects=False,
-                timeout=timeout,
-            ) as response:
-                headers = {
-                    name: value
-                    for name in _KEPT_HEADERS
-                    if (value := response.headers.get(name)) is not None
-                }
-                success = 200 <= response.status < 300
-                cap = options.max_body if success else options.max_error_body
-                length = response.content_length
-                if success and length is not None and length > cap:
-                    response.close()
-                    return Fault("body_too_large", host)
-                body, over = await _read_capped(response, cap)
-                if over:
-                    response.close()
-                    if success:
-                        return Fault("body_too_large", host)
-                return Reply(response.status, headers, body, truncated=over)
+            for _ in range(options.stale_retries):
+                try:
+                    return await _exchange(session, request, options, host)
+                except _StaleConnection:
+                    continue
+            try:
+                return await _exchange(session, request, options, host)
+            except _StaleConnection as stale:  # dead every time: classify the real error
+                return _fault_for(stale.cause, host)
     except (
         aiohttp.ClientError,
         http_exceptions.HttpProcessingError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -14,8 +15,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from keyledger.cli.output import opened
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
+from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
@@ -23,8 +26,6 @@ from keyledger.render.table import results_table, totals_view
 from keyledger.render.writers import Format
 from keyledger.runner import RunReport, Sink, run_checks
 from keyledger.transport import HttpOptions
-
-from keyledger.cli.output import opened
 
 
 def stderr_console() -> Console:
@@ -95,10 +96,8 @@ async def _run(job: CheckJob, sinks: Sequence[Sink]) -> RunReport:
         else:  # a second Ctrl-C: leave at once; committed data stays consistent
             os._exit(ExitCode.INTERRUPTED)
 
-    try:
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / POSIX
         loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
-        pass
     try:
         return await run_checks(
             job.keys,
@@ -110,15 +109,21 @@ async def _run(job: CheckJob, sinks: Sequence[Sink]) -> RunReport:
             keep_results=True,
         )
     finally:
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError):
-            pass
+
+
+TLS_HINT = (
+    "hint: some hosts failed TLS verification. Behind a proxy that inspects TLS, point "
+    "SSL_CERT_FILE at its CA bundle; verification is never turned off."
+)
 
 
 def execute(job: CheckJob) -> ExitCode:
     """Run ``job`` and render its results; returns the exit code."""
     err = stderr_console()
+    redactor = setup_logging(sys.stderr)
+    redactor.register(key.secret.reveal() for key in job.keys)
     summary = Summary()
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
     with opened(job.fmt, job.output) as out:
@@ -154,6 +159,8 @@ def execute(job: CheckJob) -> ExitCode:
         err.print(totals_view(summary))
     if job.output is not None and not job.quiet:
         err.print(f"wrote {len(report.results)} results to {job.output}", markup=False)
+    if any(r.reason == "tls" for r in report.results) and not job.quiet:
+        err.print(TLS_HINT, markup=False)
     if report.interrupted:
         err.print(
             f"interrupted: {len(report.results)} of {len(job.keys)} keys checked; "

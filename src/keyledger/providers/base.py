@@ -93,9 +93,10 @@ class ResultBuilder:
             return verdict
         info = error_info(outcome.status, outcome.body)
         if 200 <= outcome.status < 300 and info.body_kind not in ("json", "empty"):
-            verdict = Verdict(
-                Status.UNKNOWN, "unexpected_body" if info.body_kind == "html" else "decode"
-            )
+            # A page is an unexpected body (captive portal) unless it claims to be JSON.
+            claims_json = "json" in outcome.headers.get("content-type", "").lower()
+            page = info.body_kind == "html" and not claims_json
+            verdict = Verdict(Status.UNKNOWN, "unexpected_body" if page else "decode")
             self.evidence.append(self._evidence(exchange, outcome, info, verdict))
             self.signals.append(Signal(call, verdict))
             return verdict

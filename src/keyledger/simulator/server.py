@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import ssl
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from keyledger.simulator.faults import FAULTS
 from keyledger.simulator.responses import Ctx, Responder, openai_error
 from keyledger.simulator.scenarios import INVALID, SCENARIOS, Scenario, account_of, scenario_of
 
@@ -57,13 +59,16 @@ class SimState:
     in_flight: int = 0
     peak_in_flight: int = 0
     extra_scenarios: dict[str, Scenario] = field(default_factory=dict)
+    # Where the fault scenarios' cross-host redirects point (another simulator in tests).
+    redirect_target: str = "https://redirect-target.invalid"
 
     def count(self, scenario: str | None = None, endpoint: str | None = None) -> int:
         """Requests seen, optionally for one scenario and/or endpoint path."""
         return sum(
             1
             for r in self.requests
-            if (scenario is None or r.scenario == scenario) and (endpoint is None or r.path == endpoint)
+            if (scenario is None or r.scenario == scenario)
+            and (endpoint is None or r.path == endpoint)
         )
 
 
@@ -121,7 +126,11 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
     if state.latency:
         await asyncio.sleep(state.latency)
     endpoint = ROUTES.get((request.method, request.path))
-    scenario = (state.extra_scenarios.get(name) or SCENARIOS.get(name)) if name else None
+    scenario = (
+        (state.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name))
+        if name
+        else None
+    )
     if key is None:
         return await openai_error(401, "You didn't provide an API key.", code=None)(
             request, Ctx("", "", 1, "")
@@ -146,26 +155,42 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
 class Simulator:
     """Runs the simulator on a loopback port inside the current event loop."""
 
-    def __init__(self, state: SimState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        state: SimState | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        shutdown_timeout: float = 1.0,
+    ) -> None:
         self.state = state or SimState()
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
+        self.shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running simulator."""
-        return f"http://{self.host}:{self.port}"
+        """``http(s)://host:port`` of the running simulator."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     async def start(self) -> Simulator:
         """Bind and start serving."""
-        self._runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            build_app(self.state),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.shutdown_timeout,
+        )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
         await site.start()
         return self
 
