@@ -6,7 +6,6 @@ the real simulator serving on loopback from a background thread.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import io
@@ -18,7 +17,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -28,8 +26,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from keyledger.cli.demo import simulator_thread
 from keyledger.models import Kind, Status
-from keyledger.simulator import Scenario, SimState, Simulator, make_key
+from keyledger.simulator import Scenario, SimState, make_key
 from keyledger.simulator.responses import Ctx, Responder, dynamic, json_reply
 
 RunCli = Callable[..., Any]
@@ -73,26 +72,8 @@ class Burning:
 
 def serve(state: SimState) -> Iterator[str]:
     """Run the simulator with ``state`` in a background thread; yields its URL."""
-    loop = asyncio.new_event_loop()
-    sim = Simulator(state)
-    started = threading.Event()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(sim.start())
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(sim.stop())
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    try:
+    with simulator_thread(state) as sim:
         yield sim.url
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
 
 
 @pytest.fixture
