@@ -45,9 +45,9 @@ async def _run(
 
 
 def test_documented_defaults() -> None:
-    """H2: the defaults are 200 keys at once and 64 requests per host (shown in --help)."""
+    """H2: the defaults are 200 keys at once and 200 requests per host (shown in --help)."""
     assert DEFAULT_CONCURRENCY == 200
-    assert HttpOptions().per_host == 64
+    assert HttpOptions().per_host == 200
     assert HttpOptions().attempt_deadline == 15.0 and HttpOptions().connect_timeout == 5.0
 
 

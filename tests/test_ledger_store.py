@@ -340,7 +340,9 @@ def test_recorder_commits_in_batches_of_at_most_50(tmp_path: Path) -> None:
         for i in range(120):
             recorder.add(result(make_key("k", i)))
             if i == 49:
+                recorder.drain()
                 assert store.count_results() == 50
+        recorder.drain()
         assert (store.count_results(), recorder.batches) == (100, 2)
         recorder.finish("complete")
         assert (store.count_results(), recorder.batches) == (120, 3)
@@ -371,6 +373,7 @@ def test_a_full_disk_stops_recording_cleanly_and_keeps_what_was_committed(tmp_pa
         recorder = LedgerRecorder(store, run, max_rows=10, clock=lambda: 0.0)
         for i in range(10):
             recorder.add(result(make_key("k", i)))
+        recorder.drain()
         assert store.count_results() == 10
         pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
         store.conn.execute(f"PRAGMA max_page_count = {pages}")

@@ -8,6 +8,7 @@ Success bodies are interpreted by the providers, not here.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,14 +28,29 @@ def _reject_constant(name: str) -> Any:
     raise DecodeError(f"non-finite number {name}")
 
 
+_CACHED_BODY_LIMIT = 16384
+
+
+def _decode(body: bytes) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    except DecodeError as exc:
+        return False, str(exc)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return False, "not valid JSON"
+
+
+# One answer is looked at by the retry policy, the classifier and the provider: decode it
+# once. Small bodies only, so the cache stays small; callers never mutate what they get.
+_decode_cached = functools.lru_cache(maxsize=1024)(_decode)
+
+
 def parse_json(body: bytes) -> Any:
     """Decode JSON with exact decimals; ``NaN``/``Infinity`` and deep nesting are errors."""
-    try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
-    except DecodeError:
-        raise
-    except (ValueError, RecursionError, UnicodeDecodeError):
-        raise DecodeError("not valid JSON") from None
+    ok, value = _decode_cached(body) if len(body) <= _CACHED_BODY_LIMIT else _decode(body)
+    if not ok:
+        raise DecodeError(value)
+    return value
 
 
 def looks_like_html(body: bytes) -> bool:

@@ -9,6 +9,8 @@ import asyncio
 import random
 import ssl
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,7 +53,7 @@ class _Host:
 def make_session(
     options: HttpOptions, concurrency: int, *, ssl_context: ssl.SSLContext | None = None
 ) -> aiohttp.ClientSession:
-    """An aiohttp session with limits matching ``options`` (TLS verified, proxies from env).
+    """An aiohttp session with limits matching ``options`` (TLS verified).
 
     TLS is always verified. The default context is built now, so it honours
     ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (e.g. a corporate proxy's CA); there is no switch that
@@ -66,9 +68,12 @@ def make_session(
         ttl_dns_cache=300,
         ssl=context,
     )
+    # trust_env stays off: aiohttp would then re-read proxy settings and ~/.netrc (in a thread)
+    # on every request, and a netrc entry for a host turns each request into an error. The
+    # Client resolves HTTP(S)_PROXY / NO_PROXY once per host instead.
     session = aiohttp.ClientSession(
         connector=connector,
-        trust_env=True,
+        trust_env=False,
         auto_decompress=True,
         raise_for_status=False,
         max_line_size=8190,
@@ -113,7 +118,22 @@ class Client:
         self._clock = clock
         self._now = now
         self._hosts: dict[str, _Host] = {}
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxy_for: dict[tuple[str, str], str | None] = {}
         self.requests_sent = 0
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy for ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (cached)."""
+        parts = urllib.parse.urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxy_for:
+            proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+            # The stdlib's NO_PROXY matcher; public at run time, missing from typeshed.
+            bypass = proxy and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+                parts.hostname or "", self._proxies
+            )
+            self._proxy_for[key] = None if not proxy or bypass else proxy
+        return self._proxy_for[key]
 
     def host_state(self, host: str) -> _Host:
         """The state kept for ``host`` (created on first use)."""
@@ -135,7 +155,9 @@ class Client:
             host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
             self.requests_sent += 1
             try:
-                outcome = await attempt(self.session, request, self.options)
+                outcome = await attempt(
+                    self.session, request, self.options, self.proxy_for(request.url)
+                )
             finally:
                 host.in_flight -= 1
         decision = decide(outcome, number, self.options, self._rand, self._now())
@@ -155,8 +177,15 @@ class Client:
         return _Step(outcome, decision)
 
     async def call(self, request: Request) -> Exchange:
-        """Send ``request``, retrying transient outcomes; never raises for network trouble."""
-        number = 0
+        """Send ``request``, retrying transient outcomes; never raises for network trouble.
+
+        The first attempt goes out directly (almost every request ends there); when its
+        outcome is transient, tenacity drives the retries, waiting as :func:`decide` says.
+        """
+        first = await self._once(request, 1)
+        if not first.decision.retry or self.options.max_attempts <= 1:
+            return Exchange(first.outcome, 1, request.path, first.decision.retry_at)
+        number = 1
 
         async def one() -> _Step:
             nonlocal number
@@ -169,12 +198,13 @@ class Client:
             return step.decision.delay
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.options.max_attempts),
+            stop=stop_after_attempt(self.options.max_attempts - 1),
             wait=wait,
             retry=retry_if_result(lambda step: step.decision.retry),
             sleep=self._sleep,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=True,
         )
+        await self._sleep(first.decision.delay)  # tenacity waits only between its own tries
         step: _Step = await retrying(one)
         return Exchange(step.outcome, number, request.path, step.decision.retry_at)

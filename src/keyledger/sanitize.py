@@ -32,8 +32,14 @@ def _escape_char(ch: str) -> str:
     return f"\\u{code:04x}"
 
 
+# Everything neutralise() rewrites; text without any of it is returned as it is (fast path).
+_NEEDS_WORK = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
+
+
 def neutralise(text: str, *, keep_newlines: bool = False) -> str:
     """Replace control, C1 and bidi characters with visible notation."""
+    if _NEEDS_WORK.search(text) is None:
+        return text
     out: list[str] = []
     for ch in text:
         code = ord(ch)

@@ -40,7 +40,7 @@ class HttpOptions:
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
     retry_after_cap: float = 120.0
-    per_host: int = 64
+    per_host: int = 200  # requests in flight per host; the CLI ties it to --concurrency
     retry_budget: int = 500
     retry_cost: int = 5
     timeout_retry_cost: int = 10
@@ -252,7 +252,11 @@ _STALE_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 async def _exchange(
-    session: aiohttp.ClientSession, request: Request, options: HttpOptions, host: str
+    session: aiohttp.ClientSession,
+    request: Request,
+    options: HttpOptions,
+    host: str,
+    proxy: str | None,
 ) -> Outcome:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
     trace: dict[str, bool] = {"reused": False}
@@ -264,6 +268,7 @@ async def _exchange(
             json=request.json_body,
             allow_redirects=False,
             timeout=timeout,
+            proxy=proxy,
             trace_request_ctx=trace,
         )
         response = await response_cm.__aenter__()
@@ -302,7 +307,10 @@ async def _exchange(
 
 
 async def attempt(
-    session: aiohttp.ClientSession, request: Request, options: HttpOptions
+    session: aiohttp.ClientSession,
+    request: Request,
+    options: HttpOptions,
+    proxy: str | None = None,
 ) -> Outcome:
     """Send ``request`` once; every failure comes back as a :class:`Fault`.
 
@@ -316,11 +324,11 @@ async def attempt(
         async with asyncio.timeout(options.attempt_deadline):
             for _ in range(options.stale_retries):
                 try:
-                    return await _exchange(session, request, options, host)
+                    return await _exchange(session, request, options, host, proxy)
                 except _StaleConnection:
                     continue
             try:
-                return await _exchange(session, request, options, host)
+                return await _exchange(session, request, options, host, proxy)
             except _StaleConnection as stale:  # dead every time: classify the real error
                 return _fault_for(stale.cause, host)
     except (

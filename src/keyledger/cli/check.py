@@ -63,10 +63,9 @@ def http_options(
 @click.option(
     "--per-host",
     type=click.IntRange(1, 10000),
-    default=DEFAULTS.per_host,
+    default=None,
     envvar="KEYLEDGER_PER_HOST",
-    show_default=True,
-    help="Requests in flight to any one host.",
+    help="Requests in flight to any one host.  [default: the --concurrency value]",
 )
 @click.option(
     "--timeout",
@@ -155,7 +154,7 @@ def check(
     fmt: str,
     output: Path | None,
     concurrency: int,
-    per_host: int,
+    per_host: int | None,
     timeout: float,
     connect_timeout: float,
     attempts: int,
@@ -215,7 +214,7 @@ def check(
     )
     job = CheckJob(
         keys=keyset.keys,
-        http=http_options(per_host, timeout, connect_timeout, attempts),
+        http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
         check=CheckOptions(whoami=whoami, legacy_billing=billing),
         run=RunOptions(concurrency=concurrency, deadline=deadline),
         fmt=Format(fmt),

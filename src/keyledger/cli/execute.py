@@ -29,8 +29,9 @@ from keyledger.transport import HttpOptions
 
 
 def stderr_console() -> Console:
-    """The console for messages and progress (never stdout)."""
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    """The console for messages and progress (never stdout); wide when redirected."""
+    piped = not sys.stderr.isatty() and not os.environ.get("COLUMNS")
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True, width=200 if piped else None)
 
 
 def stdout_console() -> Console:

@@ -10,7 +10,6 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -289,21 +288,10 @@ def _text_output(output: Path | None) -> Iterator[TextIO]:
 
 def _write_bytes(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically (a 0600 temp file, fsynced, then renamed)."""
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        AtomicFile.write_bytes(target, data)
     except OSError as exc:
         raise UsageExit(f"cannot write {target}: {exc.strerror or 'OS error'}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _guard(action: Callable[[], Any]) -> Any:

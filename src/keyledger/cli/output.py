@@ -3,40 +3,65 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from keyledger.models import CheckResult
 from keyledger.render.writers import Format, Writer
 
 
 class AtomicFile:
-    """A text file written to a 0600 temp file, fsynced, then renamed over the target."""
+    """A file written to a 0600 temp file, fsynced, then renamed over the target.
+
+    A target that exists and is not a regular file (``/dev/null``, a FIFO, a terminal) is
+    written in place instead: renaming over it would replace the device with a file.
+    """
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        directory = target.parent if str(target.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        self.tmp = Path(tmp)
-        self.stream: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.tmp: Path | None = None
+        if target.exists() and not target.is_file():
+            self.raw: BinaryIO = open(target, "wb")  # noqa: SIM115
+        else:
+            directory = target.parent if str(target.parent) else Path(".")
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+            self.tmp = Path(tmp)
+            self.raw = os.fdopen(fd, "wb")
+        self.stream: TextIO = io.TextIOWrapper(self.raw, encoding="utf-8", newline="")
+
+    @classmethod
+    def write_bytes(cls, target: Path, data: bytes) -> None:
+        """Write ``data`` to ``target`` atomically."""
+        file = cls(target)
+        try:
+            file.raw.write(data)
+        except BaseException:
+            file.abandon()
+            raise
+        file.commit()
 
     def commit(self) -> None:
         """Flush, fsync and move into place."""
         self.stream.flush()
-        os.fsync(self.stream.fileno())
+        self.raw.flush()
+        if self.tmp is not None:
+            os.fsync(self.raw.fileno())
         self.stream.close()
-        os.replace(self.tmp, self.target)
+        if self.tmp is not None:
+            os.replace(self.tmp, self.target)
 
     def abandon(self) -> None:
         """Remove the temp file."""
         with contextlib.suppress(OSError):
             self.stream.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
 
 
 class ResultOutput:

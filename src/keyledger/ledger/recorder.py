@@ -5,13 +5,18 @@ arrived, so a run killed at any moment keeps everything that had finished more t
 second earlier, and a slow run still shows up in the ledger while it goes (reliability D2,
 D3). A failed write (a full disk, say) does not crash the run: the recorder keeps what was
 committed, stops writing, and reports the error in :attr:`LedgerRecorder.error`.
+
+Commits (each an fsync, since ``synchronous=FULL``) run on one writer thread, so the event
+loop keeps checking keys while the disk works; batches are written in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from keyledger.errors import StoreError
 from keyledger.ledger.store import RunStatus, Store
@@ -49,6 +54,8 @@ class LedgerRecorder:
         self._pending: list[CheckResult] = []
         self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._lock = threading.Lock()  # guards the counters and error across threads
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyledger-ledger")
 
     def add(self, result: CheckResult) -> None:
         """Take one result; commit the batch when it is full or old enough."""
@@ -78,17 +85,30 @@ class LedgerRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        if self.error is not None:
-            self.dropped += len(batch)
+        self._writer.submit(self._write, batch)
+
+    def _write(self, batch: list[CheckResult]) -> None:
+        """Commit one batch (on the writer thread)."""
+        with self._lock:
+            failed = self.error is not None
+        if failed:
+            with self._lock:
+                self.dropped += len(batch)
             return
         try:
             self.store.record(self.run_id, batch)
         except StoreError as exc:
-            self.error = exc
-            self.dropped += len(batch)
+            with self._lock:
+                self.error = exc
+                self.dropped += len(batch)
             return
-        self.recorded += len(batch)
-        self.batches += 1
+        with self._lock:
+            self.recorded += len(batch)
+            self.batches += 1
+
+    def drain(self) -> None:
+        """Wait until every batch handed to the writer is committed (or dropped)."""
+        self._writer.submit(lambda: None).result()
 
     def finish(self, status: RunStatus) -> None:
         """Commit the rest and close the run as ``complete`` or ``interrupted``.
@@ -97,6 +117,7 @@ class LedgerRecorder:
         update at all).
         """
         self.flush()
+        self._writer.shutdown(wait=True)
         if self.error is not None:
             status = "interrupted"
         try:

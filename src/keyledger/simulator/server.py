@@ -190,7 +190,7 @@ class Simulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
+        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context, backlog=4096)
         await site.start()
         return self
 
