@@ -73,10 +73,7 @@ class ErrorInfo:
     body_kind: str = "json"  # json | html | empty | text | invalid_json
     has_error_object: bool = False
 
-    @property
-    def text(self) -> str:
-        """Message lower-cased, for substring rules."""
-        return (self.message or "").lower()
+    text: str = ""  # the message lower-cased, once, for the substring rules
 
 
 def _text(value: object) -> str | None:
@@ -131,6 +128,7 @@ def error_info(status: int, body: bytes) -> ErrorInfo:
         message=message,
         param=param,
         has_error_object=has_error,
+        text=(message or "").lower(),
     )
 
 
