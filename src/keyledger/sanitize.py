@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from keyledger.secret import public_prefix
+
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _LINE_SEPARATORS = frozenset((0x2028, 0x2029, 0x0085))
 
@@ -60,17 +62,70 @@ def neutralise(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+WINDOW = 8  # no run of this many characters of a key's secret body may appear anywhere
+
+
+class Redactor:
+    """Removes registered secrets from text: the whole key, and any 8-character run of its body.
+
+    The body is the key without its public prefix (``sk-proj-``, ``sess-``…), so a masked form
+    such as ``sk-proj-…Ab12`` stays readable while any echo of the secret part is cut out.
+    """
+
+    __slots__ = ("_secrets", "_windows")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = tuple(s for s in secrets if s)
+        self._windows: frozenset[str] = frozenset(
+            body[i : i + WINDOW]
+            for secret in self._secrets
+            for body in (secret[len(public_prefix(secret)) :],)
+            for i in range(len(body) - WINDOW + 1)
+        )
+
+    def __repr__(self) -> str:
+        return f"Redactor(<{len(self._secrets)} secrets>)"
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every registered secret, any window of one, and key shapes removed."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        if self._windows and len(text) >= WINDOW:
+            hits = [
+                i for i in range(len(text) - WINDOW + 1) if text[i : i + WINDOW] in self._windows
+            ]
+            if hits:
+                text = _cut(text, hits)
+        return KEY_PATTERN.sub(REDACTED, text)
+
+
+def _cut(text: str, starts: list[int]) -> str:
+    """Replace each run covered by windows starting at ``starts`` with one marker."""
+    out: list[str] = []
+    position = 0
+    end = -1
+    for start in starts:
+        if start > end:
+            if end >= 0:
+                out.append(REDACTED)
+            out.append(text[position:start])
+        end = max(end, start + WINDOW)
+        position = end
+    out.append(REDACTED)
+    out.append(text[position:])
+    return "".join(out)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every registered secret and anything key-shaped from ``text``."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, REDACTED)
-    return KEY_PATTERN.sub(REDACTED, text)
+    """Remove every registered secret (and any 8-character run of one) and key shapes."""
+    return Redactor(secrets)(text)
 
 
-def clean_message(text: str, secrets: Iterable[str] = (), limit: int = 200) -> str:
+def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int = 200) -> str:
     """A remote message made safe to keep: redacted, neutralised, single-line, bounded."""
-    text = redact(text, secrets)
+    text = text[: limit * 4]  # only ``limit`` characters are kept: do not work on the rest
+    text = secrets(text) if isinstance(secrets, Redactor) else redact(text, secrets)
     text = neutralise(text.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
     text = " ".join(text.split())
     if len(text) > limit:

@@ -21,8 +21,11 @@ from keyledger.models import (
     Spend,
     Status,
 )
-from keyledger.sanitize import clean_message
+from keyledger.sanitize import Redactor, clean_message
 from keyledger.transport import Fault, Reply
+
+# Cleans an untrusted string (redacts the key, neutralises controls) to at most N characters.
+Clean = Callable[[str, int], str]
 
 # Transport faults that mean "could not reach the provider" rather than "odd answer".
 UNREACHABLE_FAULTS = frozenset({"connect", "dns", "timeout", "reset", "protocol", "tls", "network"})
@@ -63,6 +66,7 @@ class ResultBuilder:
     def __init__(self, key: Key, options: CheckOptions) -> None:
         self.key = key
         self.options = options
+        self.redactor = Redactor((key.secret.reveal(),))
         self.started = time.monotonic()
         self.evidence: list[Evidence] = []
         self.signals: list[Signal] = []
@@ -114,6 +118,10 @@ class ResultBuilder:
         self.signals.append(Signal(call, verdict))
         return verdict
 
+    def clean(self, text: str, limit: int = 96) -> str:
+        """Untrusted text from the provider made safe to keep: no key, no controls, bounded."""
+        return clean_message(text, self.redactor, limit)
+
     def unexpected(self, exchange: Exchange, call: str, reason: str = "unexpected_body") -> Verdict:
         """Note a 2xx answer whose body was not the documented shape."""
         verdict = Verdict(Status.UNKNOWN, reason)
@@ -130,18 +138,18 @@ class ResultBuilder:
     ) -> Evidence:
         message = None
         if info.message:
-            message = clean_message(info.message, (self.key.secret.reveal(),))
+            message = self.clean(info.message, 200)
         elif info.body_kind == "html":
             message = "HTML page"
         if verdict.reason == "redirect":
             location = reply.headers.get("location", "")
             target = location.split("://", 1)[-1].split("/", 1)[0] if "://" in location else ""
-            message = f"redirect to {clean_message(target, (self.key.secret.reveal(),))}".strip()
+            message = f"redirect to {self.clean(target, 120)}".strip()
         return Evidence(
             endpoint=exchange.endpoint,
             http_status=reply.status,
-            error_type=clean_message(info.type, (), 80) if info.type else None,
-            error_code=clean_message(info.code, (), 80) if info.code else None,
+            error_type=self.clean(info.type, 80) if info.type else None,
+            error_code=self.clean(info.code, 80) if info.code else None,
             message=message,
             attempts=exchange.attempts,
             outcome=verdict.reason,

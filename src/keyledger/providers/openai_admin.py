@@ -14,9 +14,8 @@ from urllib.parse import quote
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import to_decimal
-from keyledger.providers.base import CheckOptions, ResultBuilder, json_object
+from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object
 from keyledger.providers.openai_common import base_url, get, organization
-from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
 COSTS = "/v1/organization/costs"
@@ -29,7 +28,10 @@ def month_start(now: datetime) -> datetime:
 
 
 def add_bucket_costs(
-    data: dict[str, object], totals: dict[str, Decimal], projects: dict[tuple[str, str], Decimal]
+    data: dict[str, object],
+    totals: dict[str, Decimal],
+    projects: dict[tuple[str, str], Decimal],
+    clean: Clean,
 ) -> bool:
     """Add one costs page to the running totals; ``False`` if the page is malformed."""
     buckets = data.get("data")
@@ -50,7 +52,7 @@ def add_bucket_costs(
             totals[currency] += value
             project = item.get("project_id") if isinstance(item, dict) else None
             if isinstance(project, str) and project:
-                projects[(clean_label(project, 64), currency)] += value
+                projects[(clean(project, 64), currency)] += value
     return True
 
 
@@ -71,9 +73,9 @@ async def check_admin(client: Client, key: Key, options: CheckOptions) -> CheckR
         if verdict is not None:
             return out.finish(verdict.status, verdict.reason)
         assert isinstance(exchange.outcome, Reply)
-        out.account = organization(exchange.outcome.headers, out.account)
+        out.account = organization(exchange.outcome.headers, out.account, out.clean)
         data = json_object(exchange.outcome)
-        if data is None or not add_bucket_costs(data, totals, projects):
+        if data is None or not add_bucket_costs(data, totals, projects, out.clean):
             verdict = out.unexpected(exchange, "costs")
             return out.finish(verdict.status, verdict.reason)
         next_page = data.get("next_page")

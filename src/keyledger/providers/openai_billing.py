@@ -17,9 +17,8 @@ from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, Balance, Key
 from keyledger.money import from_unix, to_decimal
-from keyledger.providers.base import ResultBuilder, json_object
+from keyledger.providers.base import Clean, ResultBuilder, json_object
 from keyledger.providers.openai_common import get
-from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
 SUBSCRIPTION_PATH = "/dashboard/billing/subscription"
@@ -39,11 +38,11 @@ class BillingOutcome:
     verdict: Verdict | None = None  # a determinate verdict on the key itself, if any
 
 
-def _plan(data: dict[str, object]) -> str | None:
+def _plan(data: dict[str, object], clean: Clean) -> str | None:
     plan = data.get("plan")
     if isinstance(plan, dict):
         title = plan.get("title") or plan.get("id")
-        return clean_label(title, 40) if isinstance(title, str) and title else None
+        return clean(title, 40) if isinstance(title, str) and title else None
     return None
 
 
@@ -68,7 +67,7 @@ async def read_billing(
     if data is None or hard_limit is None:
         out.unexpected(exchange, "subscription")
         return BillingOutcome(None, "unexpected_body")
-    plan = _plan(data)
+    plan = _plan(data, out.clean)
     if plan and out.account is None:
         out.account = Account(plan=plan)
     expires = from_unix(data.get("access_until"))

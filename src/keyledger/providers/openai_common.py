@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from keyledger.models import Account, Key, RateLimits
-from keyledger.providers.base import CheckOptions
-from keyledger.sanitize import clean_label
+from keyledger.providers.base import CheckOptions, Clean
 from keyledger.transport import Request
 
 OPENAI_BASE_URL = "https://api.openai.com"
@@ -29,29 +28,31 @@ def _int(value: str | None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def rate_limits(headers: Mapping[str, str]) -> RateLimits | None:
+def rate_limits(headers: Mapping[str, str], clean: Clean) -> RateLimits | None:
     """Limits from ``x-ratelimit-*`` headers, or ``None`` when there are none."""
     limits = RateLimits(
         requests_limit=_int(headers.get("x-ratelimit-limit-requests")),
         tokens_limit=_int(headers.get("x-ratelimit-limit-tokens")),
         requests_remaining=_int(headers.get("x-ratelimit-remaining-requests")),
         tokens_remaining=_int(headers.get("x-ratelimit-remaining-tokens")),
-        requests_reset=clean_label(headers["x-ratelimit-reset-requests"], 32)
+        requests_reset=clean(headers["x-ratelimit-reset-requests"], 32)
         if "x-ratelimit-reset-requests" in headers
         else None,
-        tokens_reset=clean_label(headers["x-ratelimit-reset-tokens"], 32)
+        tokens_reset=clean(headers["x-ratelimit-reset-tokens"], 32)
         if "x-ratelimit-reset-tokens" in headers
         else None,
     )
     return None if limits == RateLimits() else limits
 
 
-def organization(headers: Mapping[str, str], current: Account | None) -> Account | None:
+def organization(
+    headers: Mapping[str, str], current: Account | None, clean: Clean
+) -> Account | None:
     """Add the ``openai-organization`` header's value to ``current``."""
     org = headers.get("openai-organization")
     if not org:
         return current
-    org = clean_label(org.strip(), 96)
+    org = clean(org.strip(), 96)
     if current is None:
         return Account(organization=org)
     if current.organization:

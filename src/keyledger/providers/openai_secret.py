@@ -15,10 +15,9 @@ from __future__ import annotations
 from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
-from keyledger.providers.base import CheckOptions, ResultBuilder, json_object, worst
+from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
 from keyledger.providers.openai_common import base_url, get, organization, rate_limits
-from keyledger.sanitize import clean_label
 from keyledger.transport import Reply, Request
 
 MODELS = "/v1/models"
@@ -46,16 +45,14 @@ def choose_probe_models(models: tuple[str, ...] | None) -> list[str]:
     return (preferred + others)[:2] or [models[0]]
 
 
-def parse_models(data: dict[str, object] | None) -> tuple[str, ...] | None:
+def parse_models(data: dict[str, object] | None, clean: Clean) -> tuple[str, ...] | None:
     """Model ids from a ``/v1/models`` list body."""
     if data is None or not isinstance(data.get("data"), list):
         return None
     items = data["data"]
     assert isinstance(items, list)
     ids = {
-        clean_label(m["id"], 96)
-        for m in items
-        if isinstance(m, dict) and isinstance(m.get("id"), str)
+        clean(m["id"], 96) for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
     }
     return tuple(sorted(ids))[:MAX_MODELS_KEPT]
 
@@ -74,8 +71,8 @@ async def _whoami(client: Client, key: Key, root: str, out: ResultBuilder) -> No
                 org_id = org.get("id") if isinstance(org.get("id"), str) else org_id
     current = out.account or Account()
     out.account = Account(
-        organization=current.organization or (clean_label(org_id, 96) if org_id else None),
-        name=clean_label(name, 96) if isinstance(name, str) else current.name,
+        organization=current.organization or (out.clean(org_id, 96) if org_id else None),
+        name=out.clean(name, 96) if isinstance(name, str) else current.name,
         plan=current.plan,
     )
 
@@ -89,8 +86,8 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
     exchange = await client.call(get(key, root + MODELS))
     verdict = out.record(exchange, "models")
     if verdict is None and isinstance(exchange.outcome, Reply):
-        out.account = organization(exchange.outcome.headers, out.account)
-        out.models = parse_models(json_object(exchange.outcome))
+        out.account = organization(exchange.outcome.headers, out.account, out.clean)
+        out.models = parse_models(json_object(exchange.outcome), out.clean)
         if out.models is None:
             out.unexpected(exchange, "models")
         else:
@@ -103,8 +100,8 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
         exchange = await client.call(probe_request(key, root, model))
         probe = out.record(exchange, "probe")
         if isinstance(exchange.outcome, Reply):
-            out.rate_limits = rate_limits(exchange.outcome.headers) or out.rate_limits
-            out.account = organization(exchange.outcome.headers, out.account)
+            out.rate_limits = rate_limits(exchange.outcome.headers, out.clean) or out.rate_limits
+            out.account = organization(exchange.outcome.headers, out.account, out.clean)
         if probe is None:  # a 2xx: served only if it really is a completion
             served = isinstance(exchange.outcome, Reply) and "choices" in (
                 json_object(exchange.outcome) or {}

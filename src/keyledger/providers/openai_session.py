@@ -13,8 +13,9 @@ from decimal import Decimal
 from keyledger.client import Client
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
 from keyledger.money import from_unix, to_decimal
-from keyledger.providers.base import CheckOptions, ResultBuilder, json_object
+from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object
 from keyledger.providers.openai_common import base_url, get, organization
+from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
 CREDIT_GRANTS = "/dashboard/billing/credit_grants"
@@ -22,7 +23,9 @@ CREDIT_GRANTS = "/dashboard/billing/credit_grants"
 CREDIT_GRANTS_PATHS = (CREDIT_GRANTS, "/v1" + CREDIT_GRANTS)
 
 
-def parse_grants(data: dict[str, object], now: datetime) -> Balance | None:
+def parse_grants(
+    data: dict[str, object], now: datetime, clean: Clean = clean_label
+) -> Balance | None:
     """A :class:`Balance` from a ``credit_summary`` body, or ``None`` if it is not one."""
     granted = to_decimal(data.get("total_granted"))
     used = to_decimal(data.get("total_used"))
@@ -47,7 +50,7 @@ def parse_grants(data: dict[str, object], now: datetime) -> Balance | None:
                 effective_at=from_unix(item.get("effective_at")),
                 expires_at=expires,
                 expired=expires is not None and expires <= now,
-                grant_id=str(grant_id)[:64] if isinstance(grant_id, str) else None,
+                grant_id=clean(grant_id, 64) if isinstance(grant_id, str) else None,
             )
         )
     if grants:
@@ -78,9 +81,9 @@ async def check_session(client: Client, key: Key, options: CheckOptions) -> Chec
     if verdict is not None:
         return out.finish(verdict.status, verdict.reason)
     assert isinstance(exchange.outcome, Reply)
-    out.account = organization(exchange.outcome.headers, None)
+    out.account = organization(exchange.outcome.headers, None, out.clean)
     data = json_object(exchange.outcome)
-    balance = parse_grants(data, options.now()) if data is not None else None
+    balance = parse_grants(data, options.now(), out.clean) if data is not None else None
     if balance is None:
         verdict = out.unexpected(exchange, "credit_grants")
         return out.finish(verdict.status, verdict.reason)
