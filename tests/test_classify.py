@@ -303,7 +303,7 @@ CASES: list[tuple[str, int, bytes, Status, str]] = [
             "rate_limit_exceeded",
         ),
         Status.RATE_LIMITED,
-        "rate_limit_exceeded",
+        "request_too_large",
     ),
     (
         "openai-cf-bad-gateway",

@@ -247,3 +247,35 @@ def test_module_and_console_script_agree(run_cli: Any) -> None:
     proc = run_cli("--version")
 
     assert __version__ in proc.stdout
+
+
+def test_output_file_format_follows_its_name_or_is_refused(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path
+) -> None:
+    """`-o report.csv` writes CSV; `-o report.txt` without --format is a usage error, not a lie."""
+    keys = key_file(tmp_path, live_sim, ["ok"])
+    as_csv = run_cli("check", str(keys), "-o", str(tmp_path / "report.csv"))
+    as_txt = run_cli("check", str(keys), "-o", str(tmp_path / "report.txt"))
+
+    assert as_csv.code == 0
+    assert (tmp_path / "report.csv").read_text().startswith("label,provider,kind,key,")
+    assert as_txt.code == 2 and "--output needs --format" in as_txt.stderr
+    assert not (tmp_path / "report.txt").exists()
+
+
+def test_relay_tokens_sharing_an_org_header_are_separate_accounts(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path
+) -> None:
+    """Relay balances are per token: an upstream org header passed through never merges them."""
+    path = tmp_path / "relays.txt"
+    path.write_text(
+        "".join(
+            f"r{n} {make_key('relay', n, account='shared')} base_url={live_sim.url}/v1\n"
+            for n in range(3)
+        )
+    )
+    proc = run_cli("check", str(path), "-f", "json")
+
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["accounts"] == 3
+    assert summary["totals"][0]["available"] == "223.98"  # 3 × 74.66

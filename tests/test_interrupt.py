@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from keyledger.simulator import Simulator, make_key
 
@@ -85,7 +88,7 @@ async def test_f26_sigkill_never_leaves_a_half_written_file(sim: Simulator, tmp_
 
 
 async def test_i3_closed_stdout_pipe_exits_quietly(sim: Simulator, tmp_path: Path) -> None:
-    """I3: the reader going away (| head -1) ends the run with no traceback on stderr."""
+    """I3: the reader going away (| head -1) ends the run quietly: exit 141, nothing on stderr."""
     sim.state.latency = 0.05
     keys, _ = _key_file(tmp_path)
     proc = await _start(sim, str(keys), "-f", "jsonl")
@@ -97,4 +100,25 @@ async def test_i3_closed_stdout_pipe_exits_quietly(sim: Simulator, tmp_path: Pat
     await asyncio.wait_for(proc.wait(), 10)
     text = err.decode()
     assert "Traceback" not in text and "BrokenPipe" not in text
-    assert proc.returncode in (0, 1, 141)
+    assert "internal error" not in text
+    assert proc.returncode == 141
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_i3_every_format_ends_quietly_in_a_shell_pipe(
+    live_sim: Simulator, tmp_path: Path, fmt: str
+) -> None:
+    """`keyledger check … | head -1` exits 141 with nothing on stderr, whatever the format."""
+    lines = [f"k{n} {make_key('ok', n)}" for n in range(300)]
+    keys = tmp_path / "keys.txt"
+    keys.write_text("\n".join(lines) + "\n")
+    keys.chmod(0o600)
+    script = (
+        f"{sys.executable} -m keyledger check {keys} --base-url {live_sim.url} -f {fmt} "
+        "--no-record -q | head -c 10 > /dev/null; echo ${PIPESTATUS[0]}"
+    )
+
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+
+    assert done.stdout.strip() == "141"
+    assert done.stderr == ""

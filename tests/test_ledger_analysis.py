@@ -23,7 +23,7 @@ from keyledger.ledger.analysis import (
 )
 from keyledger.ledger.pool import select_pool
 from keyledger.ledger.rows import GrantRow, ResultRow
-from keyledger.models import Key
+from keyledger.models import Key, Kind
 from keyledger.secret import Secret
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -211,3 +211,38 @@ def test_pool_keeps_usable_keys_best_first() -> None:
     assert [e.key.label for e in rich.entries] == ["unlimited", "high"]
     both = select_pool(keys, latest, statuses=("ok", "deactivated"), min_available=D(5))
     assert [e.key.label for e in both.entries] == ["unlimited", "high", "dead"]
+
+
+def test_an_expiring_grant_is_not_spend() -> None:
+    """A grant lapsing lowers available but not usage: burn counts only what was used."""
+    points = [
+        BalancePoint(T0, D("68.00"), used=D("10.00")),
+        BalancePoint(T0 + timedelta(days=1), D("48.00"), used=D("12.00")),  # $18 grant expired
+        BalancePoint(T0 + timedelta(days=2), D("45.00"), used=D("15.00")),
+    ]
+
+    assert spent_across(points) == D("5.00")
+
+
+def test_pool_leaves_out_admin_spent_and_expired_keys() -> None:
+    """Admin keys cannot call models; spent or expired balances are not usable either."""
+    admin = Key(
+        secret=Secret("sk-admin-0123456789abcdefghijklmn"),
+        fingerprint="fpadmin",
+        label="admin",
+        kind=Kind.ADMIN,
+    )
+    keys = [admin, _key("empty", "fpempty"), _key("lapsed", "fplapsed"), _key("good", "fpgood")]
+    latest = {
+        "fpadmin": row(1, T0, None, fingerprint="fpadmin"),
+        "fpempty": row(2, T0, "0.00", fingerprint="fpempty"),
+        "fplapsed": row(
+            3, T0, "5", fingerprint="fplapsed", balance_expires_at=T0 - timedelta(days=1)
+        ),
+        "fpgood": row(4, T0, "5", fingerprint="fpgood", balance_expires_at=T0 + timedelta(days=9)),
+    }
+
+    chosen = select_pool(keys, latest, now=T0)
+
+    assert [e.key.label for e in chosen.entries] == ["good"]
+    assert chosen.excluded == 3

@@ -386,6 +386,12 @@ RULES: tuple[Rule, ...] = (
         Status.NO_QUOTA,
         "daily_request_limit",
     ),
+    Rule(
+        "request-too-large",
+        lambda i: i.http_status == 429 and "request too large" in i.text,
+        Status.RATE_LIMITED,
+        "request_too_large",  # alive; the request itself must shrink, so a retry cannot help
+    ),
     Rule("rate-limited", _is_rate_limit, Status.RATE_LIMITED, "rate_limit_exceeded", retry=True),
     # §6.15 the key authenticated, but this model is not for it
     Rule(

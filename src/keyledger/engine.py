@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, replace
 
 from keyledger.client import Client
@@ -96,7 +96,7 @@ class Engine:
             log.error("internal error checking %s: %s", key.masked, type(exc).__name__)
             return placeholder_result(key, self.check_options, "internal_error")
 
-    async def run(self, keys: Iterable[Key]) -> AsyncIterator[CheckResult]:
+    async def run(self, keys: Iterable[Key]) -> AsyncGenerator[CheckResult, None]:
         """Results for ``keys`` in completion order."""
         limit = max(1, self.run_options.concurrency)
         slots = asyncio.Semaphore(limit)

@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     INDETERMINATE = 4  # some keys could not be decided (unknown, unreachable, rate limited)
     NOT_OK_AND_INDETERMINATE = 5  # both of the above
     INTERRUPTED = 130  # stopped by Ctrl-C; finished results were kept
+    BROKEN_PIPE = 141  # the reader of stdout went away (| head); nothing more was written
 
 
 def exit_code_for(statuses: Iterable[Status]) -> ExitCode:

@@ -55,11 +55,15 @@ async def run_checks(
     report = RunReport()
     async with make_session(http, run.concurrency) as session:
         engine = Engine(Client(session, http), check, run, stop)
-        async for result in engine.run(keys):
-            if keep_results:
-                report.results.append(result)
-            for sink in sinks:
-                sink.add(result)
+        results = engine.run(keys)
+        try:
+            async for result in results:
+                if keep_results:
+                    report.results.append(result)
+                for sink in sinks:
+                    sink.add(result)
+        finally:  # a sink that fails must not leave checks running on a closed session
+            await results.aclose()
         report.interrupted = engine.interrupted
         report.deadline_hit = engine.deadline_hit
         report.requests = engine.client.requests_sent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -11,13 +10,28 @@ from keyledger import __version__
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
+from keyledger.cli.output import silence_stdout
 from keyledger.cli.simulate import simulate
 from keyledger.exitcodes import ExitCode
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+class _Group(click.Group):
+    """The command group; a closed output pipe ends any command quietly with 141.
+
+    (Click itself would turn it into exit 1, so it is handled before Click sees it.)
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            silence_stdout()
+            raise SystemExit(ExitCode.BROKEN_PIPE) from None
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="keyledger")
 def cli() -> None:
     """Check many LLM API keys at once: which work, what is left, and why the rest fail.
@@ -44,21 +58,9 @@ def main() -> None:
     """Console entry point: a closed pipe or Ctrl-C never ends in a traceback."""
     try:
         cli.main(prog_name="keyledger", standalone_mode=True)
-    except BrokenPipeError:
-        _quiet_pipe_exit()
     except KeyboardInterrupt:
         sys.stderr.write("keyledger: interrupted\n")
         raise SystemExit(ExitCode.INTERRUPTED) from None
-
-
-def _quiet_pipe_exit() -> None:
-    """The reader went away (``| head``): stop quietly, as a Unix filter does."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-    raise SystemExit(141)
 
 
 __all__ = ["cli", "main"]

@@ -19,6 +19,19 @@ from keyledger.render.writers import Format
 from keyledger.transport import HttpOptions
 
 DEFAULTS = HttpOptions()
+_SUFFIX_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+def output_format(fmt: str | None, output: Path | None) -> Format:
+    """The format asked for, else the one the output file name implies, else the table."""
+    if fmt is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        fmt = _SUFFIX_FORMATS.get(suffix, "table")
+    if fmt == "table" and output is not None:
+        raise UsageExit(
+            "--output needs --format json, jsonl or csv (or a .json, .jsonl or .csv file name)"
+        )
+    return Format(fmt)
 
 
 def http_options(
@@ -40,10 +53,10 @@ def http_options(
     "--format",
     "fmt",
     type=click.Choice([f.value for f in Format]),
-    default="table",
+    default=None,
     envvar="KEYLEDGER_FORMAT",
-    show_default=True,
-    help="table on the terminal; json, jsonl or csv for scripts.",
+    help="table on the terminal; json, jsonl or csv for scripts.  [default: table, or what "
+    "the --output file name ends in]",
 )
 @click.option(
     "-o",
@@ -151,7 +164,7 @@ def http_options(
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def check(
     files: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
     output: Path | None,
     concurrency: int,
     per_host: int | None,
@@ -198,6 +211,7 @@ def check(
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
     5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted.
     """
+    chosen_format = output_format(fmt, output)
     if base_url is not None:
         try:
             normalise_base_url(base_url)
@@ -217,7 +231,7 @@ def check(
         http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
         check=CheckOptions(whoami=whoami, legacy_billing=billing),
         run=RunOptions(concurrency=concurrency, deadline=deadline),
-        fmt=Format(fmt),
+        fmt=chosen_format,
         output=output,
         progress=progress,
         quiet=quiet,

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from keyledger.cli.output import opened
+from keyledger.cli.output import opened, silence_stdout
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
 from keyledger.logs import setup_logging
@@ -28,16 +28,28 @@ from keyledger.runner import RunReport, Sink, run_checks
 from keyledger.transport import HttpOptions
 
 
+class PipeConsole(Console):
+    """A console that ends a closed output pipe (``| head``) with exit 141, like ``head``'s
+    writers do, instead of rich's exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
+        raise SystemExit(ExitCode.BROKEN_PIPE)
+
+
 def stderr_console() -> Console:
     """The console for messages and progress (never stdout); wide when redirected."""
     piped = not sys.stderr.isatty() and not os.environ.get("COLUMNS")
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True, width=200 if piped else None)
+    return PipeConsole(
+        file=sys.stderr, highlight=False, soft_wrap=True, width=200 if piped else None
+    )
 
 
 def stdout_console() -> Console:
     """The console for the table; wide when piped, so rows stay on one line."""
     piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
-    return Console(file=sys.stdout, highlight=False, width=200 if piped else None)
+    return PipeConsole(file=sys.stdout, highlight=False, width=200 if piped else None)
 
 
 @dataclass
@@ -84,9 +96,8 @@ class _Progress:
         self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
 
 
-async def _run(job: CheckJob, sinks: Sequence[Sink]) -> RunReport:
+async def _run(job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event) -> RunReport:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     presses = 0
 
     def on_sigint() -> None:
@@ -127,21 +138,26 @@ def execute(job: CheckJob) -> ExitCode:
     redactor.register(key.secret.reveal() for key in job.keys)
     summary = Summary()
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
-    with opened(job.fmt, job.output) as out:
+    stop = asyncio.Event()
+    with opened(job.fmt, job.output, on_broken=stop.set) as out:
         sinks: list[Sink] = [out, summary, *job.sinks]
         progress = _Progress(len(job.keys), err) if show_progress else None
         if progress is not None:
             sinks.append(progress)
             progress.bar.start()
         try:
-            report = asyncio.run(_run(job, sinks))
+            report = asyncio.run(_run(job, sinks, stop))
         finally:
             if progress is not None:
                 progress.bar.stop()
         summary.finish()
         out.close(report.complete, summary.as_dict())
+    if out.broken:  # the reader of stdout went away (| head): finish quietly
+        report.interrupted = True
     if job.after_run is not None:
         job.after_run(report)
+    if out.broken:
+        return ExitCode.BROKEN_PIPE
     if job.fmt is Format.TABLE:
         console = stdout_console()
         extra = job.extra_columns(report.results) if job.extra_columns else None

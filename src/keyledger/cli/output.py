@@ -7,7 +7,7 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -64,11 +64,26 @@ class AtomicFile:
                 self.tmp.unlink()
 
 
-class ResultOutput:
-    """Streams results in a machine format, or collects them for the table."""
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: the reader went away, and nothing more should be written."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
-    def __init__(self, fmt: Format, output: Path | None) -> None:
+
+class ResultOutput:
+    """Streams results in a machine format, or collects them for the table.
+
+    When stdout's reader goes away (``| head``), :attr:`broken` is set, ``on_broken`` is
+    called (to stop the run), and nothing more is written.
+    """
+
+    def __init__(
+        self, fmt: Format, output: Path | None, on_broken: Callable[[], None] | None = None
+    ) -> None:
         self.fmt = fmt
+        self.broken = False
+        self._on_broken = on_broken
         self.file: AtomicFile | None = None
         stream: TextIO = sys.stdout
         if fmt is not Format.TABLE and output is not None:
@@ -78,17 +93,33 @@ class ResultOutput:
 
     def add(self, result: CheckResult) -> None:
         """Write one result (machine formats only)."""
-        if self.writer is not None:
+        if self.writer is None or self.broken:
+            return
+        try:
             self.writer.write(result)
+        except BrokenPipeError:
+            self._broke()
+
+    def _broke(self) -> None:
+        self.broken = True
+        silence_stdout()
+        if self._on_broken is not None:
+            self._on_broken()
 
     def close(self, complete: bool, summary: dict[str, object]) -> None:
         """Finish the document and move the file into place."""
-        if self.writer is not None:
-            self.writer.close(complete, summary)
+        if self.writer is not None and not self.broken:
+            try:
+                self.writer.close(complete, summary)
+            except BrokenPipeError:
+                self._broke()
         if self.file is not None:
             self.file.commit()
-        else:
-            sys.stdout.flush()
+        elif not self.broken:
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                self._broke()
 
     def abandon(self) -> None:
         """Drop a half-written output file."""
@@ -97,9 +128,11 @@ class ResultOutput:
 
 
 @contextlib.contextmanager
-def opened(fmt: Format, output: Path | None) -> Iterator[ResultOutput]:
+def opened(
+    fmt: Format, output: Path | None, on_broken: Callable[[], None] | None = None
+) -> Iterator[ResultOutput]:
     """A :class:`ResultOutput` that is abandoned if the block fails."""
-    out = ResultOutput(fmt, output)
+    out = ResultOutput(fmt, output, on_broken)
     try:
         yield out
     except BaseException:

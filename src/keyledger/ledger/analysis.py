@@ -47,6 +47,7 @@ class BalancePoint:
 
     at: datetime
     available: Decimal
+    used: Decimal | None = None  # cumulative usage, when the provider reports it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,18 @@ class BurnRate:
 
 
 def spent_across(points: Sequence[BalancePoint]) -> Decimal:
-    """The sum of every drop in ``available`` between consecutive points (top-ups ignored)."""
+    """Money spent between consecutive points.
+
+    Where both readings carry cumulative usage, spend is its growth: a credit grant that
+    expires lowers ``available`` without anything being spent. Otherwise spend is the drop
+    in ``available`` (top-ups ignored).
+    """
     spent = Decimal(0)
     for before, after in itertools.pairwise(points):
-        if after.available < before.available:
+        if before.used is not None and after.used is not None:
+            if after.used > before.used:
+                spent += after.used - before.used
+        elif after.available < before.available:
             spent += before.available - after.available
     return spent
 
@@ -108,7 +117,7 @@ def balance_points(rows: Iterable[ResultRow], currency: str) -> list[BalancePoin
     """Readable, limited balances of ``currency`` among ``rows``, oldest first."""
     return sorted(
         (
-            BalancePoint(r.checked_at, r.available)
+            BalancePoint(r.checked_at, r.available, r.used)
             for r in rows
             if r.available is not None and r.currency == currency and not r.unlimited
         ),

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from keyledger.ledger.rows import ResultRow
-from keyledger.models import STATUS_ORDER, Key, Status
+from keyledger.models import STATUS_ORDER, Key, Kind, Status
 
 DEFAULT_STATUSES: tuple[str, ...] = (Status.OK.value,)
 
@@ -62,18 +63,26 @@ def select_pool(
     *,
     statuses: Collection[str] = DEFAULT_STATUSES,
     min_available: Decimal | None = None,
+    now: datetime | None = None,
 ) -> PoolSelection:
     """Keys whose latest result has one of ``statuses`` and, if ``min_available`` is set, at
     least that much available (in the key's own currency; unlimited counts, unknown does
-    not), best first."""
+    not), best first.
+
+    Never in the pool: admin keys (they cannot call models), keys whose balance is known to
+    be spent, and keys whose balance has expired.
+    """
     wanted = set(statuses)
+    now = now or datetime.now(UTC)
     selection = PoolSelection()
     for key in keys:
         row = latest.get(key.fingerprint)
         if row is None:
             selection.never_checked += 1
             continue
-        if row.status not in wanted:
+        spent = row.available is not None and row.available <= 0 and not row.unlimited
+        expired = row.balance_expires_at is not None and row.balance_expires_at <= now
+        if row.status not in wanted or key.kind is Kind.ADMIN or spent or expired:
             selection.excluded += 1
             continue
         if (

@@ -11,17 +11,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from keyledger.baseurl import display_url
 from keyledger.models import STATUS_ORDER, CheckResult
 from keyledger.render.serialize import money_text
 
 
 def account_id(result: CheckResult) -> str:
-    """Identity of the account behind a key: its organization at its host, else the key."""
+    """Identity of the account behind a key: its organization, else the key itself.
+
+    Only keys at the provider's own host are grouped by organization. A relay token's quota
+    is its own, and relays may pass an upstream ``openai-organization`` header through, so
+    every key with a custom base URL is an account of its own.
+    """
     org = result.account.organization if result.account else None
-    if org:
-        host = display_url(result.key.base_url) if result.key.base_url else result.key.provider
-        return f"{host}/{org}"
+    if org and result.key.base_url is None:
+        return f"{result.key.provider}/{org}"
     return f"key:{result.key.fingerprint}"
 
 

@@ -74,7 +74,9 @@ def _expiry_cell(result: CheckResult, now: datetime, warn: timedelta) -> Text:
     if expiry is None:
         return Text("-", style="dim")
     left = expiry - now
-    label = f"{expiry:%Y-%m-%d} ({max(0, left.days)}d)"
+    if left.total_seconds() <= 0:
+        return Text(f"{expiry:%Y-%m-%d} (expired)", style="bold red")
+    label = f"{expiry:%Y-%m-%d} ({left.days}d)"
     return Text(label, style="bold yellow" if left <= warn else "")
 
 

@@ -146,9 +146,12 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
     else:
         responder = scenario.endpoints.get(endpoint) or scenario.endpoints.get("*", NOT_FOUND)
     response = await responder(request, ctx)
-    if scenario is not None and not scenario.relay and not response.prepared:
-        account = account_of(key) or fingerprint(key)[:10]
-        response.headers.setdefault("openai-organization", f"org-{account}")
+    # OpenAI names the organization of every answer; a relay does only when it passes its
+    # upstream's header through (a key naming an account simulates that).
+    account = account_of(key)
+    if scenario is not None and not response.prepared and (account or not scenario.relay):
+        org = account or fingerprint(key)[:10]
+        response.headers.setdefault("openai-organization", f"org-{org}")
     return response
 
 
