@@ -63,6 +63,7 @@ def neutralise(text: str, *, keep_newlines: bool = False) -> str:
 
 
 WINDOW = 8  # no run of this many characters of a key's secret body may appear anywhere
+_KEY_CHAR_RUN = re.compile(r"[A-Za-z0-9_.\-]{8,}")  # the characters a key may hold (keys.py)
 
 
 class Redactor:
@@ -92,8 +93,13 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         if self._windows and len(text) >= WINDOW:
+            windows = self._windows
+            # Keys hold only [A-Za-z0-9_.-]: a window can only lie inside such a run.
             hits = [
-                i for i in range(len(text) - WINDOW + 1) if text[i : i + WINDOW] in self._windows
+                i
+                for run in _KEY_CHAR_RUN.finditer(text)
+                for i in range(run.start(), run.end() - WINDOW + 1)
+                if text[i : i + WINDOW] in windows
             ]
             if hits:
                 text = _cut(text, hits)

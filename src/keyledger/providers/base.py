@@ -21,7 +21,7 @@ from keyledger.models import (
     Spend,
     Status,
 )
-from keyledger.sanitize import Redactor, clean_message
+from keyledger.sanitize import Redactor, clean_message, neutralise
 from keyledger.transport import Fault, Reply
 
 # Cleans an untrusted string (redacts the key, neutralises controls) to at most N characters.
@@ -121,6 +121,12 @@ class ResultBuilder:
     def clean(self, text: str, limit: int = 96) -> str:
         """Untrusted text from the provider made safe to keep: no key, no controls, bounded."""
         return clean_message(text, self.redactor, limit)
+
+    def clean_many(self, texts: list[str]) -> list[str]:
+        """Many short untrusted strings cleaned in one pass (e.g. a long model list)."""
+        joined = "\n".join(" ".join(t.split()) for t in texts)  # one line each
+        lines = neutralise(self.redactor(joined), keep_newlines=True).split("\n")
+        return lines if len(lines) == len(texts) else [self.clean(t) for t in texts]
 
     def unexpected(self, exchange: Exchange, call: str, reason: str = "unexpected_body") -> Verdict:
         """Note a 2xx answer whose body was not the documented shape."""

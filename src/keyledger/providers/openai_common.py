@@ -50,11 +50,9 @@ def organization(
 ) -> Account | None:
     """Add the ``openai-organization`` header's value to ``current``."""
     org = headers.get("openai-organization")
-    if not org:
+    if not org or (current is not None and current.organization):
         return current
     org = clean(org.strip(), 96)
     if current is None:
         return Account(organization=org)
-    if current.organization:
-        return current
     return Account(organization=org, name=current.name, plan=current.plan)

@@ -12,10 +12,12 @@ The verdict is decided by what the endpoints answer, never by the host name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
-from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object, worst
+from keyledger.providers.base import CheckOptions, ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
 from keyledger.providers.openai_common import base_url, get, organization, rate_limits
 from keyledger.transport import Reply, Request
@@ -45,16 +47,20 @@ def choose_probe_models(models: tuple[str, ...] | None) -> list[str]:
     return (preferred + others)[:2] or [models[0]]
 
 
-def parse_models(data: dict[str, object] | None, clean: Clean) -> tuple[str, ...] | None:
-    """Model ids from a ``/v1/models`` list body."""
+def parse_models(
+    data: dict[str, object] | None, clean_many: Callable[[list[str]], list[str]]
+) -> tuple[str, ...] | None:
+    """Model ids from a ``/v1/models`` list body (cleaned in one pass: a list can be long)."""
     if data is None or not isinstance(data.get("data"), list):
         return None
     items = data["data"]
     assert isinstance(items, list)
-    ids = {
-        clean(m["id"], 96) for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
-    }
-    return tuple(sorted(ids))[:MAX_MODELS_KEPT]
+    raw = [
+        m["id"][:96]
+        for m in items[:MAX_MODELS_KEPT]
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    ]
+    return tuple(sorted({i for i in clean_many(raw) if i}))
 
 
 async def _whoami(client: Client, key: Key, root: str, out: ResultBuilder) -> None:
@@ -87,7 +93,7 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
     verdict = out.record(exchange, "models")
     if verdict is None and isinstance(exchange.outcome, Reply):
         out.account = organization(exchange.outcome.headers, out.account, out.clean)
-        out.models = parse_models(json_object(exchange.outcome), out.clean)
+        out.models = parse_models(json_object(exchange.outcome), out.clean_many)
         if out.models is None:
             out.unexpected(exchange, "models")
         else:
