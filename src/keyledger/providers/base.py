@@ -181,6 +181,11 @@ class ResultBuilder:
         )
 
 
+def is_missing_path(exchange: Exchange) -> bool:
+    """Whether the server said the path does not exist (404/405, whatever the body)."""
+    return isinstance(exchange.outcome, Reply) and exchange.outcome.status in (404, 405)
+
+
 def worst(verdicts: list[Verdict]) -> Verdict:
     """The most severe verdict by :data:`STATUS_ORDER`."""
     return min(verdicts, key=lambda v: STATUS_ORDER.index(v.status))

@@ -17,7 +17,7 @@ from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, Balance, Key
 from keyledger.money import from_unix, to_decimal
-from keyledger.providers.base import Clean, ResultBuilder, json_object
+from keyledger.providers.base import Clean, ResultBuilder, is_missing_path, json_object
 from keyledger.providers.openai_common import get
 from keyledger.transport import Reply
 
@@ -54,7 +54,7 @@ async def read_billing(
     for prefix in ("/v1", ""):  # some gateways serve only the unprefixed twin
         exchange = await client.call(get(key, root + prefix + SUBSCRIPTION_PATH))
         verdict = out.record(exchange, "subscription")
-        if verdict is None or verdict.reason != "not_found":
+        if verdict is None or not is_missing_path(exchange):
             break
     if verdict is not None:
         determinate = verdict if verdict.status.determinate else None

@@ -13,7 +13,13 @@ from decimal import Decimal
 from keyledger.client import Client
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
 from keyledger.money import from_unix, to_decimal
-from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object
+from keyledger.providers.base import (
+    CheckOptions,
+    Clean,
+    ResultBuilder,
+    is_missing_path,
+    json_object,
+)
 from keyledger.providers.openai_common import base_url, get, organization
 from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
@@ -76,7 +82,7 @@ async def check_session(client: Client, key: Key, options: CheckOptions) -> Chec
     for path in CREDIT_GRANTS_PATHS:
         exchange = await client.call(get(key, root + path))
         verdict = out.record(exchange, "credit_grants")
-        if verdict is None or verdict.reason != "not_found":
+        if verdict is None or not is_missing_path(exchange):
             break
     if verdict is not None:
         return out.finish(verdict.status, verdict.reason)

@@ -191,8 +191,9 @@ def _only_v1(responder: Responder) -> Responder:
     """Serve ``responder`` on the ``/v1``-prefixed path only; 404 on the bare one."""
 
     async def respond(request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        if not request.path.startswith("/v1/"):
-            return await openai_error(404, f"Invalid URL (GET {request.path})")(request, ctx)
+        if not request.path.startswith("/v1/"):  # a front proxy's page, not an API error
+            page = "<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+            return await raw_reply(page, status=404)(request, ctx)
         return await responder(request, ctx)
 
     return respond
