@@ -279,3 +279,14 @@ def test_relay_tokens_sharing_an_org_header_are_separate_accounts(
     summary = json.loads(proc.stdout)["summary"]
     assert summary["accounts"] == 3
     assert summary["totals"][0]["available"] == "223.98"  # 3 × 74.66
+
+
+@pytest.mark.parametrize("command", ["history", "plot"])
+def test_a_key_given_as_a_selector_is_refused_unechoed(run_cli: Any, command: str) -> None:
+    """Keys never come from argv (S9): a key-shaped selector is a usage error, never echoed."""
+    key = make_key("ok", 11)
+
+    proc = run_cli(command, key)
+
+    assert proc.code == 2 and "looks like a key" in proc.stderr
+    assert_no_key(proc.stdout + proc.stderr, [key])

@@ -25,7 +25,7 @@ from keyledger.cli.keys_input import UsageExit, load_keys
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
 from keyledger.exitcodes import ExitCode
-from keyledger.keyset import DEFAULT_MAX_KEYS
+from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
     LedgerRecorder,
@@ -294,6 +294,15 @@ def _write_bytes(target: Path, data: bytes) -> None:
         raise UsageExit(f"cannot write {target}: {exc.strerror or 'OS error'}") from None
 
 
+def _refuse_key_argument(selector: str | None) -> None:
+    """Keys never come from the command line: a key-shaped selector is refused, unechoed."""
+    if selector is not None and looks_like_secret(selector):
+        raise UsageExit(
+            "that argument looks like a key; keys are never taken from the command line "
+            "(give a label or a fingerprint)"
+        )
+
+
 def _guard(action: Callable[[], Any]) -> Any:
     """Run ``action``; a ledger error becomes a clean exit."""
     try:
@@ -399,6 +408,7 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
       keyledger history 3f9a1c --format json
       keyledger history --since 2026-01-01 --format csv -o history.csv
     """
+    _refuse_key_argument(selector)
     path = ledger_path(os.environ)
     if not path.exists():
         stderr_console().print(
@@ -464,6 +474,7 @@ def plot(selector: str | None, since: datetime | None, output: Path) -> None:
       keyledger plot --since 30d -o balances.png
       keyledger plot team-a -o team-a.png
     """
+    _refuse_key_argument(selector)
     store = open_ledger(create=False)
     try:
         rows = _guard(lambda: list(store.iter_results(selector, since=since)))
