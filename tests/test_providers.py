@@ -201,3 +201,39 @@ def test_grant_parsing_handles_integers_floats_and_missing_expiry() -> None:
 def test_month_start(now: datetime, start: datetime) -> None:
     """Admin spend covers the calendar month so far, in UTC."""
     assert month_start(now) == start
+
+
+async def test_relay_huge_limit_is_a_real_limit_not_unlimited(
+    client: Client, sim: Simulator
+) -> None:
+    """Only exactly 100000000 means unlimited; a captured 2000000000.003902 is a real limit."""
+    from keyledger.simulator import Scenario
+    from keyledger.simulator.responses import json_reply
+
+    sim.state.extra_scenarios["huge"] = Scenario(
+        "huge",
+        Kind.SECRET,
+        "anyrouter-style capture",
+        Status.OK,
+        None,
+        {
+            "models": SCENARIOS["relay"].endpoints["models"],
+            "chat": SCENARIOS["relay"].endpoints["chat"],
+            "subscription": json_reply(
+                {
+                    "object": "billing_subscription",
+                    "hard_limit_usd": Decimal("2000000000.003902"),
+                    "access_until": 0,
+                }
+            ),
+            "usage": json_reply({"object": "list", "total_usage": Decimal("1234.5")}),
+        },
+        relay=True,
+    )
+    entries = [Entry(make_key("huge", 1), "t:1", label="huge", base_url=f"{sim.url}/v1")]
+
+    result = (await check_all(client, sim, entries))["huge"]
+
+    assert result.balance is not None and not result.balance.unlimited
+    assert result.balance.available == Decimal("1999999987.658902")
+    assert result.balance.expires_at is None

@@ -86,7 +86,9 @@ async def read_billing(
             out.unexpected(usage, "usage")
         else:
             used = cents / 100
-    unlimited = hard_limit >= UNLIMITED
+    # one-api/new-api report an unlimited token as exactly 100000000; any other figure, however
+    # large (a user-level quota such as 2000000000.003902), is a real limit.
+    unlimited = hard_limit == UNLIMITED
     if unlimited:
         source = prefix + SUBSCRIPTION_PATH
         balance = Balance("USD", source, now, used=used, unlimited=True, expires_at=expires)
