@@ -7,8 +7,18 @@ from typing import Any
 
 import pytest
 
-from keyledger.classify import RULES, ErrorInfo, classify, error_info, looks_like_html, parse_json
+from keyledger.classify import (
+    HEAD,
+    TAIL,
+    ErrorInfo,
+    classify,
+    error_info,
+    looks_like_html,
+    parse_json,
+)
 from keyledger.models import Status
+from keyledger.providers.openai_common import TABLE as OPENAI
+from keyledger.providers.openai_rules import RULES
 
 
 def openai(message: str, type_: str | None, code: Any = None, param: Any = None) -> bytes:
@@ -368,251 +378,6 @@ CASES: list[tuple[str, int, bytes, Status, str]] = [
         Status.UNKNOWN,
         "model_unavailable",
     ),
-    # §4 other providers
-    (
-        "deepseek-auth-fails",
-        401,
-        body(
-            {
-                "error": {
-                    "message": "Authentication Fails (no such user)",
-                    "type": "authentication_error",
-                    "param": None,
-                    "code": "invalid_request_error",
-                }
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "deepseek-auth-fails-key-echo",
-        401,
-        body(
-            {
-                "error": {
-                    "message": "Authentication Fails, Your api key: ****XXXX is invalid",
-                    "type": "authentication_error",
-                    "param": None,
-                    "code": "invalid_request_error",
-                }
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "deepseek-insufficient-balance",
-        402,
-        body(
-            {
-                "error": {
-                    "message": "Insufficient Balance",
-                    "type": "unknown_error",
-                    "param": None,
-                    "code": "invalid_request_error",
-                }
-            }
-        ),
-        Status.NO_QUOTA,
-        "insufficient_balance",
-    ),
-    (
-        "openrouter-user-not-found",
-        401,
-        body({"error": {"message": "User not found.", "code": 401}}),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "openrouter-no-auth",
-        401,
-        body({"error": {"message": "No auth credentials found", "code": 401}}),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "openrouter-insufficient-credits",
-        402,
-        body(
-            {
-                "error": {
-                    "message": "Insufficient credits. This account never purchased credits. "
-                    "Make sure your key is on the correct account or org, and if so, purchase "
-                    "more at https://openrouter.ai/settings/credits",
-                    "code": 402,
-                }
-            }
-        ),
-        Status.NO_QUOTA,
-        "insufficient_balance",
-    ),
-    (
-        "openrouter-management-only",
-        403,
-        body(
-            {"error": {"message": "Only management keys can perform this operation", "code": 403}}
-        ),
-        Status.RESTRICTED,
-        "needs_management_key",
-    ),
-    (
-        "moonshot-invalid",
-        401,
-        body(
-            {"error": {"message": "Invalid Authentication", "type": "invalid_authentication_error"}}
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "anthropic-invalid",
-        401,
-        body(
-            {
-                "type": "error",
-                "error": {"type": "authentication_error", "message": "invalid x-api-key"},
-                "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "anthropic-credit-too-low",
-        400,
-        body(
-            {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "message": "Your credit balance is too low to access the Anthropic API. "
-                    "Please go to Plans & Billing to upgrade or purchase credits.",
-                },
-            }
-        ),
-        Status.NO_QUOTA,
-        "insufficient_quota",
-    ),
-    (
-        "anthropic-org-disabled",
-        400,
-        body(
-            {
-                "type": "error",
-                "error": {
-                    "type": "invalid_request_error",
-                    "message": "This organization has been disabled.",
-                },
-            }
-        ),
-        Status.DEACTIVATED,
-        "account_deactivated",
-    ),
-    (
-        "anthropic-permission",
-        403,
-        body(
-            {
-                "type": "error",
-                "error": {
-                    "type": "permission_error",
-                    "message": "Your API key does not have permission to use the specified resource.",
-                },
-            }
-        ),
-        Status.RESTRICTED,
-        "permission_denied",
-    ),
-    (
-        "anthropic-rate-limit",
-        429,
-        body(
-            {
-                "type": "error",
-                "error": {
-                    "type": "rate_limit_error",
-                    "message": "This request would exceed the rate limit for your organization "
-                    "(abc) of 1,000,000 input tokens per minute.",
-                },
-            }
-        ),
-        Status.RATE_LIMITED,
-        "rate_limit_exceeded",
-    ),
-    (
-        "anthropic-overloaded",
-        529,
-        body({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-        Status.UNKNOWN,
-        "overloaded",
-    ),
-    (
-        "groq-invalid",
-        401,
-        body(
-            {
-                "error": {
-                    "message": "Invalid API Key",
-                    "type": "invalid_request_error",
-                    "code": "invalid_api_key",
-                }
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "groq-organization-restricted",
-        400,
-        body(
-            {
-                "error": {
-                    "message": "Organization has been restricted. Please reach out to support if "
-                    "you believe this was in error.",
-                    "type": "invalid_request_error",
-                    "code": "organization_restricted",
-                }
-            }
-        ),
-        Status.DEACTIVATED,
-        "organization_restricted",
-    ),
-    (
-        "gemini-invalid",
-        400,
-        body(
-            {
-                "error": {
-                    "code": 400,
-                    "message": "API key not valid. Please pass a valid API key.",
-                    "status": "INVALID_ARGUMENT",
-                    "details": [
-                        {
-                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                            "reason": "API_KEY_INVALID",
-                            "domain": "googleapis.com",
-                        }
-                    ],
-                }
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
-    (
-        "xai-invalid",
-        400,
-        body(
-            {
-                "code": "Client specified an invalid argument",
-                "error": "Incorrect API key provided: na***ys. You can obtain an API key from "
-                "https://console.x.ai.",
-            }
-        ),
-        Status.INVALID,
-        "invalid_api_key",
-    ),
     # §5 one-api / new-api relays
     *[
         (
@@ -832,25 +597,94 @@ def test_published_answer_is_classified(
     http_status: int, raw: bytes, status: Status, reason: str
 ) -> None:
     """Each published error text maps to the status and reason the research table gives."""
-    _, verdict = classify(error_info(http_status, raw))
+    _, verdict = classify(error_info(http_status, raw), OPENAI)
 
     assert (verdict.status, verdict.reason) == (status, reason)
 
 
 def test_every_rule_is_exercised() -> None:
-    """Every row of the rule table is reached by at least one published case."""
+    """Every row of OpenAI's rule table is reached by at least one published case."""
     used = {
-        rule.name for _, code, raw, _, _ in CASES if (rule := classify(error_info(code, raw))[0])
+        rule.name
+        for _, code, raw, _, _ in CASES
+        if (rule := classify(error_info(code, raw), OPENAI)[0])
     }
     unused = {r.name for r in RULES} - used
 
     assert unused == set()
 
 
+# Answers any provider may give, classified by the shared head and tail alone.
+GENERIC_CASES: list[tuple[int, bytes, Status, str]] = [
+    (407, b"", Status.UNKNOWN, "proxy_auth"),
+    (401, b"<html><body>Proxy login</body></html>", Status.UNKNOWN, "proxy"),
+    (429, b"<html>slow down</html>", Status.RATE_LIMITED, "rate_limited"),
+    (501, b"", Status.UNKNOWN, "server_error"),
+    (
+        529,
+        body({"type": "error", "error": {"type": "overloaded_error"}}),
+        Status.UNKNOWN,
+        "overloaded",
+    ),
+    (408, b"", Status.UNKNOWN, "timeout"),
+    (302, b"", Status.UNKNOWN, "redirect"),
+    (200, b'{"data":[', Status.UNKNOWN, "unexpected_body"),
+    (
+        429,
+        body({"error": {"message": "Too many requests", "type": "rate_limit_error"}}),
+        Status.RATE_LIMITED,
+        "rate_limit_exceeded",
+    ),
+    (
+        400,
+        body({"error": {"message": "bad", "type": "invalid_request_error"}}),
+        Status.UNKNOWN,
+        "bad_request",
+    ),
+    (401, body({"error": {"message": "who are you", "type": "x"}}), Status.INVALID, "unauthorized"),
+    (403, body({"error": {"message": "no", "type": "x"}}), Status.RESTRICTED, "permission_denied"),
+    (404, body({"error": {"message": "no such path"}}), Status.UNKNOWN, "not_found"),
+]
+
+
+@pytest.mark.parametrize(("http_status", "raw", "status", "reason"), GENERIC_CASES)
+def test_shared_head_and_tail(http_status: int, raw: bytes, status: Status, reason: str) -> None:
+    """With no provider rules, the shared head and tail give the generic verdicts."""
+    _, verdict = classify(error_info(http_status, raw))
+
+    assert (verdict.status, verdict.reason) == (status, reason)
+
+
+def test_every_shared_rule_is_exercised() -> None:
+    """Every row of the shared head and tail is reached by a generic case."""
+    used = {
+        rule.name
+        for code, raw, _, _ in GENERIC_CASES
+        if (rule := classify(error_info(code, raw))[0])
+    }
+
+    assert {r.name for r in (*HEAD, *TAIL)} - used == set()
+
+
+def test_model_not_found_naming_a_deactivated_model_is_not_a_deactivated_key() -> None:
+    """A ``model_not_found`` answer that mentions a deactivated model says nothing of the key."""
+    raw = openai(
+        "The model `gpt-4-0314` has been deactivated and is no longer available.",
+        "invalid_request_error",
+        "model_not_found",
+    )
+
+    _, verdict = classify(error_info(404, raw), OPENAI)
+
+    assert (verdict.status, verdict.reason) == (Status.UNKNOWN, "model_unavailable")
+
+
 def test_unrecognised_answers_are_never_ok_or_invalid() -> None:
     """An answer no rule knows is unknown, never ok and never invalid."""
     for code in (409, 410, 422, 451, 499):
-        _, verdict = classify(error_info(code, openai("Something odd.", "odd_error", "odd")))
+        _, verdict = classify(
+            error_info(code, openai("Something odd.", "odd_error", "odd")), OPENAI
+        )
 
         assert verdict.status is Status.UNKNOWN
 
@@ -864,7 +698,7 @@ def test_empty_error_object_is_not_an_error() -> None:
 
 def test_retry_flags_follow_the_matrix() -> None:
     """Rate limits and 5xx are retryable; quota, billing and auth answers are not."""
-    retry = {c[0]: classify(error_info(c[1], c[2]))[1].retry for c in CASES}
+    retry = {c[0]: classify(error_info(c[1], c[2]), OPENAI)[1].retry for c in CASES}
 
     assert retry["openai-rate-limit-tpm"] and retry["cloudflare-502-html"] and retry["408"]
     assert not retry["openai-insufficient-quota-2024"]

@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,7 +16,7 @@ import pytest
 from keyledger.client import Client, make_session
 from keyledger.engine import DEFAULT_CONCURRENCY, Engine, RunOptions
 from keyledger.models import CheckResult, Key, Kind, Status
-from keyledger.providers import PROVIDERS, CheckOptions
+from keyledger.providers import CheckOptions, Provider, default_registry
 from keyledger.providers.base import ResultBuilder
 from keyledger.secret import Secret
 from keyledger.simulator import Simulator, make_key
@@ -94,7 +94,21 @@ async def test_results_stream_and_keys_are_pulled_lazily(sim: Simulator) -> None
     assert seen_at_first is not None and seen_at_first <= 10 + 2
 
 
-class _InstantProvider:
+@pytest.fixture
+def register() -> Iterator[Callable[[Provider], None]]:
+    """Registers test providers for one test, then removes them."""
+    added: list[str] = []
+
+    def add(provider: Provider) -> None:
+        default_registry().register(provider)
+        added.append(provider.name)
+
+    yield add
+    for name in added:
+        default_registry().unregister(name)
+
+
+class _InstantProvider(Provider):
     """A provider that answers at once, to measure the engine alone."""
 
     name: ClassVar[str] = "instant"
@@ -105,7 +119,7 @@ class _InstantProvider:
         return ResultBuilder(key, options).finish(Status.OK, None)
 
 
-class _BrokenProvider:
+class _BrokenProvider(Provider):
     """A provider with a bug."""
 
     name: ClassVar[str] = "broken"
@@ -134,18 +148,18 @@ async def _peak_for(count: int) -> int:
     return peak
 
 
-async def test_memory_does_not_grow_with_key_count(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_memory_does_not_grow_with_key_count(register: Callable[[Provider], None]) -> None:
     """Memory is flat in the number of keys when results are not kept (x10 keys, < 2x peak)."""
-    monkeypatch.setitem(PROVIDERS, "instant", _InstantProvider())
+    register(_InstantProvider())
     small = await _peak_for(500)
     large = await _peak_for(5000)
     assert large < 2 * small + 256 * 1024, f"{small=} {large=}"
 
 
-async def test_provider_bug_is_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_provider_bug_is_a_result(register: Callable[[Provider], None]) -> None:
     """A provider exception becomes unknown/internal_error for that key; the log has no key."""
-    monkeypatch.setitem(PROVIDERS, "broken", _BrokenProvider())
-    monkeypatch.setitem(PROVIDERS, "instant", _InstantProvider())
+    register(_BrokenProvider())
+    register(_InstantProvider())
     keys = [
         _key("sk-proj-brokenAAAAAAAAAAAAAAAAAAAA", "broken"),
         _key("sk-proj-fineBBBBBBBBBBBBBBBBBBBB", "instant"),

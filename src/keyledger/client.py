@@ -160,7 +160,9 @@ class Client:
                 )
             finally:
                 host.in_flight -= 1
-        decision = decide(outcome, number, self.options, self._rand, self._now())
+        decision = decide(
+            outcome, number, self.options, self._rand, self._now(), request.rules
+        )
         host.breaker.record(decision.host_failure)
         if decision.retry:
             cost = (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Status
-from keyledger.providers import PROVIDERS, CheckOptions
+from keyledger.providers import CheckOptions, default_registry
 from keyledger.providers.base import ResultBuilder
 
 log = logging.getLogger("keyledger.engine")
@@ -85,7 +85,7 @@ class Engine:
             del self._flights[key.fingerprint]
 
     async def _check(self, key: Key) -> CheckResult:
-        provider = PROVIDERS.get(key.provider)
+        provider = default_registry().find(key.provider)
         if provider is None:
             return placeholder_result(key, self.check_options, "unsupported_provider")
         try:

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
+from keyledger import keyshapes
 from keyledger.baseurl import normalise_base_url
 from keyledger.errors import ConfigError, KeyFileError
 from keyledger.keys import (
     MAX_KEY_LENGTH,
     MIN_KEY_LENGTH,
+    claimed_elsewhere,
     first_bad_char,
-    foreign_provider,
     is_placeholder,
     route,
 )
@@ -26,11 +27,6 @@ DEFAULT_MAX_KEYS = 100_000
 MAX_LABEL = 128
 MAX_KEPT_ISSUES = 1000
 _TRAILING_PUNCT = ",;)"
-# A label word shaped like a key: a known key prefix then a long token, or a bearer token.
-_SECRET_WORD = re.compile(
-    r"(?<![A-Za-z0-9_\-])(?:sk-|sess-|AIza|xai-|gsk_|pplx-)[A-Za-z0-9_\-]{16,}"
-    r"|(?i:bearer)\s+\S{16,}"
-)
 
 
 @dataclass
@@ -87,7 +83,7 @@ def _validate(entry: Entry) -> InputIssue | None:
 
 def looks_like_secret(text: str, value: str = "") -> bool:
     """Whether ``text`` (a label) holds a key: ``value`` itself, or anything key-shaped."""
-    return bool((value and value in text) or _SECRET_WORD.search(text))
+    return bool((value and value in text) or keyshapes.looks_like_key(text))
 
 
 def _label(entry: Entry, keyset: KeySet) -> tuple[str | None, bool]:
@@ -150,7 +146,7 @@ def build_keyset(
             result.add_issue(problem)
             continue
         pinned = item.provider is not None or item.base_url is not None
-        if not pinned and foreign_provider(item.value) is not None:
+        if not pinned and claimed_elsewhere(item.value, provider):
             chosen_provider, chosen_base = None, None  # defaults never re-route others' keys
         else:
             chosen_provider, chosen_base = item.provider or provider, item.base_url or base_url

@@ -48,11 +48,12 @@ STATUS_ORDER: tuple[Status, ...] = (
 
 
 class Kind(enum.StrEnum):
-    """What a key can do, detected from its prefix."""
+    """What a key can do, detected from its shape."""
 
     SESSION = "session"
     SECRET = "secret"
     ADMIN = "admin"
+    MANAGEMENT = "management"
     UNRECOGNIZED = "unrecognized"
 
 
@@ -94,8 +95,22 @@ class Grant:
 
 
 @dataclass(frozen=True, slots=True)
+class BalancePart:
+    """One named component of a balance (Moonshot's ``cash`` and ``voucher``; a debt is < 0)."""
+
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
-    """Money on an account, exact, in the provider's currency; a missing value is ``None``."""
+    """Money on an account, exact, in the provider's currency; a missing value is ``None``.
+
+    ``token_uncapped`` marks a relay token that has no cap of its own (one-api/new-api's
+    ``100000000``): it says nothing about the wallet behind the token, so ``available`` is then
+    ``None`` (unknown), never infinite. ``reading`` says how the figures were read when a
+    provider has several readings (a relay's token-usage endpoint or its legacy billing pair).
+    """
 
     currency: str
     source: str
@@ -103,10 +118,12 @@ class Balance:
     granted: Decimal | None = None
     used: Decimal | None = None
     available: Decimal | None = None
-    unlimited: bool = False
     reported_available: Decimal | None = None
     grants: tuple[Grant, ...] = ()
     expires_at: datetime | None = None  # when the whole balance lapses (a relay token's expiry)
+    token_uncapped: bool = False
+    reading: str | None = None
+    parts: tuple[BalancePart, ...] = ()
 
     @property
     def next_expiry(self) -> datetime | None:
@@ -117,6 +134,22 @@ class Balance:
         if self.expires_at is not None:
             dates.append(self.expires_at)
         return min(dates) if dates else None
+
+
+def primary_balance(balances: tuple[Balance, ...] | list[Balance]) -> Balance | None:
+    """The balance to show first: the funded one; USD when several are funded; else the first.
+
+    Providers such as DeepSeek answer several currencies in no stable order, so the choice
+    never depends on the order.
+    """
+    if not balances:
+        return None
+    funded = [b for b in balances if b.available is not None and b.available > 0]
+    pool = funded or list(balances)
+    for balance in pool:
+        if balance.currency.upper() == "USD":
+            return balance
+    return sorted(pool, key=lambda b: b.currency)[0] if len(pool) > 1 else pool[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +215,7 @@ class CheckResult:
     status: Status
     reason: str | None
     checked_at: datetime
-    balance: Balance | None = None
+    balance: Balance | None = None  # the primary balance (the funded one; USD among several)
     balance_reason: str | None = None
     spend: Spend | None = None
     rate_limits: RateLimits | None = None
@@ -192,3 +225,5 @@ class CheckResult:
     attempts: int = 0
     duration_ms: int = 0
     retry_at: datetime | None = None
+    balances: tuple[Balance, ...] = ()  # every balance read, one per currency; includes balance
+    tier: str | None = None  # the usage tier, where the provider reveals it

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from keyledger.classify import DecodeError, classify, error_info, looks_like_html, parse_json
+from keyledger.classify import (
+    DecodeError,
+    Rules,
+    classify,
+    error_info,
+    looks_like_html,
+    parse_json,
+)
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply
 
 _SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
@@ -87,20 +94,25 @@ class Decision:
     host_failure: bool = False  # counts toward the host's breaker
 
 
-def _reply_transient(reply: Reply) -> tuple[bool, bool]:
-    """(transient, is_decode_error) for an HTTP reply."""
+def _reply_transient(reply: Reply, rules: Rules | None) -> tuple[bool, bool, bool]:
+    """(transient, is_decode_error, host_failure) for an HTTP reply.
+
+    ``rules`` is the calling provider's table: a 5xx that it recognises as a verdict on the
+    key (MiniMax's empty wallet is a 500) is neither retried nor a failure of the host.
+    """
     if 200 <= reply.status < 300:
         if looks_like_html(reply.body):
-            return False, False
+            return False, False, False
         try:
             parse_json(reply.body)
         except DecodeError:
-            return True, True
-        return False, False
+            return True, True, False
+        return False, False, False
+    server = reply.status >= 500 and reply.status != 501
     if reply.status not in _RETRY_STATUSES:
-        return False, False
-    _, verdict = classify(error_info(reply.status, reply.body))
-    return verdict.retry, False
+        return False, False, server
+    _, verdict = classify(error_info(reply.status, reply.body), rules)
+    return verdict.retry, False, server and not verdict.status.determinate
 
 
 def decide(
@@ -109,8 +121,13 @@ def decide(
     options: HttpOptions,
     rand: Callable[[], float],
     now: datetime,
+    rules: Rules | None = None,
 ) -> Decision:
-    """What to do after attempt number ``attempt`` (1-based) ended with ``outcome``."""
+    """What to do after attempt number ``attempt`` (1-based) ended with ``outcome``.
+
+    ``rules`` is the calling provider's classification table (shared head and tail only when
+    ``None``).
+    """
     if isinstance(outcome, Fault):
         host_failure = outcome.reason in _HOST_FAILURES
         limit = 2 if outcome.reason == "dns" else options.max_attempts
@@ -118,8 +135,7 @@ def decide(
             delay = full_jitter(attempt, options.backoff_base, options.backoff_cap, rand)
             return Decision(True, delay, host_failure=host_failure)
         return Decision(False, host_failure=host_failure)
-    transient, decode_error = _reply_transient(outcome)
-    host_failure = outcome.status >= 500 and outcome.status != 501
+    transient, decode_error, host_failure = _reply_transient(outcome, rules)
     limit = 2 if decode_error else options.max_attempts
     if not transient or attempt >= limit:
         retry_at = None

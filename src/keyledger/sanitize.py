@@ -11,17 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from keyledger import keyshapes
 from keyledger.secret import public_prefix
 
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _LINE_SEPARATORS = frozenset((0x2028, 0x2029, 0x0085))
 
-# Key-shaped strings: known prefixes followed by a long token, and bearer tokens.
-KEY_PATTERN = re.compile(
-    r"(?:sk-ant-(?:admin01|api03)-|sk-(?:proj|svcacct|service|admin|or-v1)-|sess-|sk-)"
-    r"[A-Za-z0-9_\-]{8,}"
-    r"|Bearer\s+[A-Za-z0-9_\-\.]{8,}",
-)
 REDACTED = "[REDACTED]"
 
 
@@ -103,7 +98,7 @@ class Redactor:
             ]
             if hits:
                 text = _cut(text, hits)
-        return KEY_PATTERN.sub(REDACTED, text)
+        return keyshapes.key_pattern().sub(REDACTED, text)
 
 
 def _cut(text: str, starts: list[int]) -> str:

@@ -3,8 +3,8 @@
 Its ``repr``, ``str``, ``format`` and pickle forms are all masked; the only way to the raw
 value is :meth:`Secret.reveal`, which the transport calls when it builds a header.
 
-Masking follows ``public_prefix + "…" + last4`` where the prefix comes only from the table of
-known public prefixes, and keys shorter than 20 characters are fully masked.
+Masking follows ``public_prefix + "…" + last4`` where the prefix comes only from the public prefixes
+the providers declare (:mod:`keyledger.keyshapes`), and keys shorter than 20 characters are fully masked.
 """
 
 from __future__ import annotations
@@ -13,18 +13,7 @@ import hashlib
 import hmac
 from typing import Any, NoReturn
 
-# Public prefixes, longest first: these are the non-secret part a masked key may show.
-KNOWN_PREFIXES: tuple[str, ...] = (
-    "sk-ant-admin01-",
-    "sk-ant-api03-",
-    "sk-svcacct-",
-    "sk-service-",
-    "sk-or-v1-",
-    "sk-admin-",
-    "sk-proj-",
-    "sess-",
-    "sk-",
-)
+from keyledger import keyshapes
 
 ELLIPSIS = "…"
 FULL_MASK = "****"
@@ -32,12 +21,14 @@ SHORTEST_PARTLY_SHOWN = 20
 SHORTEST_BODY_SHOWN = 12  # the last 4 are shown only when at least 8 more stay hidden
 
 
+def known_prefixes() -> tuple[str, ...]:
+    """Every public key prefix the registered providers declare, longest first."""
+    return keyshapes.prefixes()
+
+
 def public_prefix(value: str) -> str:
     """The known public prefix of ``value``, or ``""``."""
-    for prefix in KNOWN_PREFIXES:
-        if value.startswith(prefix):
-            return prefix
-    return ""
+    return keyshapes.public_prefix(value)
 
 
 def mask(value: str) -> str:

@@ -57,9 +57,13 @@ class Request:
     method: str
     url: str
     secret: Secret
-    auth: str = "bearer"  # bearer | x-api-key
+    auth: str = "bearer"  # bearer | x-api-key | x-goog-api-key
     json_body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The calling provider's classification table (the retry policy reads it) and the
+    # response headers it wants kept besides the common ones.
+    rules: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    keep_headers: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def host(self) -> str:
@@ -102,20 +106,9 @@ class Fault:
 
 Outcome = Reply | Fault
 
-_KEPT_HEADERS = (
-    "content-type",
-    "content-length",
-    "retry-after",
-    "retry-after-ms",
-    "location",
-    "openai-organization",
-    "x-request-id",
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests",
-    "x-ratelimit-reset-tokens",
+# Headers kept from every answer; a provider adds its own (``Provider.kept_headers``).
+COMMON_HEADERS = frozenset(
+    ("content-type", "content-length", "retry-after", "retry-after-ms", "location", "x-request-id")
 )
 
 
@@ -154,6 +147,8 @@ def auth_headers(request: Request) -> SecretHeaders:
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **request.headers}
     if request.auth == "x-api-key":
         headers["x-api-key"] = request.secret.reveal()
+    elif request.auth == "x-goog-api-key":
+        headers["x-goog-api-key"] = request.secret.reveal()
     else:
         headers["Authorization"] = "Bearer " + request.secret.reveal()
     return SecretHeaders(headers)
@@ -286,7 +281,7 @@ async def _exchange(
         headers = SecretHeaders(
             {
                 name: value
-                for name in _KEPT_HEADERS
+                for name in (COMMON_HEADERS | request.keep_headers)
                 if (value := response.headers.get(name)) is not None
             }
         )

@@ -14,6 +14,7 @@ from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.keyset import DEFAULT_MAX_KEYS
+from keyledger.cli.provider_flags import provider_flags, provider_options
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.transport import HttpOptions
@@ -121,18 +122,7 @@ def http_options(
     metavar="URL",
     help="Base URL for keys that do not name one (a relay, e.g. https://relay.example/v1).",
 )
-@click.option(
-    "--whoami/--no-whoami",
-    default=False,
-    show_default=True,
-    help="Also ask /v1/me for the organization of secret keys.",
-)
-@click.option(
-    "--billing/--no-billing",
-    default=True,
-    show_default=True,
-    help="Also read the legacy billing endpoints (relay balances).",
-)
+@provider_flags
 @click.option(
     "--warn-days",
     type=click.IntRange(0, 3650),
@@ -174,8 +164,6 @@ def check(
     deadline: float | None,
     provider: str | None,
     base_url: str | None,
-    whoami: bool,
-    billing: bool,
     warn_days: int,
     record: bool,
     strict: bool,
@@ -183,6 +171,7 @@ def check(
     max_keys: int,
     progress: bool | None,
     quiet: bool,
+    **provider_switches: bool,
 ) -> None:
     """Check keys: which work, how much is left, and why the others fail.
 
@@ -230,7 +219,7 @@ def check(
     job = CheckJob(
         keys=keyset.keys,
         http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
-        check=CheckOptions(whoami=whoami, legacy_billing=billing),
+        check=CheckOptions(provider_options=provider_options(provider_switches)),
         run=RunOptions(concurrency=concurrency, deadline=deadline),
         fmt=chosen_format,
         output=output,

@@ -193,7 +193,7 @@ def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
         "granted": money_text(balance.granted) if balance else None,
         "used": money_text(balance.used) if balance else None,
         "available": money_text(balance.available) if balance else None,
-        "unlimited": int(balance.unlimited) if balance else None,
+        "unlimited": int(balance.token_uncapped) if balance else None,
         "balance_source": balance.source if balance else None,
         "balance_reason": result.balance_reason,
         "balance_expires_at": to_text(balance.expires_at) if balance else None,

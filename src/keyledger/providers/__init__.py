@@ -1,16 +1,19 @@
-"""The provider registry: one entry per API family."""
+"""Providers: one module per API family, one small interface, one registry.
+
+See :mod:`keyledger.providers.spec` for the interface and :mod:`keyledger.providers.registry`
+for how built-in and plugin providers are found.
+"""
 
 from __future__ import annotations
 
-import difflib
-
-from keyledger.errors import ConfigError
-from keyledger.providers.base import CheckOptions, Provider
-from keyledger.providers.openai import OpenAIProvider
-
-PROVIDERS: dict[str, Provider] = {
-    OpenAIProvider.name: OpenAIProvider(),
-}
+from keyledger.providers.registry import Registry, Route, build_registry, default_registry
+from keyledger.providers.spec import (
+    Capabilities,
+    CheckOptions,
+    KeyShape,
+    Provider,
+    ProviderOption,
+)
 
 
 def get_provider(name: str) -> Provider:
@@ -19,13 +22,18 @@ def get_provider(name: str) -> Provider:
     Raises:
         ConfigError: no such provider (the message suggests the closest name).
     """
-    try:
-        return PROVIDERS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, PROVIDERS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        known = ", ".join(sorted(PROVIDERS))
-        raise ConfigError(f"unknown provider {name!r}{hint}; known: {known}") from None
+    return default_registry().get(name)
 
 
-__all__ = ["PROVIDERS", "CheckOptions", "Provider", "get_provider"]
+__all__ = [
+    "Capabilities",
+    "CheckOptions",
+    "KeyShape",
+    "Provider",
+    "ProviderOption",
+    "Registry",
+    "Route",
+    "build_registry",
+    "default_registry",
+    "get_provider",
+]

@@ -1,14 +1,21 @@
-"""The provider interface, the context every check gets, and helpers to build results."""
+"""Helpers every provider's check uses: collecting evidence and building the result."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import ClassVar, Protocol
+from dataclasses import dataclass
+from datetime import datetime
 
-from keyledger.classify import DecodeError, ErrorInfo, Verdict, classify, error_info, parse_json
+from keyledger.classify import (
+    DecodeError,
+    ErrorInfo,
+    Rules,
+    Verdict,
+    classify,
+    error_info,
+    parse_json,
+)
 from keyledger.client import Client, Exchange
 from keyledger.models import (
     STATUS_ORDER,
@@ -20,8 +27,10 @@ from keyledger.models import (
     RateLimits,
     Spend,
     Status,
+    primary_balance,
 )
 from keyledger.sanitize import Redactor, clean_message, neutralise
+from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Fault, Reply
 
 # Cleans an untrusted string (redacts the key, neutralises controls) to at most N characters.
@@ -29,27 +38,6 @@ Clean = Callable[[str, int], str]
 
 # Transport faults that mean "could not reach the provider" rather than "odd answer".
 UNREACHABLE_FAULTS = frozenset({"connect", "dns", "timeout", "reset", "protocol", "tls", "network"})
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOptions:
-    """What a check may do; built once at the edge and passed in."""
-
-    base_urls: dict[str, str] = field(default_factory=dict)  # provider -> default base URL
-    whoami: bool = False  # also ask /v1/me for the organization
-    legacy_billing: bool = True  # also read the relay-style billing endpoints
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-
-class Provider(Protocol):
-    """One API family. ``check`` returns a result and never raises for remote trouble."""
-
-    name: ClassVar[str]
-    default_base_url: ClassVar[str]
-
-    async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
-        """Check one key."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +51,19 @@ class Signal:
 class ResultBuilder:
     """Collects what the calls of one check learned, then makes the :class:`CheckResult`."""
 
-    def __init__(self, key: Key, options: CheckOptions) -> None:
+    def __init__(self, key: Key, options: CheckOptions, rules: Rules | None = None) -> None:
         self.key = key
         self.options = options
+        self.rules = rules  # the provider's classification table
         self.redactor = Redactor((key.secret.reveal(),))
         self.started = time.monotonic()
         self.evidence: list[Evidence] = []
         self.signals: list[Signal] = []
         self.attempts = 0
         self.balance: Balance | None = None
+        self.balances: list[Balance] = []
         self.balance_reason: str | None = None
+        self.tier: str | None = None
         self.spend: Spend | None = None
         self.rate_limits: RateLimits | None = None
         self.models: tuple[str, ...] | None = None
@@ -111,7 +102,7 @@ class ResultBuilder:
                 )
             )
             return None
-        _, verdict = classify(info)
+        _, verdict = classify(info, self.rules)
         if outcome.status in (301, 302, 303, 307, 308):
             verdict = Verdict(Status.UNKNOWN, "redirect")
         self.evidence.append(self._evidence(exchange, outcome, info, verdict))
@@ -161,8 +152,16 @@ class ResultBuilder:
             outcome=verdict.reason,
         )
 
+    def set_balances(self, balances: list[Balance]) -> None:
+        """Keep every balance read; the primary one is chosen by :func:`primary_balance`."""
+        self.balances = list(balances)
+        self.balance = primary_balance(self.balances)
+
     def finish(self, status: Status, reason: str | None) -> CheckResult:
         """The result, with ``status`` and ``reason`` as decided by the provider."""
+        balances = tuple(self.balances)
+        if self.balance is not None and self.balance not in balances:
+            balances = (self.balance, *(b for b in balances if b.currency != self.balance.currency))
         return CheckResult(
             key=self.key,
             status=status,
@@ -178,6 +177,8 @@ class ResultBuilder:
             attempts=self.attempts,
             duration_ms=int((time.monotonic() - self.started) * 1000),
             retry_at=self.retry_at,
+            balances=balances,
+            tier=self.tier,
         )
 
 

@@ -15,7 +15,7 @@ from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import to_decimal
 from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object
-from keyledger.providers.openai_common import base_url, get, organization
+from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.transport import Reply
 
 COSTS = "/v1/organization/costs"
@@ -58,7 +58,7 @@ def add_bucket_costs(
 
 async def check_admin(client: Client, key: Key, options: CheckOptions) -> CheckResult:
     """Read the organization's month-to-date costs, following every page."""
-    out = ResultBuilder(key, options)
+    out = builder(key, options)
     now = options.now()
     start = month_start(now)
     root = base_url(key, options)

@@ -88,11 +88,14 @@ async def read_billing(
             used = cents / 100
     # one-api/new-api report an unlimited token as exactly 100000000; any other figure, however
     # large (a user-level quota such as 2000000000.003902), is a real limit.
-    unlimited = hard_limit == UNLIMITED
-    if unlimited:
-        source = prefix + SUBSCRIPTION_PATH
-        balance = Balance("USD", source, now, used=used, unlimited=True, expires_at=expires)
-        return BillingOutcome(balance, None)
+    if hard_limit == UNLIMITED:
+        # The *token* has no cap; the wallet behind it may still be empty (providers-2026 §2),
+        # so the money left is unknown, never infinite.
+        source = f"{prefix}{SUBSCRIPTION_PATH} + {prefix}{USAGE_PATH}"
+        balance = Balance(
+            "USD", source, now, used=used, token_uncapped=True, expires_at=expires
+        )
+        return BillingOutcome(balance, "token_unlimited")
     available = hard_limit - used if used is not None else None
     balance = Balance(
         currency="USD",

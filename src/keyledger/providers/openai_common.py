@@ -3,22 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from keyledger.classify import table
 from keyledger.models import Account, Key, RateLimits
-from keyledger.providers.base import CheckOptions, Clean
+from keyledger.providers.base import CheckOptions, Clean, ResultBuilder
+from keyledger.providers.openai_rules import RULES
 from keyledger.transport import Request
 
+NAME = "openai"
 OPENAI_BASE_URL = "https://api.openai.com"
+KEPT_HEADERS: tuple[str, ...] = (
+    "openai-organization",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+)
+TABLE = table(RULES)
+_KEPT = frozenset(KEPT_HEADERS)
 
 
 def base_url(key: Key, options: CheckOptions) -> str:
     """Where this key's requests go: its own base URL, else the provider default."""
-    return key.base_url or options.base_urls.get("openai", OPENAI_BASE_URL)
+    return (key.base_url or options.base_urls.get(NAME, OPENAI_BASE_URL)).rstrip("/")
+
+
+def request(method: str, url: str, key: Key, json_body: Any = None) -> Request:
+    """A request carrying the key as a bearer token, classified by OpenAI's rules."""
+    return Request(method, url, key.secret, json_body=json_body, rules=TABLE, keep_headers=_KEPT)
 
 
 def get(key: Key, url: str) -> Request:
     """A GET request carrying the key as a bearer token."""
-    return Request("GET", url, key.secret)
+    return request("GET", url, key)
+
+
+def builder(key: Key, options: CheckOptions) -> ResultBuilder:
+    """A result builder that classifies answers with OpenAI's rules."""
+    return ResultBuilder(key, options, TABLE)
+
+
+def option(options: CheckOptions, name: str, default: bool) -> bool:
+    """One of OpenAI's own options (``whoami``, ``billing``)."""
+    return bool(options.option(NAME, name, default))
 
 
 def _int(value: str | None) -> int | None:

@@ -19,7 +19,15 @@ from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
 from keyledger.providers.base import CheckOptions, ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
-from keyledger.providers.openai_common import base_url, get, organization, rate_limits
+from keyledger.providers.openai_common import (
+    base_url,
+    builder,
+    get,
+    option,
+    organization,
+    rate_limits,
+    request,
+)
 from keyledger.transport import Reply, Request
 
 MODELS = "/v1/models"
@@ -34,7 +42,7 @@ FINAL = frozenset({Status.INVALID, Status.DEACTIVATED, Status.BILLING_INACTIVE, 
 def probe_request(key: Key, root: str, model: str) -> Request:
     """The zero-cost probe: a chat completion that validation must reject."""
     body = {"model": model, "max_tokens": -1, "messages": [{"role": "user", "content": ""}]}
-    return Request("POST", root + CHAT, key.secret, json_body=body)
+    return request("POST", root + CHAT, key, json_body=body)
 
 
 def choose_probe_models(models: tuple[str, ...] | None) -> list[str]:
@@ -85,7 +93,7 @@ async def _whoami(client: Client, key: Key, root: str, out: ResultBuilder) -> No
 
 async def check_secret(client: Client, key: Key, options: CheckOptions) -> CheckResult:
     """Check a secret, project or relay key with free requests only."""
-    out = ResultBuilder(key, options)
+    out = builder(key, options)
     root = base_url(key, options)
     models_ok = False
 
@@ -122,21 +130,19 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
         return out.finish(probe.status, probe.reason)
 
     billing_positive = False
-    if options.legacy_billing and probe.status is not Status.UNREACHABLE:
+    if option(options, "billing", True) and probe.status is not Status.UNREACHABLE:
         billing = await read_billing(client, key, root, out, options.now())
         out.balance = billing.balance
         out.balance_reason = billing.reason
         if billing.verdict is not None and billing.verdict.status in FINAL:
             return out.finish(billing.verdict.status, billing.verdict.reason)
         balance = billing.balance
-        if balance is not None and not balance.unlimited and balance.available is not None:
+        if balance is not None and balance.available is not None:
             if balance.available <= 0:
                 return out.finish(Status.NO_QUOTA, "balance_exhausted")
             billing_positive = True
-        elif balance is not None and balance.unlimited:
-            billing_positive = True
 
-    if options.whoami and probe.status is not Status.UNREACHABLE:
+    if option(options, "whoami", False) and probe.status is not Status.UNREACHABLE:
         await _whoami(client, key, root, out)
 
     if probe.status is Status.OK:

@@ -20,7 +20,7 @@ from keyledger.providers.base import (
     is_missing_path,
     json_object,
 )
-from keyledger.providers.openai_common import base_url, get, organization
+from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
@@ -77,7 +77,7 @@ def parse_grants(
 
 async def check_session(client: Client, key: Key, options: CheckOptions) -> CheckResult:
     """Read a session key's credit grants."""
-    out = ResultBuilder(key, options)
+    out = builder(key, options)
     root = base_url(key, options)
     for path in CREDIT_GRANTS_PATHS:
         exchange = await client.call(get(key, root + path))

@@ -39,7 +39,7 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         "used": money_text(balance.used),
         "available": money_text(balance.available),
         "reported_available": money_text(balance.reported_available),
-        "unlimited": balance.unlimited,
+        "token_uncapped": balance.token_uncapped,
         "source": balance.source,
         "read_at": _time(balance.read_at),
         "expires_at": _time(balance.expires_at),

@@ -51,7 +51,7 @@ def _reason_cell(result: CheckResult) -> Text:
 def _money_cell(result: CheckResult) -> Text:
     balance = result.balance
     if balance is not None:
-        if balance.unlimited:
+        if balance.token_uncapped:
             used = fmt_money(balance.used, balance.currency)
             return Text(f"unlimited (used {used})")
         text = fmt_money(balance.available, balance.currency)

@@ -44,15 +44,8 @@ from keyledger.simulator.responses import (
     raw_reply,
     sequence,
 )
-from keyledger.simulator.scenarios import (
-    CAPTIVE_PORTAL,
-    HTML_502,
-    INVALID,
-    NO_QUOTA,
-    SCENARIOS,
-    Scenario,
-    make_key,
-)
+from keyledger.simulator.scenarios import SCENARIOS, Scenario, make_key
+from keyledger.simulator.sim_openai import CAPTIVE_PORTAL, HTML_502, INVALID, NO_QUOTA
 
 # How long a socket-level fault keeps a connection busy before giving up on its own.
 HOLD_LIMIT = 60.0

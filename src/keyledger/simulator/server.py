@@ -17,20 +17,8 @@ from aiohttp import web
 
 from keyledger.simulator.faults import FAULTS
 from keyledger.simulator.responses import Ctx, Responder, openai_error
-from keyledger.simulator.scenarios import INVALID, SCENARIOS, Scenario, account_of, scenario_of
-
-ROUTES: dict[tuple[str, str], str] = {
-    ("GET", "/v1/models"): "models",
-    ("POST", "/v1/chat/completions"): "chat",
-    ("GET", "/v1/me"): "me",
-    ("GET", "/v1/dashboard/billing/subscription"): "subscription",
-    ("GET", "/dashboard/billing/subscription"): "subscription",
-    ("GET", "/v1/dashboard/billing/usage"): "usage",
-    ("GET", "/dashboard/billing/usage"): "usage",
-    ("GET", "/dashboard/billing/credit_grants"): "credit_grants",
-    ("GET", "/v1/dashboard/billing/credit_grants"): "credit_grants",
-    ("GET", "/v1/organization/costs"): "costs",
-}
+from keyledger.simulator.scenarios import DECORATORS, ROUTES, SCENARIOS, Scenario, scenario_of
+from keyledger.simulator.sim_openai import INVALID
 
 NOT_FOUND = openai_error(404, "Invalid URL", code=None)
 
@@ -78,11 +66,27 @@ def fingerprint(credential: str) -> str:
 
 
 def credential_of(request: web.Request) -> str | None:
-    """The key a request carries, from ``Authorization: Bearer`` or ``x-api-key``."""
+    """The key a request carries, in whichever header its provider uses.
+
+    ``Authorization: Bearer`` (OpenAI and most), ``x-api-key`` (Anthropic) or
+    ``x-goog-api-key`` (Gemini).
+    """
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):
         return auth[len("Bearer ") :].strip()
-    return request.headers.get("x-api-key")
+    return request.headers.get("x-api-key") or request.headers.get("x-goog-api-key")
+
+
+def endpoint_for(method: str, path: str, scenario: Scenario | None) -> str | None:
+    """The endpoint name of ``method path`` for the scenario's provider (routes may overlap)."""
+    names = ROUTES.get((method, path))
+    if not names:
+        return None
+    if scenario is not None:
+        for name in names:
+            if name in scenario.endpoints:
+                return name
+    return names[0]
 
 
 STATE_KEY = web.AppKey("state", SimState)
@@ -125,12 +129,12 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         await request.read()
     if state.latency:
         await asyncio.sleep(state.latency)
-    endpoint = ROUTES.get((request.method, request.path))
     scenario = (
         (state.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name))
         if name
         else None
     )
+    endpoint = endpoint_for(request.method, request.path, scenario)
     if key is None:
         return await openai_error(401, "You didn't provide an API key.", code=None)(
             request, Ctx("", "", 1, "")
@@ -146,12 +150,9 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
     else:
         responder = scenario.endpoints.get(endpoint) or scenario.endpoints.get("*", NOT_FOUND)
     response = await responder(request, ctx)
-    # OpenAI names the organization of every answer; a relay does only when it passes its
-    # upstream's header through (a key naming an account simulates that).
-    account = account_of(key)
-    if scenario is not None and not response.prepared and (account or not scenario.relay):
-        org = account or fingerprint(key)[:10]
-        response.headers.setdefault("openai-organization", f"org-{org}")
+    decorate = DECORATORS.get(scenario.provider) if scenario is not None else None
+    if decorate is not None and scenario is not None and not response.prepared:
+        decorate(response, scenario, key)
     return response
 
 

@@ -1,0 +1,233 @@
+"""The provider registry: built-in providers, plugins, and what is derived from them.
+
+Built-ins are listed in :data:`BUILTINS` (adding a vendor is one line there). Third-party
+providers register through the entry-point group ``keyledger.providers`` (the way ``llm`` and
+``pytest`` load plugins): each entry point names a :class:`~keyledger.providers.spec.Provider`
+subclass. From the registry come key routing (which provider a key goes to), the key prefixes
+that masking and redaction know, the provider list in ``--help``, and host matching for
+``base_url=`` pins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib.metadata
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from keyledger import keyshapes
+from keyledger.errors import ConfigError
+from keyledger.models import Kind
+from keyledger.providers.spec import Provider, host_of
+
+log = logging.getLogger("keyledger.providers")
+
+ENTRY_POINT_GROUP = "keyledger.providers"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a key goes: its provider and kind, or the reason it goes nowhere."""
+
+    provider: str
+    kind: Kind
+    problem: str | None = None
+
+
+# Vendors keyledger recognises by key shape but cannot check yet: their keys are redacted and
+# masked like any other, and routed nowhere (``unsupported_provider``) instead of being taken
+# for an ambiguous ``sk-`` key. A provider module registered under the same name replaces its
+# entry here.
+RECOGNISED_ONLY: dict[str, str] = {
+    "sk-ant-admin01-": "anthropic",
+    "sk-ant-api03-": "anthropic",
+    "sk-ant-": "anthropic",
+    "sk-or-": "openrouter",
+    "xai-": "xai",
+    "gsk_": "groq",
+    "pplx-": "perplexity",
+    "AIza": "gemini",
+}
+
+
+class Registry:
+    """Providers by name, and the routing built from their declared key shapes."""
+
+    def __init__(self, providers: Iterable[Provider] = ()) -> None:
+        self._providers: dict[str, Provider] = {}
+        keyshapes.register_prefixes(list(RECOGNISED_ONLY))
+        for provider in providers:
+            self.register(provider)
+
+    def _recognised_only(self, value: str) -> str | None:
+        for prefix, name in RECOGNISED_ONLY.items():
+            if value.startswith(prefix) and name not in self._providers:
+                return name
+        return None
+
+    def register(self, provider: Provider) -> None:
+        """Add ``provider``; its key prefixes become known to masking and redaction.
+
+        Raises:
+            ValueError: a provider of that name is already registered, or it has no name.
+        """
+        name = getattr(provider, "name", "")
+        if not name or not isinstance(name, str):
+            raise ValueError(f"{provider!r} has no name")
+        if name in self._providers:
+            raise ValueError(f"provider {name!r} is registered twice")
+        self._providers[name] = provider
+        keyshapes.register_prefixes([s.prefix for s in provider.key_shapes])
+
+    def unregister(self, name: str) -> None:
+        """Remove the provider called ``name`` (tests; a plugin host swapping providers)."""
+        self._providers.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._providers.values())
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+    def names(self) -> list[str]:
+        """Registered provider names, sorted."""
+        return sorted(self._providers)
+
+    def find(self, name: str) -> Provider | None:
+        """The provider called ``name``, or ``None``."""
+        return self._providers.get(name)
+
+    def get(self, name: str) -> Provider:
+        """The provider called ``name``.
+
+        Raises:
+            ConfigError: no such provider (the message suggests the closest name).
+        """
+        provider = self._providers.get(name)
+        if provider is not None:
+            return provider
+        close = difflib.get_close_matches(name, self._providers, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"unknown provider {name!r}{hint}; known: {', '.join(self.names())}"
+        ) from None
+
+    def _matches(self, value: str) -> list[tuple[int, bool, Provider]]:
+        """(prefix length, claims, provider) for every shape ``value`` has, longest first."""
+        found = [
+            (len(shape.prefix), shape.claims, provider)
+            for provider in self._providers.values()
+            for shape in provider.key_shapes
+            if shape.matches(value)
+        ]
+        return sorted(found, key=lambda m: (-m[0], not m[1]))
+
+    def claimant(self, value: str) -> Provider | None:
+        """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
+        if self._recognised_only(value) is not None:
+            return None
+        for _, claims, provider in self._matches(value):
+            if claims:
+                return provider
+        return None
+
+    def owner(self, value: str) -> str | None:
+        """The name of the provider that claims ``value`` by shape (checkable or not)."""
+        other = self._recognised_only(value)
+        if other is not None:
+            return other
+        claimant = self.claimant(value)
+        return claimant.name if claimant is not None else None
+
+    def candidates(self, value: str) -> list[str]:
+        """Providers whose shapes (claiming or hinting) ``value`` has, most specific first."""
+        seen: list[str] = []
+        for _, _, provider in self._matches(value):
+            if provider.name not in seen:
+                seen.append(provider.name)
+        return seen
+
+    def for_host(self, url: str) -> Provider | None:
+        """The provider serving the host of ``url`` (for a ``base_url=`` pin without a name)."""
+        host = host_of(url)
+        for provider in self._providers.values():
+            if host in provider.served_hosts():
+                return provider
+        return None
+
+    def route(self, value: str, provider: str | None, base_url: str | None) -> Route:
+        """Decide where ``value`` may be sent; never guesses.
+
+        A pinned provider is obeyed. A pinned base URL alone goes to the provider serving that
+        host, else to ``openai`` (one-api/new-api relays speak its dialect). Otherwise the key
+        goes to the provider whose shape claims it; a key that only hints at providers (an
+        ``sk-`` key of unknown origin) goes nowhere (``ambiguous_provider``), and any other
+        shape goes nowhere (``unrecognized_key``).
+        """
+        if provider is None and (other := self._recognised_only(value)) is not None:
+            return Route(other, Kind.UNRECOGNIZED, "unsupported_provider")
+        if provider is not None:
+            chosen = self._providers.get(provider)
+            if chosen is None:
+                return Route(provider, Kind.UNRECOGNIZED, "unsupported_provider")
+            return Route(chosen.name, chosen.kind_of(value))
+        if base_url is not None:
+            chosen = self.for_host(base_url) or self._providers.get("openai")
+            if chosen is None:
+                return Route("openai", Kind.UNRECOGNIZED, "unsupported_provider")
+            return Route(chosen.name, chosen.kind_of(value))
+        claimant = self.claimant(value)
+        if claimant is not None:
+            return Route(claimant.name, claimant.kind_of(value))
+        hints = self.candidates(value)
+        if hints:
+            return Route(hints[0], Kind.SECRET, "ambiguous_provider")
+        return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
+
+
+BUILTINS: tuple[str, ...] = (
+    "keyledger.providers.openai:OpenAIProvider",
+)
+
+
+def _load(spec: str) -> Provider:
+    module_name, _, attr = spec.partition(":")
+    module = __import__(module_name, fromlist=[attr])
+    cls = getattr(module, attr)
+    return cls() if isinstance(cls, type) else cls  # type: ignore[no-any-return]
+
+
+def _plugins() -> Iterator[tuple[str, Provider]]:
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+            provider = loaded() if isinstance(loaded, type) else loaded
+            if not isinstance(provider, Provider):
+                raise TypeError("not a keyledger Provider")
+        except Exception as exc:  # a broken plugin must not break keyledger
+            log.warning("provider plugin %r not loaded: %s", entry.name, type(exc).__name__)
+            continue
+        yield entry.name, provider
+
+
+def build_registry(*, plugins: bool = True) -> Registry:
+    """A registry of the built-in providers and, with ``plugins``, the installed plugins."""
+    registry = Registry(_load(spec) for spec in BUILTINS)
+    if plugins:
+        for entry_name, provider in _plugins():
+            try:
+                registry.register(provider)
+            except ValueError as exc:
+                log.warning("provider plugin %r not loaded: %s", entry_name, exc)
+    return registry
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The process-wide registry (built once)."""
+    return build_registry()

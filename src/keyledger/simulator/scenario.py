@@ -1,0 +1,59 @@
+"""A simulator scenario, and how a key selects one.
+
+A key selects its scenario with the marker ``KLSIM__<scenario>__`` anywhere in it, e.g.
+``sk-proj-KLSIM__no_quota__0001abcd…``; ``KLSIM__<scenario>__<account>__`` also names an
+account (keys that share one share an organization). Each provider's simulator module
+(``sim_<provider>.py``) declares its routes and scenarios with these pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from keyledger.models import Kind, Status
+from keyledger.simulator.responses import Responder
+
+MARKER = "KLSIM__"
+DAY = 86400
+
+# Adds provider-specific headers to an answer (OpenAI names the organization of every answer).
+Decorate = Callable[[web.StreamResponse, "Scenario", str], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What each endpoint answers for keys of this scenario, and what keyledger should say."""
+
+    name: str
+    kind: Kind
+    description: str
+    expect: Status
+    expect_reason: str | None = None
+    endpoints: dict[str, Responder] = field(default_factory=dict)
+    relay: bool = False
+    provider: str = "openai"
+    key_prefix: str | None = None  # the prefix make_key gives this scenario's keys
+
+
+def scenario_of(key: str) -> str | None:
+    """The scenario name a key selects, if any."""
+    start = key.find(MARKER)
+    if start < 0:
+        return None
+    rest = key[start + len(MARKER) :]
+    name, sep, _ = rest.partition("__")
+    return name if sep else None
+
+
+def account_of(key: str) -> str | None:
+    """The account a key names with ``KLSIM__<scenario>__<account>__``, if any."""
+    start = key.find(MARKER)
+    if start < 0:
+        return None
+    parts = key[start + len(MARKER) :].split("__")
+    return parts[1] if len(parts) > 2 and parts[1] else None
+
+

@@ -1,0 +1,489 @@
+"""The simulator's OpenAI (and one-api/new-api relay) endpoints and scenarios.
+
+Texts are the published ones (``provider-apis.md``). Unknown keys are answered as OpenAI
+answers an unknown key (401 ``invalid_api_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from decimal import Decimal
+
+from aiohttp import web
+
+from keyledger.models import Kind, Status
+from keyledger.simulator.responses import (
+    Ctx,
+    Responder,
+    dynamic,
+    json_reply,
+    openai_error,
+    raw_reply,
+    sequence,
+)
+from keyledger.simulator.scenario import DAY, Scenario, account_of
+
+ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/models"): "models",
+    ("POST", "/v1/chat/completions"): "chat",
+    ("GET", "/v1/me"): "me",
+    ("GET", "/v1/dashboard/billing/subscription"): "subscription",
+    ("GET", "/dashboard/billing/subscription"): "subscription",
+    ("GET", "/v1/dashboard/billing/usage"): "usage",
+    ("GET", "/dashboard/billing/usage"): "usage",
+    ("GET", "/dashboard/billing/credit_grants"): "credit_grants",
+    ("GET", "/v1/dashboard/billing/credit_grants"): "credit_grants",
+    ("GET", "/v1/organization/costs"): "costs",
+}
+
+RATE_HEADERS = {
+    "x-ratelimit-limit-requests": "5000",
+    "x-ratelimit-limit-tokens": "2000000",
+    "x-ratelimit-remaining-requests": "4999",
+    "x-ratelimit-remaining-tokens": "1999990",
+    "x-ratelimit-reset-requests": "12ms",
+    "x-ratelimit-reset-tokens": "6m0s",
+}
+
+MODELS = json_reply(
+    {
+        "object": "list",
+        "data": [
+            {"id": m, "object": "model", "created": 1686935002, "owned_by": "system"}
+            for m in ("gpt-4o", "gpt-4o-mini", "gpt-3.5-turbo", "text-embedding-3-small")
+        ],
+    },
+)
+PROBE_OK = openai_error(
+    400,
+    "Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got -1 instead.",
+    param="max_tokens",
+    code="integer_below_min_value",
+    headers=RATE_HEADERS,
+)
+INVALID = openai_error(
+    401,
+    "Incorrect API key provided: sk-VKMIs***************************************wjh3. "
+    "You can find your API key at https://platform.openai.com/account/api-keys.",
+    code="invalid_api_key",
+)
+NEEDS_SESSION = openai_error(
+    403,
+    "Your request to GET /v1/dashboard/billing/subscription must be made with a session key "
+    "(that is, it can only be made from the browser). You made it with the following key "
+    "type: secret.",
+    type_="server_error",
+)
+NO_QUOTA = openai_error(
+    429,
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+    type_="insufficient_quota",
+    code="insufficient_quota",
+)
+BILLING_OFF = openai_error(
+    429,
+    "Your account is not active, please check your billing details on our website.",
+    type_="billing_not_active",
+    code="billing_not_active",
+)
+DEACTIVATED = openai_error(
+    401,
+    "This key is associated with a deactivated account. If you feel this is an error, "
+    "contact us through our help center at help.openai.com.",
+    code="account_deactivated",
+)
+TERMINATED = openai_error(
+    429,
+    "Your access was terminated due to violation of our policies, please check your email "
+    "for more information. If you believe this is in error and would like to appeal, please "
+    "contact us through our help center at help.openai.com.",
+    type_="access_terminated",
+    code="access_terminated",
+)
+RATE_LIMITED = openai_error(
+    429,
+    "Rate limit reached for gpt-4o-mini in organization org-demo-acme on requests per min "
+    "(RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit "
+    "https://platform.openai.com/account/rate-limits to learn more.",
+    type_="requests",
+    code="rate_limit_exceeded",
+    headers={"retry-after-ms": "300", **RATE_HEADERS},
+)
+RATE_LIMITED_LONG = openai_error(
+    429,
+    "Rate limit reached for gpt-4o-mini in organization org-demo-acme on tokens per min "
+    "(TPM): Limit 10000, Used 9348, Requested 5086. Please try again in 1h. Visit "
+    "https://platform.openai.com/account/rate-limits to learn more.",
+    type_="tokens",
+    code="rate_limit_exceeded",
+    headers={"retry-after": "3600"},
+)
+MISSING_SCOPES = openai_error(
+    401,
+    "You have insufficient permissions for this operation. Missing scopes: model.request. "
+    "Check that you have the correct role in your organization (Reader, Writer, Owner) and "
+    "project (Member, Owner), and if you're using a restricted API key, that it has the "
+    "necessary scopes.",
+    type_=None,
+)
+REGION = openai_error(
+    403,
+    "Country, region, or territory not supported",
+    type_="request_forbidden",
+    code="unsupported_country_region_territory",
+)
+HTML_502 = raw_reply(
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+    "Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n",
+    status=502,
+)
+CAPTIVE_PORTAL = raw_reply("<!DOCTYPE html><html><body>Please log in to the Wi-Fi</body></html>")
+
+
+def _relay_error(status: int, message: str, type_: str = "one_api_error") -> Responder:
+    return json_reply(
+        {"error": {"message": f"{message} (request id: 2024011512345678)", "type": type_}}, status
+    )
+
+
+def _subscription(hard_limit: str, access_until: int = 0) -> Responder:
+    return json_reply(
+        {
+            "object": "billing_subscription",
+            "has_payment_method": True,
+            "soft_limit_usd": Decimal(hard_limit),
+            "hard_limit_usd": Decimal(hard_limit),
+            "system_hard_limit_usd": Decimal(hard_limit),
+            "access_until": access_until,
+        }
+    )
+
+
+def _usage(cents: str) -> Responder:
+    return json_reply({"object": "list", "total_usage": Decimal(cents)})
+
+
+def _grants(grants: list[tuple[str, str, int, int]]) -> Responder:
+    """Grants as (amount, used, effective offset days, expiry offset days) from now."""
+
+    def build(request: web.Request, ctx: Ctx) -> Responder:
+        now = int(time.time())
+        data = [
+            {
+                "object": "credit_grant",
+                "id": f"d8e2c0a2-{i:04d}-4c3f-9d10-5c6b0f0e{i:04d}",
+                "grant_amount": Decimal(amount),
+                "used_amount": Decimal(used),
+                "effective_at": now + eff * DAY,
+                "expires_at": now + exp * DAY,
+            }
+            for i, (amount, used, eff, exp) in enumerate(grants)
+        ]
+        granted = sum((Decimal(g[0]) for g in grants), Decimal(0))
+        used_total = sum((Decimal(g[1]) for g in grants), Decimal(0))
+        return json_reply(
+            {
+                "object": "credit_summary",
+                "total_granted": granted,
+                "total_used": used_total,
+                "total_available": granted - used_total,
+                "grants": {"object": "list", "data": data},
+            }
+        )
+
+    return dynamic(build)
+
+
+def _only_v1(responder: Responder) -> Responder:
+    """Serve ``responder`` on the ``/v1``-prefixed path only; 404 on the bare one."""
+
+    async def respond(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        if not request.path.startswith("/v1/"):  # a front proxy's page, not an API error
+            page = "<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+            return await raw_reply(page, status=404)(request, ctx)
+        return await responder(request, ctx)
+
+    return respond
+
+
+def _costs_pages(pages: list[list[tuple[str, str]]]) -> Responder:
+    """Costs pages, each a list of (project_id, amount); page tokens chain them."""
+
+    async def respond(request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        token = request.query.get("page")
+        index = int(token.rsplit("_", 1)[-1]) if token else 0
+        index = min(index, len(pages) - 1)
+        start = int(request.query.get("start_time", "0"))
+        buckets = [
+            {
+                "object": "bucket",
+                "start_time": start + (index * 3 + n) * DAY,
+                "end_time": start + (index * 3 + n + 1) * DAY,
+                "results": [
+                    {
+                        "object": "organization.costs.result",
+                        "amount": {"value": Decimal(amount), "currency": "usd"},
+                        "line_item": None,
+                        "project_id": project,
+                    }
+                ],
+            }
+            for n, (project, amount) in enumerate(pages[index])
+        ]
+        more = index + 1 < len(pages)
+        body = {
+            "object": "page",
+            "data": buckets,
+            "has_more": more,
+            "next_page": f"page_AAAAAGdGxdEiJdKO_{index + 1}" if more else None,
+        }
+        return await json_reply(body)(request, ctx)
+
+    return respond
+
+
+def _secret(
+    name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder
+) -> Scenario:
+    merged: dict[str, Responder] = {
+        "models": MODELS,
+        "chat": PROBE_OK,
+        "subscription": NEEDS_SESSION,
+        "usage": NEEDS_SESSION,
+    }
+    merged.update(endpoints)
+    return Scenario(name, Kind.SECRET, desc, expect, reason, merged)
+
+
+def _relay(
+    name: str, desc: str, expect: Status, reason: str | None, **endpoints: Responder
+) -> Scenario:
+    merged: dict[str, Responder] = {"models": MODELS, "chat": PROBE_OK}
+    merged.update(endpoints)
+    return Scenario(name, Kind.SECRET, desc, expect, reason, merged, relay=True)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "grants",
+            Kind.SESSION,
+            "session key: two live grants and one expired grant",
+            Status.OK,
+            None,
+            {
+                "credit_grants": _grants(
+                    [
+                        ("18.00", "6.25", -60, 30),
+                        ("50.00", "12.50", -10, 120),
+                        ("5.00", "1.00", -200, -20),
+                    ]
+                )
+            },
+        ),
+        Scenario(
+            "grant_expiring",
+            Kind.SESSION,
+            "session key: the only grant expires in 3 days",
+            Status.OK,
+            None,
+            {"credit_grants": _grants([("120.00", "87.40", -87, 3)])},
+        ),
+        Scenario(
+            "zero_balance",
+            Kind.SESSION,
+            "session key: no grants at all (the seed's example)",
+            Status.OK,
+            "zero_balance",
+            {"credit_grants": _grants([])},
+        ),
+        Scenario(
+            "grants_v1_only",
+            Kind.SESSION,
+            "session key at a gateway serving only /v1/dashboard/billing/credit_grants",
+            Status.OK,
+            None,
+            {"credit_grants": _only_v1(_grants([("10.00", "2.50", -5, 60)]))},
+        ),
+        Scenario(
+            "session_deactivated",
+            Kind.SESSION,
+            "session key of a banned account",
+            Status.DEACTIVATED,
+            "account_deactivated",
+            {"credit_grants": DEACTIVATED},
+        ),
+        _secret("ok", "project key that works", Status.OK, None),
+        _secret(
+            "no_quota",
+            "key whose account is out of quota",
+            Status.NO_QUOTA,
+            "insufficient_quota",
+            chat=NO_QUOTA,
+        ),
+        _secret(
+            "billing_off",
+            "account with billing not active",
+            Status.BILLING_INACTIVE,
+            "billing_not_active",
+            chat=BILLING_OFF,
+        ),
+        _secret(
+            "deactivated",
+            "key of a deactivated account",
+            Status.DEACTIVATED,
+            "account_deactivated",
+            models=DEACTIVATED,
+            chat=DEACTIVATED,
+        ),
+        _secret(
+            "terminated",
+            "access terminated for policy violation",
+            Status.DEACTIVATED,
+            "access_terminated",
+            chat=TERMINATED,
+        ),
+        _secret(
+            "invalid",
+            "revoked or mistyped key",
+            Status.INVALID,
+            "invalid_api_key",
+            models=INVALID,
+            chat=INVALID,
+        ),
+        _secret(
+            "restricted",
+            "restricted key without model.request scope",
+            Status.RESTRICTED,
+            "missing_scopes",
+            chat=MISSING_SCOPES,
+        ),
+        _secret(
+            "rate_limited_then_ok",
+            "rate limited once, then fine",
+            Status.OK,
+            None,
+            chat=sequence([RATE_LIMITED, PROBE_OK]),
+        ),
+        _secret(
+            "rate_limited",
+            "rate limited for the next hour",
+            Status.RATE_LIMITED,
+            "rate_limit_exceeded",
+            chat=RATE_LIMITED_LONG,
+        ),
+        _secret(
+            "region",
+            "request from an unsupported region",
+            Status.UNKNOWN,
+            "unsupported_country_region_territory",
+            models=REGION,
+            chat=REGION,
+        ),
+        _secret(
+            "html_502",
+            "Cloudflare 502 page on every call",
+            Status.UNKNOWN,
+            "server_error",
+            models=HTML_502,
+            chat=HTML_502,
+            subscription=HTML_502,
+        ),
+        _secret(
+            "captive_portal",
+            "a Wi-Fi login page answering 200",
+            Status.UNKNOWN,
+            "unexpected_body",
+            models=CAPTIVE_PORTAL,
+            chat=CAPTIVE_PORTAL,
+            subscription=CAPTIVE_PORTAL,
+        ),
+        _relay(
+            "relay",
+            "one-api relay token with $100 quota, $25.34 used",
+            Status.OK,
+            None,
+            subscription=_subscription("100.0", int(time.time()) + 45 * DAY),
+            usage=_usage("2534.0"),
+        ),
+        _relay(
+            "relay_unlimited",
+            "relay token without a limit",
+            Status.OK,
+            None,
+            subscription=_subscription("100000000"),
+            usage=_usage("123456"),
+        ),
+        _relay(
+            "relay_exhausted",
+            "relay token whose quota is used up",
+            Status.NO_QUOTA,
+            "insufficient_quota",
+            models=_relay_error(401, "该令牌额度已用尽"),
+            chat=_relay_error(401, "该令牌额度已用尽"),
+        ),
+        _relay(
+            "relay_spent",
+            "relay token with nothing left on its limit",
+            Status.NO_QUOTA,
+            "balance_exhausted",
+            subscription=_subscription("10.0"),
+            usage=_usage("1000"),
+        ),
+        _relay(
+            "relay_invalid",
+            "relay token that does not exist",
+            Status.INVALID,
+            "invalid_api_key",
+            models=_relay_error(401, "无效的令牌"),
+            chat=_relay_error(401, "无效的令牌"),
+        ),
+        Scenario(
+            "admin",
+            Kind.ADMIN,
+            "admin key: month-to-date costs over three pages",
+            Status.OK,
+            None,
+            {
+                "costs": _costs_pages(
+                    [
+                        [("proj_alpha", "12.50"), ("proj_beta", "3.25"), ("proj_alpha", "7.75")],
+                        [("proj_alpha", "1.00"), ("proj_gamma", "0.06"), ("proj_beta", "4.44")],
+                        [("proj_alpha", "2.00")],
+                    ]
+                )
+            },
+        ),
+        Scenario(
+            "admin_no_scope",
+            Kind.ADMIN,
+            "a project key used as an admin key",
+            Status.RESTRICTED,
+            "missing_scopes",
+            {
+                "costs": openai_error(
+                    401,
+                    "You have insufficient permissions for this operation. Missing scopes: "
+                    "api.usage.read. Check that you have the correct role in your organization, "
+                    "and if you're using a restricted API key, that it has the necessary scopes.",
+                    type_="invalid_request_error",
+                )
+            },
+        ),
+    )
+}
+
+
+
+
+def decorate(response: web.StreamResponse, scenario: Scenario, key: str) -> None:
+    """OpenAI names the organization of every answer; a relay does only when it passes its
+    upstream's header through (a key naming an account simulates that)."""
+    account = account_of(key)
+    if account or not scenario.relay:
+        org = account or hashlib.sha256(key.encode()).hexdigest()[:10]
+        response.headers.setdefault("openai-organization", f"org-{org}")
