@@ -26,6 +26,7 @@ from itertools import chain
 from typing import BinaryIO
 
 from keyledger.errors import KeyFileError
+from keyledger.sanitize import looks_like_key
 
 MAX_LINE_BYTES = 8192
 SNIFF_BYTES = 8192
@@ -52,7 +53,6 @@ _WIDE_BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
-_KEYISH_ARGUMENT = re.compile(r"(?:sk-|sess-|AIza|xai-|gsk_)[A-Za-z0-9_\-]{12,}")
 _TOML_TABLE = re.compile(
     r"^\s*\[\s*accounts\s*\.\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+))\s*\]\s*(?:#.*)?$"
 )
@@ -67,6 +67,7 @@ class Entry:
 
     ``column`` is the 1-based character column of the key in its line, or ``None`` when the
     source has no meaningful column; ``notes`` are warnings about how the line was read.
+    ``account`` is the TOML table name (``[accounts.NAME]``), which is checked like a label.
     """
 
     value: str
@@ -76,6 +77,7 @@ class Entry:
     provider: str | None = None
     base_url: str | None = None
     notes: tuple[str, ...] = ()
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,7 @@ def _invalid_char(where: str, column: int, ch: str) -> InputIssue:
 
 def looks_like_key_argument(path: str) -> bool:
     """Whether a command-line path is really a key pasted in place of a file name."""
-    return bool(_KEYISH_ARGUMENT.search(path)) and not os.path.lexists(path)
+    return looks_like_key(path) and not os.path.lexists(path)
 
 
 def open_source(path: str, stdin: BinaryIO | None = None) -> tuple[str, BinaryIO]:
@@ -529,7 +531,7 @@ def _key_column(line: str, cell: str) -> int | None:
 
 def _safe_names(names: Sequence[str]) -> str:
     """Column or table names for a message: short plain names only, never anything key-like."""
-    shown = [n for n in names if _ENV_NAME.fullmatch(n) and len(n) <= 32]
+    shown = [n for n in names if _ENV_NAME.fullmatch(n) and len(n) <= 32 and not looks_like_key(n)]
     hidden = sum(1 for n in names if n not in shown)
     text = ", ".join(shown)
     if hidden:
@@ -669,7 +671,11 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
         value = merged.get("key")
         if "key_env" in merged:
             env_name = merged["key_env"]
-            if not isinstance(env_name, str) or not _ENV_NAME.fullmatch(env_name):
+            if (
+                not isinstance(env_name, str)
+                or not _ENV_NAME.fullmatch(env_name)
+                or looks_like_key(env_name)
+            ):
                 yield InputIssue(where, "key_env must name an environment variable, e.g. WORK_KEY")
                 continue
             value = os.environ.get(env_name, "").strip()
@@ -697,6 +703,7 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
             where=where,
             column=None,
             label=given if isinstance(given, str) and given else label,
+            account=label,
             provider=text_fields["provider"] if isinstance(text_fields["provider"], str) else None,
             base_url=text_fields["base_url"] if isinstance(text_fields["base_url"], str) else None,
         )

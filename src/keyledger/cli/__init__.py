@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -13,19 +16,48 @@ from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.output import silence_stdout
 from keyledger.cli.simulate import simulate
 from keyledger.exitcodes import ExitCode
+from keyledger.sanitize import redact_user_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class _Group(click.Group):
-    """The command group; a closed output pipe ends any command quietly with 141.
+@contextlib.contextmanager
+def redacted_errors() -> Iterator[None]:
+    """Every usage error on its way out loses anything key-shaped it quotes (F4).
 
-    (Click itself would turn it into exit 1, so it is handled before Click sees it.)
+    Click's own errors (a bad ``-f`` or ``KEYLEDGER_CONCURRENCY`` value, a missing file) and
+    keyledger's :class:`~keyledger.cli.keys_input.UsageExit` all quote what the user typed;
+    this is the one place they pass before Click prints them.
     """
+    try:
+        yield
+    except click.ClickException as exc:
+        exc.message = redact_user_text(exc.message)
+        if isinstance(exc, click.FileError):
+            exc.ui_filename = redact_user_text(exc.ui_filename)
+        raise
+
+
+class _Group(click.Group):
+    """The command group: errors are redacted; a closed pipe ends any command with 141.
+
+    (Click itself would turn a closed pipe into exit 1, so it is handled before Click sees it.)
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with redacted_errors():
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with redacted_errors():
+                return super().invoke(ctx)
         except BrokenPipeError:
             silence_stdout()
             raise SystemExit(ExitCode.BROKEN_PIPE) from None

@@ -16,7 +16,7 @@ from keyledger.exitcodes import ExitCode
 from keyledger.home import home_dir, install_secret
 from keyledger.keyset import KeySet, build_keyset, looks_like_secret, read_items
 from keyledger.providers import get_provider
-from keyledger.sanitize import neutralise
+from keyledger.sanitize import neutralise, redact_user_text
 from keyledger.secret import Fingerprinter
 from keyledger.sources import InputIssue
 
@@ -48,10 +48,8 @@ def warn_permissive(paths: Sequence[str], strict: bool) -> None:
         except OSError:
             continue
         if mode & 0o077:
-            message = (
-                f"{neutralise(path)}: group or others may read it (mode {mode:04o}); "
-                "consider chmod 600"
-            )
+            shown = neutralise(redact_user_text(path))
+            message = f"{shown}: group or others may read it (mode {mode:04o}); consider chmod 600"
             if strict:
                 raise UsageExit(message + " (refused by --strict-perms)")
             sys.stderr.write(f"keyledger: warning: {message}\n")
@@ -60,7 +58,7 @@ def warn_permissive(paths: Sequence[str], strict: bool) -> None:
 def report_issues(issues: Sequence[InputIssue], limit: int = 50, total: int | None = None) -> None:
     """Print input issues to stderr (at most ``limit``, then a count of the rest)."""
     for issue in issues[:limit]:
-        sys.stderr.write(f"keyledger: {neutralise(str(issue))}\n")
+        sys.stderr.write(f"keyledger: {neutralise(redact_user_text(str(issue)))}\n")
     total = len(issues) if total is None else total
     if total > limit:
         sys.stderr.write(f"keyledger: … and {total - limit} more input issues\n")

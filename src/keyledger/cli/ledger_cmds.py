@@ -49,7 +49,7 @@ from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.table import STATUS_STYLE, safe
 from keyledger.runner import RunReport
-from keyledger.sanitize import neutralise
+from keyledger.sanitize import neutralise, redact_user_text
 
 
 class LedgerExit(UsageExit):
@@ -422,7 +422,7 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
         finally:
             store.close()
     if not rows and path.exists():
-        what = f" for {neutralise(selector)}" if selector else ""
+        what = f" for {neutralise(redact_user_text(selector))}" if selector else ""
         stderr_console().print(f"keyledger: no recorded checks{what}", markup=False)
     if fmt == "table":
         if output is not None:
