@@ -35,6 +35,10 @@ _PREFIX_GROUP = "(?:" + "|".join(re.escape(prefix) for prefix in KEY_PREFIXES) +
 KEY_PATTERN = re.compile(
     _PREFIX_GROUP + r"[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}",
 )
+# The same in text the user typed, where a prefix glued to a word (``task-force``) is no key.
+_KEY_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])" + _PREFIX_GROUP + r"[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9_\-\.]{8,}",
+)
 # Key-shaped strings that make a field a key (stricter, so ``task-force-alpha`` is a label).
 _KEY_WORD = re.compile(
     r"(?<![A-Za-z0-9_\-])" + _PREFIX_GROUP + r"[A-Za-z0-9_\-]{16,}|(?i:bearer)\s+\S{16,}"
@@ -219,7 +223,7 @@ def holds_key(text: str, redactor: Redactor | None = None, *, tokens: bool = Tru
 
 def redact_user_text(text: str) -> str:
     """``text`` (an error quoting what the user typed) with key shapes and random tokens cut."""
-    text = KEY_PATTERN.sub(REDACTED, INVISIBLE.sub("", text))
+    text = _KEY_TOKEN.sub(REDACTED, INVISIBLE.sub("", text))
     return _TOKEN_RUN.sub(lambda run: REDACTED if _random(run.group()) else run.group(), text)
 
 
