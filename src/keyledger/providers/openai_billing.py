@@ -60,7 +60,7 @@ def _usage_dollars(body: dict[str, object] | None) -> tuple[Decimal | None, str 
         return None, None
     if cents < 0:
         return None, "total_usage: negative usage"
-    return cents.scaleb(-2, WIDE), None
+    return WIDE.divide(cents, Decimal(100)), None
 
 
 async def read_billing(
