@@ -99,6 +99,8 @@ def parse_money(value: object) -> Decimal | None:
     """
     if value is None:
         return None
+    if isinstance(value, OversizeNumber):
+        raise MoneyError(f"number of {value.length} characters")
     number = _number(value)
     if number is None:
         raise MoneyError("not a number")
