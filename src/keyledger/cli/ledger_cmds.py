@@ -73,6 +73,12 @@ def _utc(moment: datetime) -> str:
 # -- what `check` records and shows ---------------------------------------------------------
 
 
+def _spend_text(row: ResultRow) -> str:
+    if row.spend is None:
+        return "-"
+    return ("≥ " if row.spend_truncated else "") + fmt_money(row.spend, row.spend_currency or "")
+
+
 def _signed(value: Decimal, currency: str | None = None) -> str:
     text = fmt_money(abs(value), currency or "")
     return ("+" if value > 0 else "-" if value < 0 else "±") + text
@@ -362,7 +368,7 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
             safe(row.reason),
             Text("unlimited" if row.unlimited else fmt_money(row.available, row.currency or "")),
             delta,
-            Text(fmt_money(row.spend, row.spend_currency or "") if row.spend is not None else "-"),
+            Text(_spend_text(row)),
             safe(row.organization or "-"),
         )
     return table

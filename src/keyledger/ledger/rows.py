@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from keyledger.money import stored_money
 
 
 def to_text(value: datetime | None) -> str | None:
@@ -35,13 +37,7 @@ def money_text(value: Decimal | None) -> str | None:
 
 def money_value(value: str | None) -> Decimal | None:
     """The inverse of :func:`money_text`; unreadable text is ``None``."""
-    if value is None:
-        return None
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() else None
+    return stored_money(value)  # bounded: a hand-damaged or absurd cell reads as unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +107,8 @@ class ResultRow:
     def has_balance(self) -> bool:
         """Whether this check read a balance at all."""
         return self.currency is not None
+
+    @property
+    def spend_truncated(self) -> bool:
+        """Whether ``spend`` is only a lower bound (cost paging stopped early)."""
+        return self.spend is not None and self.balance_reason == "costs_truncated"

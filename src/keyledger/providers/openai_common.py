@@ -21,11 +21,18 @@ def get(key: Key, url: str) -> Request:
     return Request("GET", url, key.secret)
 
 
+MAX_LIMIT_DIGITS = 18  # a rate limit fits in a signed 64-bit integer (the ledger's INTEGER)
+
+
 def _int(value: str | None) -> int | None:
+    """A header's non-negative integer; ``None`` for absent, negative, non-ASCII-digit or
+    absurdly long values (never an error: Python's int digit limit is never reached)."""
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    if not 0 < len(value) <= MAX_LIMIT_DIGITS or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
 
 
 def rate_limits(headers: Mapping[str, str], clean: Clean) -> RateLimits | None:
