@@ -265,10 +265,13 @@ class Store:
         new = _prepare_file(path, create)
         if not new:
             _inspect(path)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                _tighten(Path(f"{path}{suffix}"))
+        except OSError as exc:
+            raise StoreError(f"cannot tighten {path}: {exc.strerror or 'OS error'}") from None
         if not writable(path.parent) or not writable(path):
             return cls._open_read_only(path)
-        for suffix in ("", "-wal", "-shm"):
-            _tighten(Path(f"{path}{suffix}"))
         try:
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
