@@ -20,6 +20,7 @@ import re
 import stat
 import tomllib
 import unicodedata
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -209,13 +210,7 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
     name, stream = open_source(path, stdin)
     try:
         lines = decoded_lines(name, _chunks(stream))
-        peeked: list[tuple[str, str | InputIssue]] = []
-        first = ""
-        for where, line in lines:
-            peeked.append((where, line))
-            if isinstance(line, str) and line.strip() and not line.lstrip().startswith("#"):
-                first = line
-                break
+        peeked, first = _peek(name, lines)
         all_lines = chain(peeked, lines)
         fmt = detect_format(name, first)
         if fmt == "toml":
@@ -232,6 +227,51 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
     finally:
         if stream is not stdin:
             stream.close()
+
+
+MAX_PEEKED_ISSUES = 1000
+
+
+def _peek(
+    name: str, lines: Iterator[tuple[str, str | InputIssue]]
+) -> tuple[Iterator[tuple[str, str | InputIssue]], str]:
+    """Read up to the first meaningful line (for :func:`detect_format`) in constant memory.
+
+    Blank and comment lines before it are only counted, and given back as blank lines under
+    their own ``file:line``; unreadable lines are kept as they are (up to
+    ``MAX_PEEKED_ISSUES``, after which the format is decided from the name alone).
+    Returns the lines read (the meaningful one last) and that line.
+    """
+    kept: list[tuple[int, int] | tuple[str, str | InputIssue]] = []
+    issues = 0
+    first = ""
+    for number, (where, line) in enumerate(lines, start=1):
+        if isinstance(line, InputIssue):
+            kept.append((where, line))
+            issues += 1
+            if issues >= MAX_PEEKED_ISSUES:
+                break
+        elif line.strip() and not line.lstrip().startswith("#"):
+            kept.append((where, line))
+            first = line
+            break
+        elif kept and isinstance(kept[-1][0], int):
+            start, count = kept[-1]
+            kept[-1] = (start, int(count) + 1)
+        else:
+            kept.append((number, 1))
+
+    def replay() -> Iterator[tuple[str, str | InputIssue]]:
+        for head, tail in kept:
+            if isinstance(head, int):
+                assert isinstance(tail, int)
+                for at in range(head, head + tail):
+                    yield f"{name}:{at}", ""
+            else:
+                assert not isinstance(tail, int)
+                yield head, tail
+
+    return replay(), first
 
 
 def read_environment(environ: Mapping[str, str]) -> Iterator[Item]:
@@ -539,19 +579,119 @@ def _safe_names(names: Sequence[str]) -> str:
     return text
 
 
+class _LineProblem(Exception):
+    """Raised out of the CSV reader's input: a line that cannot be read, or a record too long."""
+
+    def __init__(self, issue: InputIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+class _CsvLines:
+    """Feeds lines to :func:`csv.reader` so that it reads real RFC 4180 records (a quoted
+    cell may span lines), skipping blank and comment lines between records.
+
+    It keeps the lines of the current record (capped at ``MAX_LINE_BYTES`` in all, as a line
+    is capped), so it can say where the record started and, when the record turns out
+    malformed (an unclosed quote, say), read the lines after its first one again as records
+    of their own. An unreadable line, or a record over the cap, is raised as
+    :class:`_LineProblem`; the reader then starts afresh.
+    """
+
+    def __init__(self, lines: Iterable[tuple[str, str | InputIssue]]) -> None:
+        self.lines = iter(lines)
+        self.again: deque[tuple[str, str | InputIssue]] = deque()
+        self.record: list[tuple[str, str]] = []
+        self.size = 0
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    @property
+    def start(self) -> str:
+        """``file:line`` where the current record started."""
+        return self.record[0][0] if self.record else ""
+
+    @property
+    def single(self) -> str | None:
+        """The record's line when it is one line."""
+        return self.record[0][1] if len(self.record) == 1 else None
+
+    def done(self) -> None:
+        """The reader finished a record: the next line may start another."""
+        self.record = []
+
+    def failed(self) -> None:
+        """The record was malformed: its lines after the first are read again."""
+        self.again.extendleft(reversed(self.record[1:]))
+        self.record = []
+
+    def _next_line(self) -> tuple[str, str | InputIssue]:
+        if self.again:
+            return self.again.popleft()
+        return next(self.lines)
+
+    def __next__(self) -> str:
+        while True:
+            where, line = self._next_line()
+            if isinstance(line, InputIssue):
+                raise _LineProblem(line)
+            if not self.record:
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                self.size = 0
+            self.record.append((where, line))
+            self.size += len(line.encode("utf-8", "surrogatepass")) + 1
+            if self.size > MAX_LINE_BYTES:
+                raise _LineProblem(
+                    InputIssue(
+                        self.start,
+                        f"CSV record longer than {MAX_LINE_BYTES} bytes, skipped "
+                        "(check the quotes)",
+                    )
+                )
+            return line + "\n"
+
+
+def _csv_records(
+    lines: Iterable[tuple[str, str | InputIssue]],
+) -> Iterator[tuple[str, str | None, list[str]] | InputIssue]:
+    """``(file:line of the record start, its line if the record is one line, cells)`` per
+    record, or an issue."""
+    feed = _CsvLines(lines)
+    reader = csv.reader(feed, strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            if not feed.record:
+                return
+            # end of input inside a quoted cell (strict mode may not say so): malformed
+            yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            feed.failed()
+            continue
+        except _LineProblem as problem:
+            if feed.record and feed.start != problem.issue.where:
+                yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            yield problem.issue
+            feed.failed()
+            continue
+        except csv.Error:
+            yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            feed.failed()
+            continue
+        where, single = feed.start, feed.single
+        feed.done()
+        yield where, single, row
+
+
 def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
-    for where, line in lines:
-        if isinstance(line, InputIssue):
-            yield line
+    for parsed in _csv_records(lines):
+        if isinstance(parsed, InputIssue):
+            yield parsed
             continue
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            row = next(csv.reader([line], strict=True))
-        except (csv.Error, StopIteration):
-            yield InputIssue(where, "malformed CSV row (check the quotes)")
-            continue
+        where, line, row = parsed
         cells = [c.strip(" \t\u00a0") for c in row]
         if header is None:
             header = [c.lower() for c in cells]
@@ -572,7 +712,7 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
         if not value:
             yield InputIssue(where, "no key in this row")
             continue
-        column = _key_column(line, value)
+        column = _key_column(line, value) if line is not None else None
         bad = bad_key_char(value)
         if bad is not None:
             if column is None:

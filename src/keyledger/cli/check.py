@@ -9,10 +9,12 @@ import click
 
 from keyledger.baseurl import normalise_base_url
 from keyledger.cli.execute import CheckJob, execute
-from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
+from keyledger.cli.output import check_writable
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
+from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
@@ -147,6 +149,12 @@ def http_options(
     help="Remember this run in the ledger (history, changes, burn rate, runway); "
     "--no-record leaves the ledger untouched.",
 )
+@click.option(
+    "--new-identity",
+    is_flag=True,
+    help="Start a new fingerprint identity when install-secret is missing or is not the one "
+    "the ledger was recorded with (old checks stay but match no key again).",
+)
 @click.option("--strict", is_flag=True, help="Refuse to run if any input line is bad.")
 @click.option("--strict-perms", is_flag=True, help="Refuse key files readable by others.")
 @click.option(
@@ -178,6 +186,7 @@ def check(
     billing: bool,
     warn_days: int,
     record: bool,
+    new_identity: bool,
     strict: bool,
     strict_perms: bool,
     max_keys: int,
@@ -209,15 +218,22 @@ def check(
 
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
-    5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted,
-    141 the output pipe was closed (| head).
+    5 both, 2 usage or input error (an --output path that cannot be written
+    included), 1 the ledger or the --output file could not be written, 130
+    interrupted, 141 the output pipe was closed (| head).
     """
     chosen_format = output_format(fmt, output)
+    if output is not None:
+        try:
+            check_writable(output)
+        except OSError as exc:
+            raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     if base_url is not None:
         try:
             normalise_base_url(base_url)
         except ConfigError as exc:
             raise UsageExit(str(exc)) from None
+    ident = identity(os.environ, record=record, new_identity=new_identity)
     keyset = load_keys(
         files,
         environ=os.environ,
@@ -226,6 +242,7 @@ def check(
         max_keys=max_keys,
         strict=strict,
         strict_perms=strict_perms,
+        ident=ident,
     )
     job = CheckJob(
         keys=keyset.keys,
@@ -238,7 +255,7 @@ def check(
         quiet=quiet,
         warn_days=warn_days,
     )
-    ledger = CheckLedger.attach(job) if record else None
+    ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
     try:
         code = execute(job)
     except BaseException:
@@ -247,4 +264,11 @@ def check(
         raise
     if ledger is not None:
         code = ledger.close(code)
+    if job.output_error is not None:
+        recorded = isinstance(ledger, CheckLedger) and ledger.recorder.error is None
+        kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
+        failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
+        if code is ExitCode.INTERRUPTED:
+            failure.exit_code = code
+        raise failure
     raise SystemExit(code)

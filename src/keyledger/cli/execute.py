@@ -70,6 +70,7 @@ class CheckJob:
     extra_columns: Callable[[Sequence[CheckResult]], dict[str, dict[str, object]]] | None = None
     after_run: Callable[[RunReport], None] | None = None
     notes: list[str] = field(default_factory=list)
+    output_error: str | None = None  # set when results could not be written out
 
 
 class _Progress:
@@ -152,6 +153,7 @@ def execute(job: CheckJob) -> ExitCode:
                 progress.bar.stop()
         summary.finish()
         out.close(report.complete, summary.as_dict())
+    job.output_error = out.failed
     if out.broken:  # the reader of stdout went away (| head): finish quietly
         report.interrupted = True
     if job.after_run is not None:
@@ -174,7 +176,7 @@ def execute(job: CheckJob) -> ExitCode:
             console.print(note, markup=False)
     elif not job.quiet:
         err.print(totals_view(summary))
-    if job.output is not None and not job.quiet:
+    if job.output is not None and not job.quiet and out.failed is None:
         err.print(f"wrote {len(report.results)} results to {job.output}", markup=False)
     if any(r.reason == "tls" for r in report.results) and not job.quiet:
         err.print(TLS_HINT, markup=False)

@@ -21,7 +21,14 @@ from rich.table import Table
 from rich.text import Text
 
 from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
-from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.keys_input import (
+    Identity,
+    LedgerExit,
+    UsageExit,
+    WriteExit,
+    identity,
+    load_keys,
+)
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
 from keyledger.exitcodes import ExitCode
@@ -50,12 +57,6 @@ from keyledger.money import fmt_money
 from keyledger.render.table import STATUS_STYLE, safe
 from keyledger.runner import RunReport
 from keyledger.sanitize import neutralise, redact_user_text
-
-
-class LedgerExit(UsageExit):
-    """The ledger cannot be used: message on stderr, exit code 1."""
-
-    exit_code = ExitCode.ERROR
 
 
 def open_ledger(*, create: bool) -> Store:
@@ -137,10 +138,19 @@ class CheckLedger:
         job.extra_columns = self.columns
 
     @classmethod
-    def attach(cls, job: CheckJob) -> CheckLedger:
-        """Open the ledger, start a run and hook it into ``job``."""
+    def attach(
+        cls, job: CheckJob, ident: Identity, *, new_identity: bool = False
+    ) -> CheckLedger | UnwritableLedger:
+        """Open the ledger, check its identity, start a run and hook it into ``job``.
+
+        A ledger that may not be written still lets the check run and print its results.
+        """
         store = open_ledger(create=True)
+        if store.read_only:
+            store.close()
+            return UnwritableLedger(f"{store.path} is read-only")
         try:
+            store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
             run_id = store.begin_run(len(job.keys))
         except StoreError as exc:
             store.close()
@@ -218,6 +228,7 @@ class CheckLedger:
         if not self.finished:
             self.recorder.finish("interrupted")
         self.store.close()
+        warn_damaged(self.store)
         error = self.recorder.error
         if error is None:
             return code
@@ -227,6 +238,39 @@ class CheckLedger:
             markup=False,
         )
         return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+
+
+class UnwritableLedger:
+    """A ledger that may not be written: the check runs and prints, nothing is recorded, and
+    the run ends with exit code 1 (as when a write fails)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        stderr_console().print(
+            f"keyledger: warning: ledger: {reason}; results are printed but not recorded "
+            "(--no-record skips the ledger)",
+            markup=False,
+        )
+
+    def abort(self) -> None:
+        """Nothing to undo."""
+
+    def close(self, code: ExitCode) -> ExitCode:
+        """Say what was not recorded; exit code 1 unless interrupted."""
+        stderr_console().print(
+            f"keyledger: error: ledger: {self.reason}; no result was recorded", markup=False
+        )
+        return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+
+
+def warn_damaged(store: Store) -> None:
+    """Say on stderr how many damaged ledger rows were skipped, if any."""
+    if store.damaged:
+        stderr_console().print(
+            f"keyledger: warning: ledger: {store.damaged} damaged row(s) in {store.path} "
+            "skipped (run `keyledger export` to see the rest, or restore a backup)",
+            markup=False,
+        )
 
 
 # -- shared option types ---------------------------------------------------------------------
@@ -286,10 +330,13 @@ def _text_output(output: Path | None) -> Iterator[TextIO]:
         raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     try:
         yield target.stream
+        target.commit()
+    except OSError as exc:  # a full disk, /dev/full: nothing half-written is left
+        target.abandon()
+        raise WriteExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     except BaseException:
         target.abandon()
         raise
-    target.commit()
 
 
 def _write_bytes(target: Path, data: bytes) -> None:
@@ -427,6 +474,7 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
             rows = _guard(lambda: list(store.iter_results(selector, since=since)))
         finally:
             store.close()
+        warn_damaged(store)
     if not rows and path.exists():
         what = f" for {neutralise(redact_user_text(selector))}" if selector else ""
         stderr_console().print(f"keyledger: no recorded checks{what}", markup=False)
@@ -486,6 +534,7 @@ def plot(selector: str | None, since: datetime | None, output: Path) -> None:
         rows = _guard(lambda: list(store.iter_results(selector, since=since)))
     finally:
         store.close()
+        warn_damaged(store)
     series: dict[str, list[ResultRow]] = {}
     for row in rows:
         series.setdefault(row.fingerprint, []).append(row)
@@ -555,12 +604,14 @@ def pool(
         base_url=None,
         max_keys=DEFAULT_MAX_KEYS,
         strict=False,
+        ident=identity(os.environ, hint=""),
     )
     store = open_ledger(create=False)
     try:
         latest = _guard(lambda: store.latest({k.fingerprint for k in keyset.keys}))
     finally:
         store.close()
+        warn_damaged(store)
     selection = select_pool(keyset.keys, latest, statuses=statuses, min_available=min_available)
     err = stderr_console()
     lines = [entry.key.secret.reveal() + "\n" for entry in selection.entries]
@@ -638,6 +689,7 @@ def export(fmt: str, output: Path | None) -> None:
             )
     finally:
         store.close()
+        warn_damaged(store)
 
 
 @click.command()
@@ -667,4 +719,14 @@ def backup(file: Path) -> None:
 
 LEDGER_COMMANDS = (history, plot, pool, export, backup)
 
-__all__ = ["LEDGER_COMMANDS", "CheckLedger", "backup", "export", "history", "plot", "pool"]
+__all__ = [
+    "LEDGER_COMMANDS",
+    "CheckLedger",
+    "LedgerExit",
+    "UnwritableLedger",
+    "backup",
+    "export",
+    "history",
+    "plot",
+    "pool",
+]

@@ -116,9 +116,43 @@ def m003_add_result_timing(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN duration_ms INTEGER")
 
 
+@migration
+def m004_create_meta(conn: sqlite3.Connection) -> None:
+    """Facts about the ledger itself, such as which install secret its fingerprints use."""
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+# The tables each schema version must have: a version without them is impossible.
+_TABLES_AT = {1: {"runs", "keys", "results"}, 2: {"grants"}, 4: {"meta"}}
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The database's ``PRAGMA user_version``."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, where: object) -> None:
+    """Refuse a database whose ``user_version`` keyledger never wrote (read-only check).
+
+    Raises:
+        StoreError: the version is negative, newer than this keyledger, or claims tables
+            the database does not have.
+    """
+    version = schema_version(conn)
+    latest = len(MIGRATIONS)
+    if version > latest:
+        raise StoreError(
+            f"the ledger has schema version {version}, newer than this "
+            f"keyledger knows ({latest}); upgrade keyledger"
+        )
+    names = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    needed = set().union(*(t for v, t in _TABLES_AT.items() if v <= version))
+    if version < 0 or needed - names:
+        raise StoreError(
+            f"{where} has schema version {version}, which no keyledger wrote "
+            f"(expected 0 to {latest} with its tables); it was left untouched. "
+            "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
+        )
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -129,15 +163,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     once apply each step exactly once.
 
     Raises:
-        StoreError: the database was written by a newer keyledger.
+        StoreError: the database was written by a newer keyledger, or has a version
+            keyledger never wrote.
     """
     applied: list[str] = []
-    latest = len(MIGRATIONS)
-    if schema_version(conn) > latest:
-        raise StoreError(
-            f"the ledger has schema version {schema_version(conn)}, newer than this "
-            f"keyledger knows ({latest}); upgrade keyledger"
-        )
+    check_version(conn, "the ledger")
     for index, step in enumerate(MIGRATIONS):
         if schema_version(conn) > index:
             continue
