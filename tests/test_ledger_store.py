@@ -60,6 +60,13 @@ FINAL_COLUMNS = {
         "id", "result_id", "grant_id", "amount", "used", "effective_at", "expires_at", "expired",
     ],
     "meta": ["name", "value"],
+    "alert_state": [
+        "rule", "subject", "active", "streak", "crossings", "changed_at", "updated_at",
+    ],
+    "alert_events": [
+        "event_id", "run_id", "rule", "kind", "subject", "fingerprint", "masked_key", "provider",
+        "account", "status", "reason", "summary", "at", "figures", "submitted",
+    ],
 }  # fmt: skip
 
 
@@ -167,15 +174,15 @@ def test_a_failing_migration_rolls_back_whole(
     path = tmp_path / "l.db"
     Store.open(path).close()
 
-    def m005_broken(conn: sqlite3.Connection) -> None:
+    def m999_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half (x)")
         raise sqlite3.OperationalError("boom")
 
-    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m005_broken])
+    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m999_broken])
     with pytest.raises(StoreError):
         Store.open(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
     conn.close()
 

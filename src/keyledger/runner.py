@@ -26,6 +26,20 @@ class Sink(Protocol):
         ...
 
 
+class FinishingSink(Sink, Protocol):
+    """A sink with work to do once the run is over (close a ledger run, evaluate rules)."""
+
+    def finish(self, report: RunReport) -> None:
+        """The run ended as ``report`` says; must not raise for a key's outcome."""
+        ...
+
+
+def finish_sinks(sinks: Iterable[FinishingSink], report: RunReport) -> None:
+    """Call ``finish(report)`` on each sink, in order (a ledger before the rules reading it)."""
+    for sink in sinks:
+        sink.finish(report)
+
+
 @dataclass
 class RunReport:
     """How a run ended."""

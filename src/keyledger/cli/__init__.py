@@ -10,11 +10,13 @@ from typing import Any
 import click
 
 from keyledger import __version__
+from keyledger.cli.alerts_cmd import alerts
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.output import silence_stdout
 from keyledger.cli.simulate import simulate
+from keyledger.cli.watch import watch
 from keyledger.exitcodes import ExitCode
 from keyledger.sanitize import redact_user_text
 
@@ -82,6 +84,8 @@ def cli() -> None:
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
+cli.add_command(watch)
+cli.add_command(alerts)
 for _command in LEDGER_COMMANDS:
     cli.add_command(_command)
 

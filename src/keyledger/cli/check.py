@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import click
 
 from keyledger.baseurl import normalise_base_url
+from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
 from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
@@ -155,6 +157,20 @@ def http_options(
     help="Start a new fingerprint identity when install-secret is missing or is not the one "
     "the ledger was recorded with (old checks stay but match no key again).",
 )
+@click.option(
+    "--alerts/--no-alerts",
+    default=False,
+    show_default=True,
+    help="After recording, evaluate the alert rules once and queue what crossed (for cron).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file with alert rules and channels.  [default: $KEYLEDGER_CONFIG, or "
+    "config.toml in the user config directory]",
+)
 @click.option("--strict", is_flag=True, help="Refuse to run if any input line is bad.")
 @click.option("--strict-perms", is_flag=True, help="Refuse key files readable by others.")
 @click.option(
@@ -187,6 +203,8 @@ def check(
     warn_days: int,
     record: bool,
     new_identity: bool,
+    alerts: bool,
+    config_file: Path | None,
     strict: bool,
     strict_perms: bool,
     max_keys: int,
@@ -215,6 +233,7 @@ def check(
       pass show openai | keyledger check -
       keyledger check relay-tokens.csv --base-url https://relay.example/v1
       keyledger check keys.txt --no-record --format json
+      keyledger check keys.txt --alerts -q      (from cron: rules once, see docs/alerts.md)
 
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
@@ -223,6 +242,8 @@ def check(
     interrupted, 141 the output pipe was closed (| head).
     """
     chosen_format = output_format(fmt, output)
+    if alerts and not record:
+        raise UsageExit("--alerts needs the ledger (drop --no-record)")
     if output is not None:
         try:
             check_writable(output)
@@ -256,8 +277,16 @@ def check(
         warn_days=warn_days,
     )
     ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
+    evaluator = None
     try:
+        if alerts and ledger is not None:
+            setup = alert_setup(ledger.store, config_file)
+            evaluator = setup.evaluator(ledger.ledger)
+            job.sinks.append(evaluator)
         code = execute(job)
+        if evaluator is not None:
+            report_evaluation(evaluator)
+            asyncio.run(deliver_due(setup))
     except BaseException:
         if ledger is not None:
             ledger.abort()

@@ -7,10 +7,11 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,7 +25,7 @@ from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
 from keyledger.render.table import results_table, totals_view
 from keyledger.render.writers import Format
-from keyledger.runner import RunReport, Sink, run_checks
+from keyledger.runner import FinishingSink, RunReport, Sink, finish_sinks, run_checks
 from keyledger.transport import HttpOptions
 
 
@@ -65,12 +66,24 @@ class CheckJob:
     progress: bool | None = None  # None: only when stderr is a terminal
     quiet: bool = False
     warn_days: int = 7
-    sinks: list[Sink] = field(default_factory=list)
-    # Extra table columns computed after the run: header -> {fingerprint: text}
-    extra_columns: Callable[[Sequence[CheckResult]], dict[str, dict[str, object]]] | None = None
-    after_run: Callable[[RunReport], None] | None = None
-    notes: list[str] = field(default_factory=list)
+    # Core sinks fed every result; each one's finish(report) runs when the run is over.
+    sinks: list[FinishingSink] = field(default_factory=list)
+    # What the table shows besides the results (read after the sinks finished).
+    views: list[TableView] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # fixed closing lines, after the views'
     output_error: str | None = None  # set when results could not be written out
+
+
+class TableView(Protocol):
+    """Extra columns and closing lines for the table, from what the sinks worked out."""
+
+    def columns(self, results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
+        """Extra columns: header -> {fingerprint: cell}."""
+        ...
+
+    def notes(self) -> list[str]:
+        """Lines printed under the table."""
+        ...
 
 
 class _Progress:
@@ -156,22 +169,26 @@ def execute(job: CheckJob) -> ExitCode:
     job.output_error = out.failed
     if out.broken:  # the reader of stdout went away (| head): finish quietly
         report.interrupted = True
-    if job.after_run is not None:
-        job.after_run(report)
+    finish_sinks(job.sinks, report)
     if out.broken:
         return ExitCode.BROKEN_PIPE
     if job.fmt is Format.TABLE:
         console = stdout_console()
-        extra = job.extra_columns(report.results) if job.extra_columns else None
+        extra: dict[str, dict[str, object]] = {}
+        for view in job.views:
+            extra.update(view.columns(report.results))
         console.print(
             results_table(
                 report.results,
                 now=datetime.now(UTC),
                 warn_days=job.warn_days,
-                extra_columns=extra,  # type: ignore[arg-type]
+                extra_columns=extra or None,  # type: ignore[arg-type]
             )
         )
         console.print(totals_view(summary))
+        for view in job.views:
+            for note in view.notes():
+                console.print(note, markup=False)
         for note in job.notes:
             console.print(note, markup=False)
     elif not job.quiet:

@@ -35,12 +35,9 @@ from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
-    LedgerRecorder,
     ResultRow,
-    RunInsights,
     Store,
     ledger_path,
-    run_insights,
     select_pool,
 )
 from keyledger.ledger.export import (
@@ -52,10 +49,10 @@ from keyledger.ledger.export import (
     write_json_document,
 )
 from keyledger.ledger.plot import PlotError, chart_data, render_png
+from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.table import STATUS_STYLE, safe
-from keyledger.runner import RunReport
 from keyledger.sanitize import neutralise, redact_user_text
 
 
@@ -123,25 +120,19 @@ def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
 
 
 class CheckLedger:
-    """Records one ``check`` run and adds what the ledger knows to its table."""
+    """Renders what the core :class:`RunLedger` worked out about one ``check`` run."""
 
-    def __init__(self, job: CheckJob, store: Store, run_id: int) -> None:
-        self.job = job
+    def __init__(self, store: Store, ledger: RunLedger, warn_days: int) -> None:
         self.store = store
-        self.run_id = run_id
-        self.recorder = LedgerRecorder(store, run_id)
-        self.insights: RunInsights | None = None
-        self.finished = False
-        self._previous_after_run = job.after_run
-        job.sinks.append(self.recorder)
-        job.after_run = self.after_run
-        job.extra_columns = self.columns
+        self.ledger = ledger
+        self.run_id = ledger.run_id
+        self.warn_days = warn_days
 
     @classmethod
     def attach(
         cls, job: CheckJob, ident: Identity, *, new_identity: bool = False
     ) -> CheckLedger | UnwritableLedger:
-        """Open the ledger, check its identity, start a run and hook it into ``job``.
+        """Open the ledger, check its identity, start a run and add its sink (and this view) to ``job``.
 
         A ledger that may not be written still lets the check run and print its results.
         """
@@ -151,31 +142,22 @@ class CheckLedger:
             return UnwritableLedger(f"{store.path} is read-only")
         try:
             store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
-            run_id = store.begin_run(len(job.keys))
+            ledger = RunLedger.begin(store, len(job.keys), warn_days=job.warn_days)
         except StoreError as exc:
             store.close()
             raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
-        return cls(job, store, run_id)
+        view = cls(store, ledger, job.warn_days)
+        job.sinks.append(ledger)
+        job.views.append(view)
+        return view
 
-    def after_run(self, report: RunReport) -> None:
-        """Commit the rest, close the run, and work out changes, burn rates and warnings."""
-        self.recorder.finish("interrupted" if report.interrupted else "complete")
-        self.finished = True
-        if self._previous_after_run is not None:
-            self._previous_after_run(report)
-        if self.recorder.error is not None:
-            return
-        try:
-            self.insights = run_insights(
-                self.store, self.run_id, now=datetime.now(UTC), warn_days=self.job.warn_days
-            )
-        except StoreError as exc:
-            self.job.notes.append(f"Ledger: could not read back this run: {exc}")
-            return
-        self.job.notes.extend(self.notes(self.insights))
-
-    def notes(self, insights: RunInsights) -> list[str]:
+    def notes(self) -> list[str]:
         """Lines under the table: since-last-run totals and expiry warnings."""
+        if self.ledger.read_error is not None:
+            return [f"Ledger: could not read back this run: {self.ledger.read_error}"]
+        insights = self.ledger.insights
+        if insights is None:
+            return []
         lines: list[str] = []
         previous = insights.previous_run
         if previous is None:
@@ -205,36 +187,35 @@ class CheckLedger:
 
     def columns(self, results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
         """The ledger's table columns, by key fingerprint."""
-        if self.insights is None:
+        insights = self.ledger.insights
+        if insights is None:
             return {}
         change: dict[str, object] = {}
         trend: dict[str, object] = {}
         burn: dict[str, object] = {}
-        for fingerprint, insight in self.insights.keys.items():
+        for fingerprint, insight in insights.keys.items():
             change[fingerprint] = _change_cell(insight)
             trend[fingerprint] = Text(insight.spark, style="cyan")
-            burn[fingerprint] = _burn_cell(insight, self.job.warn_days)
+            burn[fingerprint] = _burn_cell(insight, self.warn_days)
         return {"Since last": change, "Trend": trend, "Burn · runway": burn}
 
     def abort(self) -> None:
         """The run failed: keep what was recorded and mark it interrupted."""
-        if not self.finished:
-            self.recorder.finish("interrupted")
-            self.finished = True
+        self.ledger.abort()
         self.store.close()
 
     def close(self, code: ExitCode) -> ExitCode:
         """Close the ledger; a failed write is reported and turns the exit code into 1."""
-        if not self.finished:
-            self.recorder.finish("interrupted")
+        self.ledger.abort()
         self.store.close()
         warn_damaged(self.store)
-        error = self.recorder.error
+        recorder = self.ledger.recorder
+        error = recorder.error
         if error is None:
             return code
         stderr_console().print(
-            f"keyledger: error: ledger: {error}; {self.recorder.dropped} result(s) were not "
-            f"recorded ({self.recorder.recorded} were)",
+            f"keyledger: error: ledger: {error}; {recorder.dropped} result(s) were not "
+            f"recorded ({recorder.recorded} were)",
             markup=False,
         )
         return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR

@@ -122,8 +122,49 @@ def m004_create_meta(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migration
+def m005_alert_state(conn: sqlite3.Connection) -> None:
+    """Alert rules' state per (rule, key), and every alert and recovery they produced."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_state (
+            rule TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            streak INTEGER NOT NULL,
+            crossings INTEGER NOT NULL,
+            changed_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (rule, subject)
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_events (
+            event_id TEXT PRIMARY KEY,
+            run_id INTEGER,
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            masked_key TEXT,
+            provider TEXT NOT NULL,
+            account TEXT,
+            status TEXT,
+            reason TEXT,
+            summary TEXT NOT NULL,
+            at TEXT NOT NULL,
+            figures TEXT NOT NULL,
+            submitted INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS alert_events_by_time ON alert_events (at)")
+
+
 # The tables each schema version must have: a version without them is impossible.
-_TABLES_AT = {1: {"runs", "keys", "results"}, 2: {"grants"}, 4: {"meta"}}
+_TABLES_AT = {1: {"runs", "keys", "results"}, 2: {"grants"}, 4: {"meta"}, 5: {"alert_state", "alert_events"}}
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

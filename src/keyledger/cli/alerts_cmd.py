@@ -1,0 +1,109 @@
+"""``keyledger alerts``: the alerts that are active now, and the latest alerts and recoveries,
+read from the ledger. (Subcommands such as ``alerts test`` hang off this group.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.table import Table
+
+from keyledger.alerts import book
+from keyledger.alerts.book import StoredEvent
+from keyledger.cli.execute import stdout_console
+from keyledger.cli.ledger_cmds import _guard, open_ledger
+from keyledger.ledger.rows import to_text
+from keyledger.render.table import safe
+
+
+def _event_dict(stored: StoredEvent) -> dict[str, object]:
+    e = stored.event
+    return {
+        "event_id": e.event_id,
+        "rule": e.rule,
+        "kind": e.kind,
+        "label": e.subject,
+        "masked_key": e.masked_key,
+        "provider": e.provider,
+        "account": e.account,
+        "status": e.status,
+        "reason": e.reason,
+        "summary": e.summary,
+        "at": to_text(e.at),
+        "figures": dict(e.figures),
+        "run_id": stored.run_id,
+        "queued": stored.submitted,
+    }
+
+
+def _table(title: str, events: list[StoredEvent]) -> Table:
+    table = Table(title=title, header_style="bold", title_justify="left")
+    for header in ("At (UTC)", "Rule", "Kind", "Label", "Key", "Provider", "Status", "Figures"):
+        table.add_column(header)
+    for stored in events:
+        e = stored.event
+        figures = ", ".join(f"{k} {v}" for k, v in e.figures.items() if k != "status")
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M}",
+            safe(e.rule),
+            e.kind,
+            safe(e.subject),
+            safe(e.masked_key or ""),
+            safe(e.provider),
+            safe(e.status or ""),
+            safe(figures),
+        )
+    return table
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table, or json for scripts.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10000),
+    default=20,
+    show_default=True,
+    help="How many recent alerts and recoveries to list.",
+)
+@click.pass_context
+def alerts(ctx: click.Context, fmt: str, limit: int) -> None:
+    """List active alerts and the latest alerts and recoveries from the ledger.
+
+    An alert is active from the run its rule fired until the run it recovered
+    (see docs/alerts.md for rules, damping and state).
+
+    \b
+    Examples:
+      keyledger alerts
+      keyledger alerts -f json --limit 100
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    store = open_ledger(create=False)
+    try:
+        active = _guard(lambda: book.active_alerts(store))
+        recent = _guard(lambda: book.recent_events(store, limit))
+    finally:
+        store.close()
+    if fmt == "json":
+        document = {
+            "active": [_event_dict(s) for s in active],
+            "recent": [_event_dict(s) for s in recent],
+        }
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    console = stdout_console()
+    if not active and not recent:
+        console.print("No alerts recorded yet (keyledger watch, or check --alerts).", markup=False)
+        return
+    console.print(_table(f"Active alerts: {len(active)}", active))
+    console.print(_table(f"Recent alerts and recoveries (latest {limit})", recent))
