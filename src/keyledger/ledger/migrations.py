@@ -116,6 +116,31 @@ def m003_add_result_timing(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN duration_ms INTEGER")
 
 
+@migration
+def m004_alert_outbox(conn: sqlite3.Connection) -> None:
+    """Alert deliveries waiting for (or done by) a channel: the event as JSON, never a secret."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_outbox (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            event_json TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error TEXT,
+            UNIQUE (event_id, channel)
+        )
+        """
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS alert_outbox_pending "
+        "ON alert_outbox (delivered_at, next_attempt_at)"
+    )
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The database's ``PRAGMA user_version``."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
