@@ -116,6 +116,24 @@ def from_json(data: dict[str, Any]) -> AlertEvent:
     )
 
 
+def test_event(channel: str, at: datetime) -> AlertEvent:
+    """The message ``keyledger alerts test`` sends: no key, made-up figures, kind ``test``."""
+    return AlertEvent(
+        event_id=f"test-{channel}-{to_text(at)}",
+        rule="test",
+        kind="test",
+        subject="keyledger test",
+        masked_key="sk-…TEST",
+        provider="keyledger",
+        account=None,
+        status="ok",
+        reason=None,
+        summary=f"test message for channel {channel}: alerts will arrive here",
+        at=at,
+        figures={"available": "0.00 USD"},
+    )
+
+
 def feishu_sign(secret: str, timestamp: int) -> str:
     """Feishu/Lark custom-bot signature: HMAC-SHA256 keyed by ``f"{timestamp}\\n{secret}"``
     over an empty message, base64 (timestamp in seconds).

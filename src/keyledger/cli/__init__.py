@@ -7,6 +7,7 @@ import sys
 import click
 
 from keyledger import __version__
+from keyledger.cli.alerts_cmd import alerts
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
@@ -47,6 +48,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(alerts)
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
