@@ -125,8 +125,8 @@ class MailBox:
         if isinstance(auth, LoginPassword):
             user, password = auth.login.decode(), auth.password.decode()
             self.logins.append((user, password))
-            return AuthResult(success=password == "smtp-pa55word-XYZ")
-        return AuthResult(success=False)
+            return AuthResult(success=password == "smtp-pa55word-XYZ", handled=False)
+        return AuthResult(success=False, handled=False)
 
 
 def free_port() -> int:

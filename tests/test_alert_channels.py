@@ -256,6 +256,7 @@ async def test_email_refused_login_hides_the_password(
     with pytest.raises(DeliveryError) as caught:
         await channel.send(make_event(), session)
     assert "wrong-pa55word-ABC" not in str(caught.value)
+    assert "535" in str(caught.value)  # the server's refusal, not a timeout
     assert f"smtp 127.0.0.1:{port}" in str(caught.value)
 
 

@@ -21,6 +21,7 @@ from keyledger.sanitize import Redactor, clean_message
 _KINDS: dict[str, str] = {"fired": "ALERT", "recovered": "RECOVERED", "test": "TEST"}
 _FIELD_LIMIT = 200
 _SUMMARY_LIMIT = 400
+_ID_LIMIT = 1000  # ids are never cut in practice: the same crossing keeps the same id
 
 
 def clean_event(event: AlertEvent, redactor: Redactor) -> AlertEvent:
@@ -31,7 +32,7 @@ def clean_event(event: AlertEvent, redactor: Redactor) -> AlertEvent:
 
     return replace(
         event,
-        event_id=clean(event.event_id) or "",
+        event_id=clean(event.event_id, _ID_LIMIT) or "",
         rule=clean(event.rule) or "",
         subject=clean(event.subject) or "",
         masked_key=clean(event.masked_key),
