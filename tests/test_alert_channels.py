@@ -281,3 +281,45 @@ async def test_payload_never_carries_a_key_or_control_characters(
     data = json.loads(raw)
     assert "[REDACTED]" in data["event"]["subject"]
     assert "\x1b" not in data["event"]["summary"] and "^[" in data["event"]["summary"]
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+async def test_email_over_tls_verifies_the_server(
+    security: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, session: Any
+) -> None:
+    """STARTTLS and implicit TLS deliver to a server whose certificate the system trusts,
+    and refuse one it does not."""
+    import ssl
+
+    import trustme
+    from aiosmtpd.controller import Controller
+
+    from .alert_receivers import MailBox, free_port
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    box, port = MailBox(), free_port()
+    tls = {"ssl_context": server_context} if security == "ssl" else {}
+    starttls = {"tls_context": server_context, "require_starttls": True}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **(tls or starttls))
+    controller.start()
+    try:
+        table = {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": port,
+            "security": security,
+            "from": "keyledger@example.com",
+            "to": "ops@example.com",
+            "timeout": 5,
+        }
+        with pytest.raises(DeliveryError):  # not trusted yet
+            await one(table).send(make_event(), session)
+        ca_file = tmp_path / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        await one(table).send(make_event(), session)
+    finally:
+        controller.stop()
+    assert len(box.messages) == 1
