@@ -192,3 +192,20 @@ async def test_alerts_without_subcommand_prints_help() -> None:
     """`keyledger alerts` alone shows the group's help."""
     code, out, _err = await keyledger("alerts")
     assert code == 0 and "test CHANNEL" in out
+
+
+def test_ntfy_server_credentials_are_redacted() -> None:
+    """A password in the ntfy server URL and the topic are secrets; the host is not."""
+    channels = load_channels(
+        {
+            "n": {
+                "type": "ntfy",
+                "server": f"https://me:{TOKEN}@ntfy.example.com",
+                "topic": "t0pic-42xyz",
+            }
+        },
+        lambda p: "x:1",
+        {},
+    )
+    text = channel_redactor(channels)(f"ntfy.example.com refused {TOKEN} on t0pic-42xyz")
+    assert text == "ntfy.example.com refused [REDACTED] on [REDACTED]"

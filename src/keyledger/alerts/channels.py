@@ -169,6 +169,7 @@ def _ntfy(table: _Table) -> Channel:
     server = (table.text("server", default="https://ntfy.sh") or "").rstrip("/")
     table.data = {**table.data, "server": server}
     table.url("server", secret=False)
+    table.tokens.extend(url_parts(server)[1])  # user info or a token in the server URL
     topic = table.secret("topic", required=True)
     assert topic is not None
     if not _TOPIC.fullmatch(topic):
