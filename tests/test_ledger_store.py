@@ -67,6 +67,10 @@ FINAL_COLUMNS = {
         "event_id", "run_id", "rule", "kind", "subject", "fingerprint", "masked_key", "provider",
         "account", "status", "reason", "summary", "at", "figures", "submitted",
     ],
+    "alert_outbox": [
+        "id", "event_id", "channel", "event_json", "created_at", "attempts", "next_attempt_at",
+        "delivered_at", "last_error",
+    ],
 }  # fmt: skip
 
 
@@ -126,7 +130,7 @@ def test_ledger_lives_in_keyledger_home(isolated_env: Path) -> None:
 def test_migrations_from_empty_reach_the_final_schema(tmp_path: Path) -> None:
     """A new ledger gets every migration, in order, and exactly the documented schema."""
     with Store.open(tmp_path / "l.db") as store:
-        assert store.version == len(MIGRATIONS) == 4
+        assert store.version == len(MIGRATIONS) == 6
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
     names = [m.__name__ for m in MIGRATIONS]
@@ -158,7 +162,7 @@ def test_migrations_from_a_version_1_ledger_keep_its_rows(tmp_path: Path) -> Non
     conn.commit()
     conn.close()
     with Store.open(path) as store:
-        assert store.version == 4
+        assert store.version == len(MIGRATIONS)
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
         (row,) = store.iter_results()

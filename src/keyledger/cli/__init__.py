@@ -81,6 +81,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(alerts)
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)

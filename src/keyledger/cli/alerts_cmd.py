@@ -3,18 +3,31 @@ read from the ledger. (Subcommands such as ``alerts test`` hang off this group.)
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
+import aiohttp
 import click
 from rich.table import Table
 
-from keyledger.alerts import book
+from keyledger.alerts import book, payloads
 from keyledger.alerts.book import StoredEvent
+from keyledger.alerts.channels import Channel, DeliveryError, channel_redactor, load_channels
+from keyledger.baseurl import display_url
 from keyledger.cli.execute import stdout_console
+from keyledger.cli.keys_input import UsageExit
 from keyledger.cli.ledger_cmds import _guard, open_ledger
+from keyledger.config import config_path, load_config
+from keyledger.errors import ConfigError
+from keyledger.exitcodes import ExitCode
+from keyledger.logs import setup_logging
 from keyledger.ledger.rows import to_text
 from keyledger.render.table import safe
+from keyledger.sanitize import clean_label
 
 
 def _event_dict(stored: StoredEvent) -> dict[str, object]:
@@ -107,3 +120,46 @@ def alerts(ctx: click.Context, fmt: str, limit: int) -> None:
         return
     console.print(_table(f"Active alerts: {len(active)}", active))
     console.print(_table(f"Recent alerts and recoveries (latest {limit})", recent))
+
+
+def _load(config_file: Path | None, channel: str) -> tuple[dict[str, Channel], Channel]:
+    try:
+        config = load_config(config_path(os.environ, config_file), required=True)
+        channels = load_channels(config.table("channels"), config.where, os.environ)
+    except ConfigError as exc:
+        raise UsageExit(str(exc)) from None
+    if channel not in channels:
+        known = ", ".join(sorted(channels)) or "none"
+        raise UsageExit(f"no channel {clean_label(channel)!r} in the config (channels: {known})")
+    return channels, channels[channel]
+
+
+async def _send(channel: Channel) -> None:
+    event = payloads.test_event(channel.name, datetime.now(UTC))
+    async with aiohttp.ClientSession() as session:
+        await channel.send(event, session)
+
+
+@alerts.command("test")
+@click.argument("channel")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: $KEYLEDGER_CONFIG, else config.toml in the config directory).",
+)
+def test(channel: str, config_file: Path | None) -> None:
+    """Send one test message through CHANNEL; exit 0 when it was accepted, 3 when not."""
+    channels, chosen = _load(config_file, channel)
+    redactor = channel_redactor(channels)
+    setup_logging(sys.stderr).register(redactor.secrets())
+    url = getattr(chosen, "url", None)
+    target = display_url(url) if isinstance(url, str) else getattr(chosen, "where", "")
+    try:
+        asyncio.run(_send(chosen))
+    except DeliveryError as exc:
+        click.echo(
+            f"keyledger: test message through {channel} failed: {redactor(str(exc))}", err=True
+        )
+        raise SystemExit(ExitCode.NOT_OK) from None
+    click.echo(f"sent a test message through {channel} ({target})")

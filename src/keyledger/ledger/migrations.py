@@ -163,8 +163,39 @@ def m005_alert_state(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS alert_events_by_time ON alert_events (at)")
 
 
+@migration
+def m006_alert_outbox(conn: sqlite3.Connection) -> None:
+    """Alert deliveries waiting for (or done by) a channel: the event as JSON, never a secret."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_outbox (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            event_json TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error TEXT,
+            UNIQUE (event_id, channel)
+        )
+        """
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS alert_outbox_pending "
+        "ON alert_outbox (delivered_at, next_attempt_at)"
+    )
+
+
 # The tables each schema version must have: a version without them is impossible.
-_TABLES_AT = {1: {"runs", "keys", "results"}, 2: {"grants"}, 4: {"meta"}, 5: {"alert_state", "alert_events"}}
+_TABLES_AT = {
+    1: {"runs", "keys", "results"},
+    2: {"grants"},
+    4: {"meta"},
+    5: {"alert_state", "alert_events"},
+    6: {"alert_outbox"},
+}
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
