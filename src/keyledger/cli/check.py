@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.keyset import DEFAULT_MAX_KEYS
+from keyledger.limits import fit_concurrency
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.transport import HttpOptions
@@ -227,11 +229,17 @@ def check(
         strict=strict,
         strict_perms=strict_perms,
     )
+    cap = fit_concurrency(concurrency, per_host or concurrency)
+    if cap.capped and not quiet:
+        sys.stderr.write(
+            f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
+            f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+        )
     job = CheckJob(
         keys=keyset.keys,
-        http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
+        http=http_options(cap.per_host, timeout, connect_timeout, attempts),
         check=CheckOptions(whoami=whoami, legacy_billing=billing),
-        run=RunOptions(concurrency=concurrency, deadline=deadline),
+        run=RunOptions(concurrency=cap.concurrency, deadline=deadline),
         fmt=chosen_format,
         output=output,
         progress=progress,
