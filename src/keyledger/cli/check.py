@@ -212,7 +212,7 @@ def check(
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
     5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted,
-    141 the output pipe was closed (| head).
+    143/129 stopped by SIGTERM/SIGHUP (like Ctrl-C), 141 the output pipe was closed (| head).
     """
     chosen_format = output_format(fmt, output)
     if base_url is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from keyledger.cli import signals
 from keyledger.cli.output import opened, silence_stdout
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
@@ -96,20 +97,23 @@ class _Progress:
         self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
 
 
-async def _run(job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event) -> RunReport:
+async def _run(
+    job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event, received: list[int]
+) -> RunReport:
     loop = asyncio.get_running_loop()
-    presses = 0
 
-    def on_sigint() -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
             stop.set()
-        else:  # a second Ctrl-C: leave at once; committed data stays consistent
-            os._exit(ExitCode.INTERRUPTED)
+        else:  # a second signal: leave at once; committed data stays consistent
+            os._exit(signals.exit_code(signum))
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / POSIX
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    handled: list[signal.Signals] = []
+    for sig in signals.STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / POSIX
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
     try:
         return await run_checks(
             job.keys,
@@ -121,8 +125,10 @@ async def _run(job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event) -> Run
             keep_results=True,
         )
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for done in handled:
+            loop.remove_signal_handler(done)
+        if handled:  # asyncio put back the defaults; SIGTERM/SIGHUP raise again from here on
+            signals.install()
 
 
 TLS_HINT = (
@@ -139,6 +145,7 @@ def execute(job: CheckJob) -> ExitCode:
     summary = Summary()
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
     stop = asyncio.Event()
+    received: list[int] = []  # stop signals that arrived during the run
     with opened(job.fmt, job.output, on_broken=stop.set) as out:
         sinks: list[Sink] = [out, summary, *job.sinks]
         progress = _Progress(len(job.keys), err) if show_progress else None
@@ -146,7 +153,7 @@ def execute(job: CheckJob) -> ExitCode:
             sinks.append(progress)
             progress.bar.start()
         try:
-            report = asyncio.run(_run(job, sinks, stop))
+            report = asyncio.run(_run(job, sinks, stop, received))
         finally:
             if progress is not None:
                 progress.bar.stop()
@@ -179,12 +186,14 @@ def execute(job: CheckJob) -> ExitCode:
     if any(r.reason == "tls" for r in report.results) and not job.quiet:
         err.print(TLS_HINT, markup=False)
     if report.interrupted:
+        signum = received[0] if received else signal.SIGINT
+        by = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
         err.print(
-            f"interrupted: {len(report.results)} of {len(job.keys)} keys checked; "
+            f"interrupted{by}: {len(report.results)} of {len(job.keys)} keys checked; "
             "finished results were kept",
             markup=False,
         )
-        return ExitCode.INTERRUPTED
+        return signals.exit_code(signum)
     if report.deadline_hit and not job.quiet:
         err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
     return exit_code_for(r.status for r in report.results)

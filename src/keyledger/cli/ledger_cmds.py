@@ -24,7 +24,7 @@ from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
 from keyledger.cli.keys_input import UsageExit, load_keys
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
-from keyledger.exitcodes import ExitCode
+from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
@@ -220,7 +220,7 @@ class CheckLedger:
             f"recorded ({self.recorder.recorded} were)",
             markup=False,
         )
-        return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+        return code if code in STOPPED else ExitCode.ERROR
 
 
 # -- shared option types ---------------------------------------------------------------------
