@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -109,7 +110,8 @@ def http_options(
     type=click.FloatRange(0.1, 86400),
     default=None,
     envvar="KEYLEDGER_DEADLINE",
-    help="Seconds for the whole run; unfinished keys become unknown (deadline).",
+    help="Seconds for the whole run, reading keys included; unfinished keys become unknown "
+    "(deadline). Writing what finished may take max(2 s, 10 %) more.",
 )
 @click.option(
     "--provider",
@@ -214,6 +216,7 @@ def check(
     5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted,
     143/129 stopped by SIGTERM/SIGHUP (like Ctrl-C), 141 the output pipe was closed (| head).
     """
+    started = time.monotonic()  # the deadline covers the whole command, reading keys too
     chosen_format = output_format(fmt, output)
     if base_url is not None:
         try:
@@ -228,6 +231,7 @@ def check(
         max_keys=max_keys,
         strict=strict,
         strict_perms=strict_perms,
+        expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
     )
     cap = fit_concurrency(concurrency, per_host or concurrency)
     if cap.capped and not quiet:
@@ -239,12 +243,13 @@ def check(
         keys=keyset.keys,
         http=http_options(cap.per_host, timeout, connect_timeout, attempts),
         check=CheckOptions(whoami=whoami, legacy_billing=billing),
-        run=RunOptions(concurrency=cap.concurrency, deadline=deadline),
+        run=RunOptions(concurrency=cap.concurrency, deadline=deadline, started=started),
         fmt=chosen_format,
         output=output,
         progress=progress,
         quiet=quiet,
         warn_days=warn_days,
+        input_cut_short=keyset.cut_short is not None,
     )
     ledger = CheckLedger.attach(job) if record else None
     try:

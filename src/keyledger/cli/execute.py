@@ -7,12 +7,13 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from keyledger.cli import signals
@@ -23,7 +24,7 @@ from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
-from keyledger.render.table import results_table, totals_view
+from keyledger.render.table import results_table, sort_key, totals_view
 from keyledger.render.writers import Format
 from keyledger.runner import RunReport, Sink, run_checks
 from keyledger.transport import HttpOptions
@@ -71,6 +72,7 @@ class CheckJob:
     extra_columns: Callable[[Sequence[CheckResult]], dict[str, dict[str, object]]] | None = None
     after_run: Callable[[RunReport], None] | None = None
     notes: list[str] = field(default_factory=list)
+    input_cut_short: bool = False  # the deadline stopped reading keys: not every key is here
 
 
 class _Progress:
@@ -131,6 +133,32 @@ async def _run(
             signals.install()
 
 
+TABLE_CHUNK = 100  # rows drawn at a time when a deadline bounds the drawing
+
+
+def _draw_table(
+    console: Console,
+    results: Sequence[CheckResult],
+    table: Callable[[Sequence[CheckResult], bool], RenderableType],
+    until: float | None,
+) -> None:
+    """Print the results table; with a deadline (``until``, the end of its grace), in chunks
+    of :data:`TABLE_CHUNK` rows, stopping once the grace is over (rich takes a few ms a row)."""
+    if until is None or len(results) <= TABLE_CHUNK:
+        console.print(table(results, True))
+        return
+    rows = sorted(results, key=sort_key)
+    for start in range(0, len(rows), TABLE_CHUNK):
+        if start and time.monotonic() >= until:
+            console.print(
+                f"… {len(rows) - start} more row(s) not drawn: the deadline's grace ran out "
+                "(-f json, jsonl or csv lists every result)",
+                markup=False,
+            )
+            return
+        console.print(table(rows[start : start + TABLE_CHUNK], start == 0))
+
+
 TLS_HINT = (
     "hint: some hosts failed TLS verification. Behind a proxy that inspects TLS, point "
     "SSL_CERT_FILE at its CA bundle; verification is never turned off."
@@ -157,6 +185,7 @@ def execute(job: CheckJob) -> ExitCode:
         finally:
             if progress is not None:
                 progress.bar.stop()
+        report.truncated = report.truncated or job.input_cut_short
         summary.finish()
         out.close(report.complete, summary.as_dict())
     if out.broken:  # the reader of stdout went away (| head): finish quietly
@@ -168,13 +197,18 @@ def execute(job: CheckJob) -> ExitCode:
     if job.fmt is Format.TABLE:
         console = stdout_console()
         extra = job.extra_columns(report.results) if job.extra_columns else None
-        console.print(
-            results_table(
-                report.results,
+        bounds = job.run.bounds(time.monotonic())
+        _draw_table(
+            console,
+            report.results,
+            lambda rows, first: results_table(
+                rows,
                 now=datetime.now(UTC),
                 warn_days=job.warn_days,
                 extra_columns=extra,  # type: ignore[arg-type]
-            )
+                show_header=first,
+            ),
+            until=None if bounds is None else bounds[1],
         )
         console.print(totals_view(summary))
         for note in job.notes:
@@ -196,4 +230,10 @@ def execute(job: CheckJob) -> ExitCode:
         return signals.exit_code(signum)
     if report.deadline_hit and not job.quiet:
         err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
+    missing = len(job.keys) - len(report.results)
+    if missing > 0 and not job.quiet:
+        err.print(
+            f"the deadline's grace for writing ran out: {missing} key(s) have no result",
+            markup=False,
+        )
     return exit_code_for(r.status for r in report.results)

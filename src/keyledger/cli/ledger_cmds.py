@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -139,15 +140,22 @@ class CheckLedger:
         except StoreError as exc:
             store.close()
             raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
-        return cls(job, store, run_id)
+        ledger = cls(job, store, run_id)
+        bounds = job.run.bounds(time.monotonic())
+        if bounds is not None:  # recording ends with the deadline's grace
+            ledger.recorder.cutoff = bounds[1]
+        return ledger
 
     def after_run(self, report: RunReport) -> None:
         """Commit the rest, close the run, and work out changes, burn rates and warnings."""
-        self.recorder.finish("interrupted" if report.interrupted else "complete")
+        self.recorder.finish("complete" if report.complete else "interrupted")
         self.finished = True
         if self._previous_after_run is not None:
             self._previous_after_run(report)
         if self.recorder.error is not None:
+            return
+        cutoff = self.recorder.cutoff
+        if cutoff is not None and time.monotonic() >= cutoff:  # no time left to compare runs
             return
         try:
             self.insights = run_insights(
@@ -213,6 +221,12 @@ class CheckLedger:
             self.recorder.finish("interrupted")
         self.store.close()
         error = self.recorder.error
+        if error is None and self.recorder.cut_off:
+            stderr_console().print(
+                f"keyledger: ledger: {self.recorder.cut_off} result(s) not recorded: the "
+                f"deadline's grace ran out (run #{self.run_id} is marked interrupted)",
+                markup=False,
+            )
         if error is None:
             return code
         stderr_console().print(

@@ -7,7 +7,12 @@ D3). A failed write (a full disk, say) does not crash the run: the recorder keep
 committed, stops writing, and reports the error in :attr:`LedgerRecorder.error`.
 
 Commits (each an fsync, since ``synchronous=FULL``) run on one writer thread, so the event
-loop keeps checking keys while the disk works; batches are written in order.
+loop keeps checking keys while the disk works; batches are written in order, and batches that
+queued up while the disk was busy are committed together (a burst of results, such as the
+``deadline`` placeholders, costs a few commits, not one per 50 rows).
+
+A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
+batches not committed by then are dropped and counted, so recording never outlasts it.
 """
 
 from __future__ import annotations
@@ -51,7 +56,10 @@ class LedgerRecorder:
         self.dropped = 0
         self.batches = 0
         self.error: StoreError | None = None
+        self.cutoff: float | None = None  # monotonic time after which nothing more is written
+        self.cut_off = 0  # results dropped because the cutoff had passed
         self._pending: list[CheckResult] = []
+        self._queued: list[CheckResult] = []  # handed to the writer, not yet taken (under lock)
         self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # guards the counters and error across threads
@@ -85,14 +93,24 @@ class LedgerRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        self._writer.submit(self._write, batch)
-
-    def _write(self, batch: list[CheckResult]) -> None:
-        """Commit one batch (on the writer thread)."""
         with self._lock:
+            self._queued.extend(batch)
+        self._writer.submit(self._write)
+
+    def _write(self) -> None:
+        """Commit everything queued so far in one transaction (on the writer thread)."""
+        with self._lock:
+            batch, self._queued = self._queued, []
             failed = self.error is not None
+        if not batch:  # an earlier call took it
+            return
         if failed:
             with self._lock:
+                self.dropped += len(batch)
+            return
+        if self.cutoff is not None and self.clock() >= self.cutoff:
+            with self._lock:
+                self.cut_off += len(batch)
                 self.dropped += len(batch)
             return
         try:
@@ -113,12 +131,12 @@ class LedgerRecorder:
     def finish(self, status: RunStatus) -> None:
         """Commit the rest and close the run as ``complete`` or ``interrupted``.
 
-        A run whose writes failed is closed as ``interrupted`` (if the ledger still takes the
-        update at all).
+        A run whose writes failed, or whose results were dropped at the cutoff, is closed as
+        ``interrupted`` (if the ledger still takes the update at all).
         """
         self.flush()
         self._writer.shutdown(wait=True)
-        if self.error is not None:
+        if self.error is not None or self.cut_off:
             status = "interrupted"
         try:
             self.store.finish_run(self.run_id, status)
