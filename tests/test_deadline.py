@@ -81,7 +81,7 @@ async def test_placeholders_stop_when_the_grace_is_over(sim: Simulator) -> None:
 
 
 def test_recording_stops_at_the_cutoff(tmp_path: Path) -> None:
-    """Batches reaching the writer after the cutoff are dropped, counted, and the run interrupted."""
+    """Batches reaching the writer after the cutoff are dropped and counted; run interrupted."""
     with Store.open(tmp_path / "l.db") as store:
         run = store.begin_run(120)
         recorder = LedgerRecorder(store, run, clock=lambda: 10.0)
