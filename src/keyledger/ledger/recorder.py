@@ -29,6 +29,7 @@ from keyledger.models import CheckResult
 
 MAX_BATCH_ROWS = 50
 MAX_BATCH_DELAY = 1.0
+MAX_COMMIT_ROWS = 500  # queued batches are committed together, up to this many rows at once
 
 
 class LedgerRecorder:
@@ -98,12 +99,19 @@ class LedgerRecorder:
         self._writer.submit(self._write)
 
     def _write(self) -> None:
-        """Commit everything queued so far in one transaction (on the writer thread)."""
+        """Commit what is queued, up to :data:`MAX_COMMIT_ROWS` a transaction (writer thread)."""
+        while True:
+            with self._lock:
+                batch = self._queued[:MAX_COMMIT_ROWS]
+                del self._queued[:MAX_COMMIT_ROWS]
+            if not batch:  # an earlier call took it
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[CheckResult]) -> None:
+        """Commit one batch, unless recording failed or the cutoff has passed."""
         with self._lock:
-            batch, self._queued = self._queued, []
             failed = self.error is not None
-        if not batch:  # an earlier call took it
-            return
         if failed:
             with self._lock:
                 self.dropped += len(batch)
