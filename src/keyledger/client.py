@@ -161,6 +161,9 @@ class Client:
             finally:
                 host.in_flight -= 1
         decision = decide(outcome, number, self.options, self._rand, self._now())
+        if decision.local:  # this machine ran short: not the host's fault, not its budget
+            host.breaker.abstain()
+            return _Step(outcome, decision)
         host.breaker.record(decision.host_failure)
         if decision.retry:
             cost = (

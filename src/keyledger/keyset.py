@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -45,6 +45,7 @@ class KeySet:
     duplicates: int = 0
     issue_count: int = 0
     error_count: int = 0
+    cut_short: str | None = None  # where reading stopped because time ran out
 
     @property
     def errors(self) -> list[InputIssue]:
@@ -142,6 +143,7 @@ def build_keyset(
     provider: str | None = None,
     base_url: str | None = None,
     strict: bool = False,
+    expired: Callable[[], bool] | None = None,
 ) -> KeySet:
     """Turn entries into :class:`Key` values; duplicates by fingerprint are merged.
 
@@ -152,6 +154,8 @@ def build_keyset(
         provider: provider for entries that do not name one (not for other providers' keys).
         base_url: base URL for entries that do not name one (not for other providers' keys).
         strict: a label used for two different keys is an error, not a warning.
+        expired: asked before each entry; once it says ``True`` reading stops, and
+            :attr:`KeySet.cut_short` says where (the run's deadline covers reading keys).
 
     Raises:
         KeyFileError: more than ``max_keys`` unique keys.
@@ -160,6 +164,12 @@ def build_keyset(
     by_fp: dict[str, int] = {}
     labels_seen: set[str] = set()
     for item in items:
+        if expired is not None and expired():
+            result.cut_short = item.where
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # the sources' files are closed now, not when collected
+            break
         if isinstance(item, InputIssue):
             result.add_issue(item)
             continue

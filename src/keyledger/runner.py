@@ -47,12 +47,13 @@ class RunReport:
     results: list[CheckResult] = field(default_factory=list)
     interrupted: bool = False
     deadline_hit: bool = False
+    truncated: bool = False  # some keys got no result: the deadline's grace ran out
     requests: int = 0
 
     @property
     def complete(self) -> bool:
-        """Whether every key got its check."""
-        return not self.interrupted
+        """Whether every key got a result (a check, or an ``unknown``/``deadline`` one)."""
+        return not self.interrupted and not self.truncated
 
 
 async def run_checks(
@@ -80,5 +81,6 @@ async def run_checks(
             await results.aclose()
         report.interrupted = engine.interrupted
         report.deadline_hit = engine.deadline_hit
+        report.truncated = engine.truncated
         report.requests = engine.client.requests_sent
     return report

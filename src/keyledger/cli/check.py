@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
+from keyledger.limits import fit_concurrency
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.transport import HttpOptions
@@ -111,7 +114,8 @@ def http_options(
     type=click.FloatRange(0.1, 86400),
     default=None,
     envvar="KEYLEDGER_DEADLINE",
-    help="Seconds for the whole run; unfinished keys become unknown (deadline).",
+    help="Seconds for the whole run, reading keys included; unfinished keys become unknown "
+    "(deadline). Writing what finished may take max(2 s, 10 %) more.",
 )
 @click.option(
     "--provider",
@@ -239,8 +243,10 @@ def check(
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
     5 both, 2 usage or input error (an --output path that cannot be written
     included), 1 the ledger or the --output file could not be written, 130
-    interrupted, 141 the output pipe was closed (| head).
+    interrupted, 143/129 stopped by SIGTERM/SIGHUP (like Ctrl-C), 141 the output
+    pipe was closed (| head).
     """
+    started = time.monotonic()  # the deadline covers the whole command, reading keys too
     chosen_format = output_format(fmt, output)
     if alerts and not record:
         raise UsageExit("--alerts needs the ledger (drop --no-record)")
@@ -264,17 +270,25 @@ def check(
         strict=strict,
         strict_perms=strict_perms,
         ident=ident,
+        expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
     )
+    cap = fit_concurrency(concurrency, per_host or concurrency)
+    if cap.capped and not quiet:
+        sys.stderr.write(
+            f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
+            f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+        )
     job = CheckJob(
         keys=keyset.keys,
-        http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
+        http=http_options(cap.per_host, timeout, connect_timeout, attempts),
         check=CheckOptions(whoami=whoami, legacy_billing=billing),
-        run=RunOptions(concurrency=concurrency, deadline=deadline),
+        run=RunOptions(concurrency=cap.concurrency, deadline=deadline, started=started),
         fmt=chosen_format,
         output=output,
         progress=progress,
         quiet=quiet,
         warn_days=warn_days,
+        input_cut_short=keyset.cut_short is not None,
     )
     ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
     evaluator = None

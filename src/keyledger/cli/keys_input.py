@@ -7,7 +7,7 @@ import secrets
 import stat
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,8 +138,12 @@ def load_keys(
     strict: bool,
     strict_perms: bool = False,
     ident: Identity | None = None,
+    expired: Callable[[], bool] | None = None,
 ) -> KeySet:
-    """Read, validate and de-duplicate keys; input problems exit with code 2."""
+    """Read, validate and de-duplicate keys; input problems exit with code 2.
+
+    ``expired`` is the run's deadline: once it passes, reading stops (and is reported).
+    """
     if provider is not None:
         if looks_like_secret(provider):
             raise UsageExit(
@@ -161,13 +165,19 @@ def load_keys(
             provider=provider,
             base_url=base_url,
             strict=strict,
+            expired=expired,
         )
     except (KeyFileError, ConfigError) as exc:
         raise UsageExit(neutralise(str(exc))) from None
     report_issues(keyset.issues, total=keyset.issue_count)
     if strict and keyset.error_count:
         raise UsageExit(f"{keyset.error_count} bad input line(s); nothing checked (--strict)")
-    if not keyset.keys:
+    if keyset.cut_short is not None:
+        sys.stderr.write(
+            f"keyledger: run deadline reached while reading keys: stopped at "
+            f"{neutralise(keyset.cut_short)}; the rest of the input was not read\n"
+        )
+    elif not keyset.keys:
         where = neutralise(", ".join(files)) if files else "$OPENAI_API_KEY (unset or empty)"
         raise UsageExit(f"no keys found in {where}")
     if keyset.duplicates:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -31,7 +32,7 @@ from keyledger.cli.keys_input import (
 )
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
-from keyledger.exitcodes import ExitCode
+from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
@@ -146,6 +147,9 @@ class CheckLedger:
         except StoreError as exc:
             store.close()
             raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
+        bounds = job.run.bounds(time.monotonic())
+        if bounds is not None:  # recording ends with the deadline's grace
+            ledger.recorder.cutoff = bounds[1]
         view = cls(store, ledger, job.warn_days)
         job.sinks.append(ledger)
         job.views.append(view)
@@ -211,6 +215,12 @@ class CheckLedger:
         warn_damaged(self.store)
         recorder = self.ledger.recorder
         error = recorder.error
+        if error is None and recorder.cut_off:
+            stderr_console().print(
+                f"keyledger: ledger: {recorder.cut_off} result(s) not recorded: the "
+                f"deadline's grace ran out (run #{self.run_id} is marked interrupted)",
+                markup=False,
+            )
         if error is None:
             return code
         stderr_console().print(
@@ -218,7 +228,7 @@ class CheckLedger:
             f"recorded ({recorder.recorded} were)",
             markup=False,
         )
-        return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+        return code if code in STOPPED else ExitCode.ERROR
 
 
 class UnwritableLedger:

@@ -8,6 +8,8 @@ renders :attr:`RunLedger.insights`.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -77,9 +79,12 @@ class RunLedger:
         """Commit the rest, close the run, and compute its insights (never raises)."""
         if self.finished:
             return
-        self.recorder.finish("interrupted" if report.interrupted else "complete")
+        self.recorder.finish("complete" if report.complete else "interrupted")
         self.finished = True
         if self.recorder.error is not None:
+            return
+        cutoff = self.recorder.cutoff
+        if cutoff is not None and time.monotonic() >= cutoff:  # no time left to compare runs
             return
         try:
             self.insights = run_insights(

@@ -100,9 +100,12 @@ def results_table(
     now: datetime,
     warn_days: int = 7,
     extra_columns: Mapping[str, Mapping[str, Text]] | None = None,
+    show_header: bool = True,
 ) -> Table:
     """The main table. ``extra_columns`` maps a header to cells by key fingerprint."""
-    table = Table(title=None, header_style="bold", expand=False, show_lines=False)
+    table = Table(
+        title=None, header_style="bold", expand=False, show_lines=False, show_header=show_header
+    )
     table.add_column("Label", overflow="fold", max_width=32)
     table.add_column("Key", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
