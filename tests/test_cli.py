@@ -19,8 +19,12 @@ ESC = "\x1b"
 
 
 def key_file(tmp_path: Path, sim: Simulator, scenarios: list[str], name: str = "keys.txt") -> Path:
-    """A text key file with one labelled simulator key per scenario, all routed to ``sim``."""
-    lines = [f"{s} {make_key(s, n)} base_url={sim.url}/v1" for n, s in enumerate(scenarios)]
+    """A text key file with one labelled simulator key per scenario, all routed to ``sim``.
+
+    The label is the scenario name in capitals: a label repeating 8 characters of its own key
+    (the simulator key holds the lower-case name) is refused as a secret.
+    """
+    lines = [f"{s.upper()} {make_key(s, n)} base_url={sim.url}/v1" for n, s in enumerate(scenarios)]
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
@@ -71,7 +75,7 @@ def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_p
     jsonschema.validate(document, SCHEMA)
     assert document["complete"] is True
     assert len(document["results"]) == len(scenarios)
-    by_label = {r["label"]: r for r in document["results"]}
+    by_label = {r["label"].lower(): r for r in document["results"]}
     for name, scenario in SCENARIOS.items():
         assert (by_label[name]["status"], by_label[name]["reason"]) == (
             scenario.expect.value,

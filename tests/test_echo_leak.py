@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,10 +118,36 @@ ADMIN = Scenario(
 )
 
 
+INVISIBLE_CHARS = re.compile("[\u00ad\u034f\u180e\u200b-\u200d\u2060\ufe0f\ufeff\U000e0041]")
+INVISIBLES = "\u200b\u00ad\u200c\u200d\u2060\ufeff\u180e\u034f\ufe0f\U000e0041"
+
+
+def _hidden(key: str) -> str:
+    """``key`` with an invisible character after every 3 of its characters."""
+    return "".join(
+        key[i : i + 3] + INVISIBLES[(i // 3) % len(INVISIBLES)] for i in range(0, len(key), 3)
+    )
+
+
+INVISIBLE = Scenario(
+    "echo_invisible",
+    Kind.SECRET,
+    "echoes the key with invisible characters between its characters",
+    Status.INVALID,
+    None,
+    {
+        "models": _echo(
+            lambda k: ({"error": {"message": f"Incorrect API key provided: {_hidden(k)}"}}, 401, {})
+        ),
+        "chat": _echo(lambda k: ({"error": {"message": f"bad {_hidden(k)}"}}, 401, {})),
+    },
+)
+
+
 @pytest.fixture
 def echo_sim() -> Iterator[str]:
     """A simulator whose scenarios echo the key back."""
-    state = SimState(extra_scenarios={s.name: s for s in (SECRET, SESSION, ADMIN)})
+    state = SimState(extra_scenarios={s.name: s for s in (SECRET, SESSION, ADMIN, INVISIBLE)})
     with simulator_thread(state) as sim:
         yield sim.url
 
@@ -158,3 +186,30 @@ def test_echoed_key_reaches_no_output_file_or_ledger(
         for blob in blobs:
             assert key.encode() not in blob
             assert not [w for w in windows if w.encode() in blob]
+
+
+def test_key_echoed_with_invisible_characters_is_still_redacted(
+    run_cli: Any, echo_sim: str, tmp_path: Path, isolated_env: Path
+) -> None:
+    """A key echoed with zero-width, soft-hyphen or other invisible characters between its
+    characters is cut out of evidence messages in every output and the ledger (F10)."""
+    key = make_key("echo_invisible", 1, kind=Kind.SECRET)
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text(f"hidden {key} base_url={echo_sim}/v1\n")
+    key_file.chmod(0o600)
+    runs = [
+        run_cli("check", str(key_file), "-f", "json"),
+        run_cli("check", str(key_file), "-f", "csv"),
+        run_cli("history", "-f", "json"),
+    ]
+    (result,) = json.loads(runs[0].stdout)["results"]
+    messages = " ".join(e["message"] or "" for e in result["evidence"])
+    assert "Incorrect API key provided: [REDACTED]" in messages
+    body = key.rsplit("__", 1)[-1]
+    windows = {body[i : i + 8] for i in range(len(body) - 7)}
+    blobs = [p.stdout + p.stderr for p in runs]
+    blobs += [p.read_bytes().decode("latin-1") for p in isolated_env.rglob("*") if p.is_file()]
+    for blob in blobs:
+        visible = INVISIBLE_CHARS.sub("", blob)
+        assert key not in visible
+        assert not [w for w in windows if w in visible]

@@ -20,7 +20,7 @@ from keyledger.keys import is_placeholder, route
 from keyledger.keyset import MAX_KEPT_ISSUES, MAX_LABEL, KeySet, build_keyset
 from keyledger.models import Kind
 from keyledger.secret import Fingerprinter
-from keyledger.sources import Entry, Item, read_source
+from keyledger.sources import Entry, InputIssue, Item, read_source
 
 from .keyfixtures import (
     ADMIN,
@@ -530,3 +530,46 @@ def test_stdin_is_the_way_to_pass_a_single_key() -> None:
     """``-`` reads keys from standard input."""
     items = list(read_source("-", io.BytesIO(PROJ.encode())))
     assert [i.value for i in items if isinstance(i, Entry)] == [PROJ]
+
+
+# --------------------------------------------------------------------------- keys in other fields
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        (Entry(PROJ, "k:1", provider=SVCACCT), "provider"),
+        (Entry(PROJ, "k:1", provider=GEMINI), "provider"),
+        (Entry(PROJ, "k:1", label=PROJ[8:20]), "label"),
+        (Entry(PROJ, "k:1", label="\u200b".join(PROJ[9:21])), "label"),
+        (Entry(PROJ, "k:1", account=PROJ[10:22], label="ok"), "account name"),
+        (Entry(PROJ, "k:1", base_url=f"https://relay.example/{SVCACCT}"), "base_url"),
+        (Entry(PROJ, "k:1", base_url=f"https://relay.example/{PROJ[8:30]}"), "base_url"),
+    ],
+)
+def test_a_key_or_a_piece_of_the_key_in_any_field_skips_the_line(entry: Entry, field: str) -> None:
+    """F1/F3: provider, label, account name and base_url go through one secret check."""
+    built = build(entry)
+    assert built.keys == []
+    (issue,) = built.errors
+    assert issue.message == f"{field} looks like a secret: line skipped"
+    assert PROJ[8:16] not in str(issue)
+
+
+def test_provider_from_a_file_must_be_a_plain_name() -> None:
+    """A provider that is not a plain name is an error naming the line, never echoing it."""
+    built = build(Entry(PROJ, "k:7", provider="open ai; rm -rf"))
+    assert [str(i) for i in built.errors] == [
+        "k:7: error: provider must be a provider name such as openai: line skipped"
+    ]
+    (other,) = build(Entry(PROJ, "k:1", provider="anthropic")).keys
+    assert (other.provider, other.problem) == ("anthropic", "unsupported_provider")
+
+
+def test_key_env_holding_a_key_is_not_echoed(tmp_path: Path) -> None:
+    """A key pasted into key_env is refused without being repeated in the message."""
+    body = "AIzaSyD3kQ9xZ2rT5yU8iO1pA3sD6fG9hJ0kLm"
+    path = tmp_path / "k.toml"
+    path.write_text(f'[accounts.work]\nkey_env = "{body}"\n')
+    issues = [i for i in read_source(str(path)) if isinstance(i, InputIssue)]
+    assert issues and all(body not in str(i) for i in issues)

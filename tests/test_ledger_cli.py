@@ -95,9 +95,9 @@ def slow_sim_url() -> Iterator[str]:
 
 LABELS = {
     "grants": "grants",
-    "grant_expiring": "expiring",
+    "grant_expiring": "soon",
     "relay": "relay",
-    "relay_unlimited": "unlimited",
+    "relay_unlimited": "unltd",
     "ok": "ok-key",
     "no_quota": "broke",
     "invalid": INJECTION,
@@ -153,9 +153,7 @@ def test_check_records_each_run_and_shows_changes_burn_runway_and_warnings(
 ) -> None:
     """The second check shows the balance delta, burn rate, runway, sparkline and expiring grant."""
     keyfile = tmp_path / "keys.csv"
-    write_keys(
-        keyfile, sim_url, {"burning": "burner", "grant_expiring": "expiring", "ok": "ok-key"}
-    )
+    write_keys(keyfile, sim_url, {"burning": "burner", "grant_expiring": "soon", "ok": "ok-key"})
     first = check(run_cli, keyfile)
     assert first.code == 0, first.stderr
     assert "run #1 recorded" in first.stdout
@@ -167,7 +165,7 @@ def test_check_records_each_run_and_shows_changes_burn_runway_and_warnings(
     assert "-10.00" in out  # the change since last run
     assert "/d ·" in out  # burn rate and runway
     assert "█" in out or "▁" in out  # the sparkline
-    assert "Warning: expiring: grant expires" in out
+    assert "Warning: soon: grant expires" in out
     conn = sqlite3.connect(db_path(isolated_env))
     runs = conn.execute("SELECT id, status, results_recorded FROM runs ORDER BY id").fetchall()
     assert runs == [(1, "complete", 3), (2, "complete", 3)]
@@ -262,7 +260,7 @@ def test_pool_writes_usable_keys_best_first_with_a_warning(
         {
             "grants": "grants",
             "relay": "relay",
-            "relay_unlimited": "unlimited",
+            "relay_unlimited": "unltd",
             "no_quota": "broke",
             "ok": "ok-key",
         },
@@ -274,7 +272,7 @@ def test_pool_writes_usable_keys_best_first_with_a_warning(
 
     done = run_cli("pool", str(keyfile))
     assert done.code == 0, done.stderr
-    assert done.stdout.split() == [keys["unlimited"], keys["relay"], keys["grants"], keys["ok-key"]]
+    assert done.stdout.split() == [keys["unltd"], keys["relay"], keys["grants"], keys["ok-key"]]
     assert "warning" in done.stderr and "full key" in done.stderr
     assert "1 never checked" in done.stderr
     assert extra["never-checked"] not in done.stdout
@@ -284,12 +282,12 @@ def test_pool_writes_usable_keys_best_first_with_a_warning(
     target.parent.mkdir()
     rich = run_cli("pool", str(keyfile), "--min-available", "50", "-o", str(target))
     assert rich.code == 0 and rich.stdout == ""
-    assert target.read_text().split() == [keys["unlimited"], keys["relay"]]
+    assert target.read_text().split() == [keys["unltd"], keys["relay"]]
     if os.name == "posix":
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
     only_unlimited = run_cli("pool", str(keyfile), "--min-available", "1000000")
-    assert only_unlimited.stdout.split() == [keys["unlimited"]]  # unlimited is always enough
+    assert only_unlimited.stdout.split() == [keys["unltd"]]  # unlimited is always enough
     none = run_cli("pool", str(keyfile), "--status", "invalid")
     assert none.code == 3 and none.stdout == ""
     both = run_cli("pool", str(keyfile), "--status", "ok", "--status", "no_quota")

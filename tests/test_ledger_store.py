@@ -59,6 +59,18 @@ FINAL_COLUMNS = {
     "grants": [
         "id", "result_id", "grant_id", "amount", "used", "effective_at", "expires_at", "expired",
     ],
+    "meta": ["name", "value"],
+    "alert_state": [
+        "rule", "subject", "active", "streak", "crossings", "changed_at", "updated_at",
+    ],
+    "alert_events": [
+        "event_id", "run_id", "rule", "kind", "subject", "fingerprint", "masked_key", "provider",
+        "account", "status", "reason", "summary", "at", "figures", "submitted",
+    ],
+    "alert_outbox": [
+        "id", "event_id", "channel", "event_json", "created_at", "attempts", "next_attempt_at",
+        "delivered_at", "last_error",
+    ],
 }  # fmt: skip
 
 
@@ -118,7 +130,7 @@ def test_ledger_lives_in_keyledger_home(isolated_env: Path) -> None:
 def test_migrations_from_empty_reach_the_final_schema(tmp_path: Path) -> None:
     """A new ledger gets every migration, in order, and exactly the documented schema."""
     with Store.open(tmp_path / "l.db") as store:
-        assert store.version == len(MIGRATIONS) == 3
+        assert store.version == len(MIGRATIONS) == 6
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
     names = [m.__name__ for m in MIGRATIONS]
@@ -150,7 +162,7 @@ def test_migrations_from_a_version_1_ledger_keep_its_rows(tmp_path: Path) -> Non
     conn.commit()
     conn.close()
     with Store.open(path) as store:
-        assert store.version == 3
+        assert store.version == len(MIGRATIONS)
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
         (row,) = store.iter_results()
@@ -166,15 +178,15 @@ def test_a_failing_migration_rolls_back_whole(
     path = tmp_path / "l.db"
     Store.open(path).close()
 
-    def m004_broken(conn: sqlite3.Connection) -> None:
+    def m999_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half (x)")
         raise sqlite3.OperationalError("boom")
 
-    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m004_broken])
+    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m999_broken])
     with pytest.raises(StoreError):
         Store.open(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
     conn.close()
 

@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import pickle
+import sys
+import unicodedata
 from dataclasses import asdict
 
 import pytest
@@ -13,12 +15,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyledger.models import Key
+from keyledger.sanitize import (
+    INVISIBLE,
+    Redactor,
+    clean_message,
+    looks_like_key,
+    redact,
+    redact_user_text,
+)
 from keyledger.secret import (
     ELLIPSIS,
     FULL_MASK,
-    known_prefixes,
     Fingerprinter,
     Secret,
+    known_prefixes,
     mask,
     public_prefix,
 )
@@ -146,3 +156,68 @@ def test_fingerprint_is_a_stable_hmac_that_differs_between_installs() -> None:
     assert "a" * 16 not in repr(one)
     with pytest.raises(ValueError):
         Fingerprinter(b"short")
+
+
+# ----------------------------------------------------------------- key shapes (F1-F4, F10)
+
+
+@pytest.mark.parametrize("prefix", sorted(set(known_prefixes())))
+def test_generic_redaction_covers_every_known_key_prefix(prefix: str) -> None:
+    """The pattern redactor cuts out a key of every prefix the code knows (AIza, xai-, gsk_…)."""
+    value = prefix + "Q7rZk2LmN8sVx4pEHpJpb9AT"
+    assert value not in redact(f"echo: {value}.") and value not in redact_user_text(value)
+    assert looks_like_key(f"label {value}")
+
+
+def test_invisible_set_covers_every_format_character() -> None:
+    """Every Unicode format character (zero-width, soft hyphen, BOM, bidi, tags) is invisible."""
+    missing = [
+        f"U+{code:04X}"
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) == "Cf" and not INVISIBLE.fullmatch(chr(code))
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_redactor_sees_through_invisible_characters(char: str) -> None:
+    """A key echoed with invisible characters between every character is still removed."""
+    hidden = char.join(PROJ)
+    text = Redactor((PROJ,))(f"bad key {hidden}!")
+    assert text == "bad key [REDACTED]!"
+    assert clean_message(f"x {char.join(PROJ[10:30])} y", (PROJ,)) == "x [REDACTED] y"
+    assert Redactor((PROJ,)).finds(char.join(PROJ[12:24]))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "4pEHpJpb9ATPqW7xZ2rT5yU8iO1pA3sD6fG9hJ0kL",  # a key body without its prefix
+        "3f2b8c1e9a4d4e1f8b2c1d2e3f4a5b6c7d8e9f0a",  # a hex relay token
+        "Qm9zR1Zz_k2-LmN8sVx4pEHp",  # base64url
+    ],
+)
+def test_random_tokens_are_key_like_and_redacted_from_user_text(token: str) -> None:
+    """A long random token without a prefix is treated as a key in fields and error messages."""
+    assert looks_like_key(f"team {token}")
+    assert redact_user_text(f"cannot write /tmp/{token}.json") == (
+        "cannot write /tmp/[REDACTED].json"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TeamAlphaProduction2024",
+        "customer12345account",
+        "test_backup_missing_dir0",
+        "task-force-alpha",
+        "org-AbCdEf1234567890GhIjKl",
+        "my work laptop (2024-05-01)",
+        "/tmp/pytest-of-root/pytest-12/test_history0/out.json",
+    ],
+)
+def test_words_names_and_paths_are_not_key_like(text: str) -> None:
+    """Labels, identifiers and paths made of words are neither refused nor redacted."""
+    assert not looks_like_key(text)
+    assert redact_user_text(text) == text

@@ -6,12 +6,14 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
+import json
 import logging
 import random
 import string
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -191,3 +193,130 @@ async def test_s1_cli_outputs_are_clean(sim: Simulator, tmp_path: Path) -> None:
     assert '"results"' in blobs[-1]
     for n, blob in enumerate(blobs):
         assert_clean(blob, values, f"cli blob {n}")
+
+
+def _random_body(rng: random.Random, n: int = 40) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def _field_key_files(tmp_path: Path, url: str) -> tuple[list[Path], list[str], list[str]]:
+    """Key files in every format with keys (or pieces of keys) in every non-key field.
+
+    Returns the files, the secrets that must never appear, and the labels of the good lines.
+    """
+    from keyledger.simulator import make_key
+
+    rng = random.Random(77)
+    stray = {
+        "csv_provider": "sk-proj-" + _random_body(rng),
+        "text_provider": "sk-proj-" + _random_body(rng),
+        "toml_provider": "AIza" + _random_body(rng, 35),
+        "csv_base_url": "xai-" + _random_body(rng),
+        "text_label": "gsk_" + _random_body(rng),
+    }
+    own = {name: make_key("ok", n) + _random_body(rng, 12) for n, name in enumerate("abcdefgh")}
+
+    def body(name: str) -> str:
+        return own[name].rsplit("__", 1)[-1]
+
+    csv_file = tmp_path / "keys.csv"
+    csv_file.write_text(
+        "label,key,provider,base_url\n"
+        f"team,{own['a']},{stray['csv_provider']},{url}\n"  # item 1: a key as provider
+        f"{body('b')[6:18]},{own['b']},,{url}\n"  # item 3: a piece of the key as label
+        f"csv-host,{own['c']},,https://{stray['csv_base_url']}.example/v1\n"
+        f"csv-good,{make_key('ok', 20)},,{url}\n"
+    )
+    toml_file = tmp_path / "keys.toml"
+    toml_file.write_text(
+        f'[accounts.{body("d")[2:14]}]\nkey = "{own["d"]}"\nbase_url = "{url}"\n\n'
+        f'[accounts.named]\nkey = "{own["e"]}"\nprovider = "{stray["toml_provider"]}"\n\n'
+        f'[accounts.{body("f")[3:15]}]\nlabel = "fine"\nkey = "{own["f"]}"\n'
+        f'base_url = "{url}"\n\n'
+        f'[accounts.toml-good]\nkey = "{make_key("ok", 21)}"\nbase_url = "{url}"\n'
+    )
+    text_file = tmp_path / "keys.txt"
+    text_file.write_text(
+        f"team2 {own['g']} provider={stray['text_provider']}\n"
+        f"{stray['text_label']} {own['h']} base_url={url}\n"
+        f"text-good {make_key('ok', 22)} base_url={url}\n"
+    )
+    files = [csv_file, toml_file, text_file]
+    for path in files:
+        path.chmod(0o600)
+    return files, [*stray.values(), *own.values()], ["csv-good", "toml-good", "text-good"]
+
+
+def test_s8_keys_in_key_file_fields_reach_no_output_or_ledger(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path, isolated_env: Path
+) -> None:
+    """S8: a key (or a piece of one) as provider, label, base_url or TOML table name is refused
+    with file:line and reaches no json/jsonl/csv/table output, history, export or ledger byte."""
+    files, secrets, good = _field_key_files(tmp_path, f"{live_sim.url}/v1")
+    paths = [str(p) for p in files]
+    runs = [
+        run_cli("check", *paths, "-f", "json"),
+        run_cli("check", *paths, "-f", "jsonl"),
+        run_cli("check", *paths, "-f", "csv"),
+        run_cli("check", *paths),
+        run_cli("history", "-f", "json"),
+        run_cli("history", "-f", "csv"),
+        run_cli("history"),
+        run_cli("export", "-f", "json"),
+        run_cli("export", "-f", "csv"),
+    ]
+    for proc in runs:
+        assert "Traceback" not in proc.stderr
+    checked = json.loads(runs[0].stdout)["results"]
+    assert sorted(r["label"] for r in checked) == sorted(good)
+    errors = runs[0].stderr
+    assert f"{files[0]}:2: error: provider looks like a secret" in errors
+    assert f"{files[0]}:3: error: label looks like a secret" in errors
+    assert f"{files[0]}:4: error: base_url looks like a secret" in errors
+    assert f"{files[1]}:1: error: account name looks like a secret" in errors
+    assert f"{files[1]}:5: error: provider looks like a secret" in errors
+    assert f"{files[1]}:9: error: account name looks like a secret" in errors
+    assert f"{files[2]}:1: error: provider looks like a secret" in errors
+    assert f"{files[2]}:2: error: label looks like a secret" in errors
+    texts = [p.stdout + p.stderr for p in runs]
+    blobs = [p.read_bytes().decode("latin-1") for p in isolated_env.rglob("*") if p.is_file()]
+    assert any(b.startswith("SQLite format 3") for b in blobs)
+    for n, blob in enumerate(texts + blobs):
+        assert_clean(blob, secrets, f"output {n}")
+
+
+OPTION_KEY = "sk-proj-" + _random_body(random.Random(5), 48)
+BARE_KEY = OPTION_KEY.removeprefix("sk-proj-")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["check", "-f", OPTION_KEY, "k.txt"], {}),
+        (["check", "--deadline", OPTION_KEY, "k.txt"], {}),
+        (["check", "k.txt"], {"KEYLEDGER_CONCURRENCY": OPTION_KEY}),
+        (["check", "k.txt"], {"KEYLEDGER_FORMAT": OPTION_KEY}),
+        (["check", "k.txt"], {"KEYLEDGER_TIMEOUT": BARE_KEY}),
+        (["check", "k.txt"], {"KEYLEDGER_DEADLINE": OPTION_KEY}),
+        (["check", "--no-record", "--base-url", f"http://{OPTION_KEY}/v1", "k.txt"], {}),
+        (["history", BARE_KEY], {}),
+        (["backup", f"/nonexistent/{OPTION_KEY}.db"], {}),
+        (["history", "-f", "json", "-o", f"/nonexistent/{BARE_KEY}.json"], {}),
+        (["check", "--no-record", f"/nonexistent/{BARE_KEY}.txt"], {}),
+        (["check", f"--{BARE_KEY}", "k.txt"], {}),
+    ],
+)
+def test_s9_option_and_variable_errors_never_echo_a_key(
+    run_cli: Any, tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    """S9: errors quoting an option, argument or KEYLEDGER_* value cut out anything key-like."""
+    keyfile = tmp_path / "k.txt"
+    keyfile.write_text("ok sk-proj-KLSIM__ok__000001x7Rq2LmZ9vK3pT8wY4nB\n")
+    keyfile.chmod(0o600)
+    if args[0] in ("backup", "history"):  # a ledger, so the error is about the argument
+        run_cli("check", str(keyfile), "--base-url", "http://127.0.0.1:9", timeout=30)
+    args = [str(keyfile) if a == "k.txt" else a for a in args]
+    proc = run_cli(*args, env=env)
+    assert proc.code != 0
+    assert proc.stderr.strip()
+    assert_clean(proc.stdout + proc.stderr, [OPTION_KEY], "error message")

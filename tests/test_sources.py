@@ -883,3 +883,46 @@ def test_key_file_mode_is_untouched_by_reading(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     list(read_source(path))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_csv_quoted_cells_may_span_lines_as_rfc_4180_says(tmp_path: Path) -> None:
+    """A quoted multi-line cell is one record, reported at the line it starts on; the next
+    row keeps its own label."""
+    data = f'label,key\n"team\nalpha",{PROJ}\n# comment\nnext,{ADMIN}\n'
+    path = write(tmp_path, data, "keys.csv")
+    entries, issues = split(list(read_source(path)))
+    assert issues == []
+    assert [(e.label, e.value, e.where) for e in entries] == [
+        ("team\nalpha", PROJ, f"{path}:2"),
+        ("next", ADMIN, f"{path}:5"),
+    ]
+    assert entries[1].column == 6
+
+
+def test_csv_record_over_the_line_cap_is_skipped_and_reading_resumes(tmp_path: Path) -> None:
+    """A record spanning lines is capped like a line: an unclosed quote cannot swallow the
+    file, and the rows after it are still read."""
+    filler = "\n".join("x" * 100 for _ in range(MAX_LINE_BYTES // 100 + 5))
+    data = f'label,key\nwork,"{PROJ}\n{filler}\nok,{ADMIN}\n'
+    path = write(tmp_path, data, "keys.csv")
+    entries, issues = split(list(read_source(path)))
+    assert [e.value for e in entries] == [ADMIN]
+    assert issues[0].where == f"{path}:2"
+    assert all(PROJ not in str(i) for i in issues)
+
+
+def test_many_comment_lines_take_constant_memory(tmp_path: Path) -> None:
+    """Comment lines before the first key are counted, not kept: memory does not grow."""
+    path = tmp_path / "keys.txt"
+    with path.open("w") as handle:
+        for _ in range(2):
+            handle.write("# a comment line of about fifty bytes, no key\n" * 100_000)
+        handle.write(f"{PROJ}\n")
+    tracemalloc.start()
+    try:
+        items = list(read_source(str(path)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(i.value, i.where) for i in items if isinstance(i, Entry)] == [(PROJ, f"{path}:200001")]
+    assert peak < 4 << 20

@@ -1,7 +1,7 @@
 """Validate and display custom base URLs (relays, self-hosted gateways, the simulator).
 
 A base URL must be ``https`` unless its host is loopback, must carry no user info, query or
-fragment, and is shown only as ``scheme://host[:port]``.
+fragment, must hold nothing key-shaped, and is shown only as ``scheme://host[:port]``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from keyledger.errors import ConfigError
+from keyledger.sanitize import looks_like_key
 
 _ENDPOINT_SUFFIXES = (
     "/chat/completions",
@@ -51,6 +52,8 @@ def normalise_base_url(url: str) -> str:
         ConfigError: the URL is not acceptable (the message shows only scheme and host).
     """
     url = url.strip()
+    if looks_like_key(url, tokens=False):  # never lower-cased into a message, never stored
+        raise ConfigError("base_url looks like it holds a key; give the relay's root URL")
     if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in url):
         raise ConfigError("base_url must not contain spaces or control characters")
     try:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from keyledger.models import Status
+from keyledger.money import json_float, json_int
 
 HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<title")
 
@@ -35,7 +36,9 @@ _CACHED_BODY_LIMIT = 16384
 
 def _decode(body: bytes) -> tuple[bool, Any]:
     try:
-        return True, json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+        return True, json.loads(
+            body, parse_float=json_float, parse_int=json_int, parse_constant=_reject_constant
+        )
     except DecodeError as exc:
         return False, str(exc)
     except (ValueError, RecursionError, UnicodeDecodeError):
@@ -48,7 +51,11 @@ _decode_cached = functools.lru_cache(maxsize=1024)(_decode)
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode JSON with exact decimals; ``NaN``/``Infinity`` and deep nesting are errors."""
+    """Decode JSON with exact decimals; ``NaN``/``Infinity`` and deep nesting are errors.
+
+    A number literal longer than ``money.MAX_NUMBER_TEXT`` characters decodes to an
+    ``OversizeNumber`` marker (never an int or Decimal), which no reader accepts as a number.
+    """
     ok, value = _decode_cached(body) if len(body) <= _CACHED_BODY_LIMIT else _decode(body)
     if not ok:
         raise DecodeError(value)

@@ -160,9 +160,10 @@ class Client:
                 )
             finally:
                 host.in_flight -= 1
-        decision = decide(
-            outcome, number, self.options, self._rand, self._now(), request.rules
-        )
+        decision = decide(outcome, number, self.options, self._rand, self._now(), request.rules)
+        if decision.local:  # this machine ran short: not the host's fault, not its budget
+            host.breaker.abstain()
+            return _Step(outcome, decision)
         host.breaker.record(decision.host_failure)
         if decision.retry:
             cost = (

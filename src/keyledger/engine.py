@@ -5,7 +5,11 @@
   only what is in flight, however many keys there are.
 - Checks of the same key in flight at once are merged (singleflight by fingerprint).
 - A bug in a provider becomes an ``unknown``/``internal_error`` result, never a crash.
-- ``deadline`` bounds the whole run: keys unfinished by then are ``unknown``/``deadline``.
+- ``deadline`` bounds the whole run, counted from ``started`` (the CLI passes the moment the
+  command began, so reading keys counts too): keys unfinished by then are
+  ``unknown``/``deadline``. Producing those placeholders is itself bounded by ``grace``
+  (default :func:`deadline_grace`); keys still without a result when it runs out get none,
+  and :attr:`Engine.truncated` says so.
 - Setting ``stop`` stops scheduling and cancels what is in flight; unfinished keys get no
   result, and :attr:`Engine.interrupted` tells the caller.
 """
@@ -14,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from keyledger.client import Client
@@ -27,14 +32,36 @@ from keyledger.providers.base import ResultBuilder
 log = logging.getLogger("keyledger.engine")
 
 DEFAULT_CONCURRENCY = 200
+MIN_GRACE = 2.0  # seconds after the deadline for writing what finished, at least
+GRACE_SHARE = 0.1  # ... or this share of the deadline, when larger
+
+
+def deadline_grace(deadline: float) -> float:
+    """Time after ``deadline`` allowed for placeholders, recording and output: max(2 s, 10 %)."""
+    return max(MIN_GRACE, deadline * GRACE_SHARE)
 
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """How a run is scheduled."""
+    """How a run is scheduled.
+
+    ``started`` is the monotonic time the deadline counts from (``None``: when the run
+    starts); ``grace`` the time after the deadline allowed for writing what finished
+    (``None``: :func:`deadline_grace`).
+    """
 
     concurrency: int = DEFAULT_CONCURRENCY
     deadline: float | None = None
+    started: float | None = None
+    grace: float | None = None
+
+    def bounds(self, now: float) -> tuple[float, float] | None:
+        """(when the deadline falls, when its grace ends) as monotonic times, or ``None``."""
+        if self.deadline is None:
+            return None
+        origin = now if self.started is None else self.started
+        grace = deadline_grace(self.deadline) if self.grace is None else self.grace
+        return origin + self.deadline, origin + self.deadline + grace
 
 
 def placeholder_result(key: Key, options: CheckOptions, reason: str) -> CheckResult:
@@ -51,13 +78,17 @@ class Engine:
         check_options: CheckOptions | None = None,
         run_options: RunOptions | None = None,
         stop: asyncio.Event | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.check_options = check_options or CheckOptions()
         self.run_options = run_options or RunOptions()
         self.stop = stop or asyncio.Event()
         self.interrupted = False
         self.deadline_hit = False
+        self.truncated = False  # the grace ran out: some keys got no result at all
         self._flights: dict[str, asyncio.Future[CheckResult]] = {}
 
     async def check_one(self, key: Key) -> CheckResult:
@@ -102,8 +133,9 @@ class Engine:
         slots = asyncio.Semaphore(limit)
         done: asyncio.Queue[CheckResult | None] = asyncio.Queue()
         in_flight: dict[asyncio.Task[None], Key] = {}
-        started = time.monotonic()
-        deadline = self.run_options.deadline
+        clock = self.clock
+        bounds = self.run_options.bounds(clock())
+        deadline_at, grace_ends = bounds if bounds is not None else (None, None)
 
         async def one(key: Key) -> None:
             # The slot is given back when the caller *takes* the result, not when the check
@@ -138,9 +170,7 @@ class Engine:
         try:
             while True:
                 getter = asyncio.create_task(done.get())
-                timeout = (
-                    None if deadline is None else max(0.0, started + deadline - time.monotonic())
-                )
+                timeout = None if deadline_at is None else max(0.0, deadline_at - clock())
                 finished, _ = await asyncio.wait(
                     {getter, feeder, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -151,7 +181,7 @@ class Engine:
                         yield result
                 else:
                     getter.cancel()
-                expired = deadline is not None and time.monotonic() >= started + deadline
+                expired = deadline_at is not None and clock() >= deadline_at
                 # Stop and deadline are checked on every turn: a steady flow of results must
                 # not hide them.
                 if self.stop.is_set():
@@ -174,11 +204,12 @@ class Engine:
                     if result is not None:
                         finished_now.add(id(result.key))
                         yield result
-                for key in pending_keys:
-                    if id(key) not in finished_now:
-                        yield placeholder_result(key, self.check_options, "deadline")
                 if self.deadline_hit:
-                    for key in iterator:
+                    unfinished = (k for k in pending_keys if id(k) not in finished_now)
+                    for key in itertools.chain(unfinished, iterator):
+                        if grace_ends is not None and clock() >= grace_ends:
+                            self.truncated = True  # writing must end too: the rest get nothing
+                            return
                         yield placeholder_result(key, self.check_options, "deadline")
                 return
         finally:

@@ -17,8 +17,13 @@ class ExitCode(enum.IntEnum):
     NOT_OK = 3  # some keys are definitely not ok (invalid, no quota, deactivated, …)
     INDETERMINATE = 4  # some keys could not be decided (unknown, unreachable, rate limited)
     NOT_OK_AND_INDETERMINATE = 5  # both of the above
-    INTERRUPTED = 130  # stopped by Ctrl-C; finished results were kept
+    HANGUP = 129  # stopped by SIGHUP (128 + 1); finished results were kept
+    INTERRUPTED = 130  # stopped by Ctrl-C (SIGINT); finished results were kept
+    TERMINATED = 143  # stopped by SIGTERM (128 + 15); finished results were kept
     BROKEN_PIPE = 141  # the reader of stdout went away (| head); nothing more was written
+
+
+STOPPED = frozenset({ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.TERMINATED})
 
 
 def exit_code_for(statuses: Iterable[Status]) -> ExitCode:

@@ -6,6 +6,8 @@ created before anything is written into them, never loosened by the umask.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -28,14 +30,43 @@ def home_dir(environ: Mapping[str, str]) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (0700) if needed and tighten it if it is looser."""
+    """Create ``path`` (0700) if needed; an existing one loses its group and other bits.
+
+    Tightening only ever removes permission bits: a 0555 directory becomes 0500, never 0700.
+    """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
-            path.chmod(0o700)
+        tighten(path)
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror or 'OS error'}") from None
     return path
+
+
+def tighten(path: Path) -> None:
+    """Remove the group and other permission bits of ``path`` (POSIX only); add none."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(mode & ~0o077)
+
+
+def writable(path: Path) -> bool:
+    """Whether keyledger may write ``path``: the owner write bit is set and access allows it.
+
+    The mode bit is honoured even for root, who could write anyway: a home or ledger made
+    read-only on purpose stays unwritten.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return False
+    return bool(mode & stat.S_IWUSR) and os.access(path, os.W_OK)
+
+
+def secret_id(secret: bytes) -> str:
+    """A public check value naming an install secret (an HMAC of a fixed text, not the secret)."""
+    return hmac.new(secret, b"keyledger install-secret id", hashlib.sha256).hexdigest()[:32]
 
 
 def create_private_file(path: Path, data: bytes = b"") -> None:
@@ -48,20 +79,39 @@ def create_private_file(path: Path, data: bytes = b"") -> None:
         os.close(fd)
 
 
-def install_secret(home: Path) -> bytes:
-    """The per-install secret behind fingerprints, created on first use."""
-    ensure_private_dir(home)
+def install_secret(home: Path, *, create: bool = True) -> bytes:
+    """The per-install secret behind fingerprints, created on first use (when ``create``).
+
+    Raises:
+        StoreError: it cannot be read, is missing and ``create`` is false, or cannot be
+            created (a read-only home, say).
+    """
     path = home / SECRET_FILE
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        data = secrets.token_bytes(32)
-        try:
-            create_private_file(path, data)
-        except FileExistsError:  # another process won the race
-            data = path.read_bytes()
+        if not create:
+            raise StoreError(f"{path} does not exist") from None
+        data = _create_secret(home, path)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or 'OS error'}") from None
     if len(data) < 16:
         raise StoreError(f"{path} is damaged (too short); remove it to start afresh")
+    return data
+
+
+def _create_secret(home: Path, path: Path) -> bytes:
+    ensure_private_dir(home)
+    if not writable(home):
+        raise StoreError(f"cannot create {path}: {home} is read-only")
+    data = secrets.token_bytes(32)
+    try:
+        create_private_file(path, data)
+    except FileExistsError:  # another process won the race
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read {path}: {exc.strerror or 'OS error'}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror or 'OS error'}") from None
     return data

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from keyledger import keyshapes
 from keyledger.baseurl import normalise_base_url
 from keyledger.errors import ConfigError, KeyFileError
 from keyledger.keys import (
@@ -19,7 +18,7 @@ from keyledger.keys import (
     route,
 )
 from keyledger.models import Key
-from keyledger.sanitize import clean_label, neutralise
+from keyledger.sanitize import Redactor, clean_label, holds_key, neutralise, redact_user_text
 from keyledger.secret import Fingerprinter, Secret
 from keyledger.sources import Entry, InputIssue, Item, char_name, read_environment, read_source
 
@@ -27,6 +26,10 @@ DEFAULT_MAX_KEYS = 100_000
 MAX_LABEL = 128
 MAX_KEPT_ISSUES = 1000
 _TRAILING_PUNCT = ",;)"
+# A provider named in a key file: a short plain name (``openai``, ``anthropic``).
+_PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+# Every text field an entry may carry besides the key, as named in messages.
+_FIELDS = (("account", "account name"), ("label", "label"), ("provider", "provider"))
 
 
 @dataclass
@@ -42,6 +45,7 @@ class KeySet:
     duplicates: int = 0
     issue_count: int = 0
     error_count: int = 0
+    cut_short: str | None = None  # where reading stopped because time ran out
 
     @property
     def errors(self) -> list[InputIssue]:
@@ -82,25 +86,46 @@ def _validate(entry: Entry) -> InputIssue | None:
 
 
 def looks_like_secret(text: str, value: str = "") -> bool:
-    """Whether ``text`` (a label) holds a key: ``value`` itself, or anything key-shaped."""
-    return bool((value and value in text) or keyshapes.looks_like_key(text))
+    """Whether ``text`` holds a key: anything key-shaped, or ``value`` or a run of its body."""
+    return holds_key(text, Redactor((value,)) if value else None)
 
 
-def _label(entry: Entry, keyset: KeySet) -> tuple[str | None, bool]:
-    """The cleaned label, and whether the entry must be skipped."""
+def _field_problem(entry: Entry) -> InputIssue | None:
+    """Why an entry's other fields cannot be kept: one of them carries a key (F1).
+
+    Every field read from a key file (account/table name, label, provider, base_url) goes
+    through the same check (:func:`keyledger.sanitize.holds_key`) with the entry's own key
+    registered, so neither a whole key nor a piece of one is ever stored or shown. A base_url
+    is checked for key shapes and pieces of the key only (relay paths hold hex account ids).
+    """
+    fields = [(name, shown, getattr(entry, name)) for name, shown in _FIELDS]
+    if not any(text for _, _, text in fields) and entry.base_url is None:
+        return None
+    redactor = Redactor((entry.value,))
+    for _, shown, text in fields:
+        if text is not None and holds_key(text, redactor):
+            return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
+    if entry.base_url is not None and holds_key(entry.base_url, redactor, tokens=False):
+        return InputIssue(entry.where, "base_url looks like a secret: line skipped")
+    if entry.provider is not None and not _PROVIDER_NAME.fullmatch(entry.provider):
+        return InputIssue(
+            entry.where, "provider must be a provider name such as openai: line skipped"
+        )
+    return None
+
+
+def _label(entry: Entry, keyset: KeySet) -> str | None:
+    """The cleaned label (its fields were already checked for secrets)."""
     if entry.label is None:
-        return None, False
-    if looks_like_secret(entry.label, entry.value):
-        keyset.add_issue(InputIssue(entry.where, "label looks like a secret: line skipped"))
-        return None, True
+        return None
     label = " ".join(neutralise(entry.label).split())
     if not label:
-        return None, False
+        return None
     if len(label) > MAX_LABEL:
         keyset.add_issue(
             InputIssue(entry.where, f"label longer than {MAX_LABEL} characters: truncated", False)
         )
-    return clean_label(label, MAX_LABEL), False
+    return clean_label(label, MAX_LABEL)
 
 
 def _unique_label(label: str, seen: set[str]) -> str:
@@ -118,6 +143,7 @@ def build_keyset(
     provider: str | None = None,
     base_url: str | None = None,
     strict: bool = False,
+    expired: Callable[[], bool] | None = None,
 ) -> KeySet:
     """Turn entries into :class:`Key` values; duplicates by fingerprint are merged.
 
@@ -128,6 +154,8 @@ def build_keyset(
         provider: provider for entries that do not name one (not for other providers' keys).
         base_url: base URL for entries that do not name one (not for other providers' keys).
         strict: a label used for two different keys is an error, not a warning.
+        expired: asked before each entry; once it says ``True`` reading stops, and
+            :attr:`KeySet.cut_short` says where (the run's deadline covers reading keys).
 
     Raises:
         KeyFileError: more than ``max_keys`` unique keys.
@@ -136,12 +164,18 @@ def build_keyset(
     by_fp: dict[str, int] = {}
     labels_seen: set[str] = set()
     for item in items:
+        if expired is not None and expired():
+            result.cut_short = item.where
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # the sources' files are closed now, not when collected
+            break
         if isinstance(item, InputIssue):
             result.add_issue(item)
             continue
         for note in item.notes:
             result.add_issue(InputIssue(item.where, note, error=False))
-        problem = _validate(item)
+        problem = _validate(item) or _field_problem(item)
         if problem is not None:
             result.add_issue(problem)
             continue
@@ -154,11 +188,9 @@ def build_keyset(
             try:
                 chosen_base = normalise_base_url(chosen_base)
             except ConfigError as exc:
-                result.add_issue(InputIssue(item.where, str(exc)))
+                result.add_issue(InputIssue(item.where, redact_user_text(str(exc))))
                 continue
-        label, skip = _label(item, result)
-        if skip:
-            continue
+        label = _label(item, result)
         where_to = route(item.value, chosen_provider, chosen_base)
         fp = fingerprint(item.value)
         if fp in by_fp:

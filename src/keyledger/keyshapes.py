@@ -27,6 +27,7 @@ _lock = threading.Lock()
 _prefixes: tuple[str, ...] = _BASE_PREFIXES
 _pattern: re.Pattern[str] | None = None
 _word_pattern: re.Pattern[str] | None = None
+_token_pattern: re.Pattern[str] | None = None
 _loaded = False
 
 
@@ -42,11 +43,11 @@ def _ensure_loaded() -> None:
 
 def register_prefixes(prefixes: tuple[str, ...] | list[str]) -> None:
     """Add key prefixes (a provider's shapes); masking and redaction pick them up."""
-    global _prefixes, _pattern, _word_pattern
+    global _prefixes, _pattern, _word_pattern, _token_pattern
     with _lock:
         merged = set(_prefixes) | {p for p in prefixes if p}
         _prefixes = tuple(sorted(merged, key=lambda p: (-len(p), p)))
-        _pattern = _word_pattern = None
+        _pattern = _word_pattern = _token_pattern = None
 
 
 def prefixes() -> tuple[str, ...]:
@@ -74,6 +75,22 @@ def key_pattern() -> re.Pattern[str]:
             rf"(?:{alternatives})[A-Za-z0-9_\-]{{8,}}|Bearer\s+[A-Za-z0-9_\-\.]{{8,}}"
         )
         _pattern = pattern
+    return pattern
+
+
+def token_pattern() -> re.Pattern[str]:
+    """Key shapes in text the user typed, where a prefix glued to a word (``task-force``) is
+    not a key: a known prefix that does not follow a letter or digit, then 8+ key characters."""
+    global _token_pattern
+    _ensure_loaded()
+    pattern = _token_pattern
+    if pattern is None:
+        alternatives = "|".join(re.escape(p) for p in _prefixes)
+        pattern = re.compile(
+            rf"(?<![A-Za-z0-9])(?:{alternatives})[A-Za-z0-9_\-]{{8,}}"
+            rf"|Bearer\s+[A-Za-z0-9_\-\.]{{8,}}"
+        )
+        _token_pattern = pattern
     return pattern
 
 

@@ -171,6 +171,7 @@ class Spend:
     source: str
     read_at: datetime
     by_project: tuple[ProjectSpend, ...] = ()
+    truncated: bool = False  # paging stopped early: ``amount`` is a lower bound
 
 
 @dataclass(frozen=True, slots=True)

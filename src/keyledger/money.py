@@ -1,31 +1,147 @@
-"""Exact money and time values read from provider JSON."""
+"""Exact money and time values read from provider JSON, within bounds.
+
+Every amount a provider sends goes through :func:`parse_money`, the one place that decides
+what is money: a finite number whose text is at most :data:`MAX_NUMBER_TEXT` characters, with
+``|value| < 10**15`` (:data:`MAX_MAGNITUDE`) and at most :data:`MAX_WRITTEN_PLACES` digits
+after the point as written. The length is checked before a ``Decimal`` is built, so a hostile
+``1e999999999`` costs nothing. An accepted value is rounded half-even to
+:data:`MONEY_PLACES` decimal places, so it has at most 27 significant digits: sums, differences
+and formatting stay exact and can never overflow. Anything else is :class:`MoneyError`, which
+the providers turn into ``unknown``/``unexpected_body`` (``docs/json-output.md``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
 
 CENT = Decimal("0.01")
+MAX_NUMBER_TEXT = 64  # characters of a number's text (JSON literal or string)
+MAX_MAGNITUDE = 15  # |money| < 10**15
+MAX_WRITTEN_PLACES = 30  # digits after the point, as written (1e-31 is absurd precision)
+MONEY_PLACES = 12  # accepted money is rounded to this many decimal places
+_PLACES = Decimal(1).scaleb(-MONEY_PLACES)
+# Wide enough for any sum of accepted values (or stored ledger text): nothing here can trap.
+WIDE = Context(prec=120, Emax=10_000, Emin=-10_000, rounding=ROUND_HALF_EVEN)
+_STORED_MAGNITUDE = 30  # ledger text: sums of many accepted values, still small
 
 
-def to_decimal(value: object) -> Decimal | None:
-    """A finite ``Decimal`` from a JSON number or numeric string; ``None`` otherwise."""
-    if isinstance(value, bool) or value is None:
+class MoneyError(ValueError):
+    """A money value from a provider that is not a bounded, finite number."""
+
+
+class OversizeNumber:
+    """A JSON number literal too long to be read (its text is never kept or converted)."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __repr__(self) -> str:
+        return f"OversizeNumber({self.length} characters)"
+
+
+def json_float(text: str) -> Decimal | OversizeNumber:
+    """``parse_float`` for :func:`json.loads`: exact, and bounded in cost."""
+    if len(text) > MAX_NUMBER_TEXT:
+        return OversizeNumber(len(text))
+    return Decimal(text)
+
+
+def json_int(text: str) -> int | OversizeNumber:
+    """``parse_int`` for :func:`json.loads`: never trips Python's integer digit limit."""
+    if len(text) > MAX_NUMBER_TEXT:
+        return OversizeNumber(len(text))
+    return int(text)
+
+
+def _number(value: object) -> Decimal | None:
+    """A finite Decimal from a short JSON number or numeric string; ``None`` if it is not one."""
+    if isinstance(value, bool) or value is None or isinstance(value, OversizeNumber):
         return None
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
+        if value.bit_length() > 4 * MAX_NUMBER_TEXT:  # ~77 digits: far beyond any bound
+            return None
         result = Decimal(value)
     elif isinstance(value, float):
         result = Decimal(repr(value))  # the shortest exact text of the float
     elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > MAX_NUMBER_TEXT:
+            return None
         try:
-            result = Decimal(value.strip())
+            result = Decimal(text)
         except InvalidOperation:
             return None
     else:
         return None
     return result if result.is_finite() else None
+
+
+def within_bounds(value: Decimal, magnitude: int = MAX_MAGNITUDE) -> bool:
+    """Whether a finite ``value`` has ``|value| < 10**magnitude`` and sane written precision."""
+    if not value:
+        return True
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return value.adjusted() < magnitude and exponent >= -MAX_WRITTEN_PLACES
+
+
+def parse_money(value: object) -> Decimal | None:
+    """Money from a provider: ``None`` when absent (``null``); bounded ``Decimal`` otherwise.
+
+    Raises:
+        MoneyError: the value is present but not a finite number within the bounds.
+    """
+    if value is None:
+        return None
+    if isinstance(value, OversizeNumber):
+        raise MoneyError(f"number of {value.length} characters")
+    number = _number(value)
+    if number is None:
+        raise MoneyError("not a number")
+    if not within_bounds(number):
+        raise MoneyError("out of bounds")
+    if not number:
+        return Decimal(0)
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -MONEY_PLACES:
+        number = number.quantize(_PLACES, context=WIDE).normalize(WIDE)
+    return number
+
+
+def money_field(data: Mapping[str, object], name: str, label: str = "") -> Decimal | None:
+    """``data[name]`` as money (``None`` when absent or null).
+
+    Raises:
+        MoneyError: the field is present but not bounded money; the message names the field
+            (as ``label`` if given), never its value.
+    """
+    try:
+        return parse_money(data.get(name))
+    except MoneyError as exc:
+        raise MoneyError(f"{label or name}: {exc} (money must be finite, |value| < 1e15)") from None
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """A bounded ``Decimal`` (see :func:`parse_money`), or ``None`` for anything else."""
+    try:
+        return parse_money(value)
+    except MoneyError:
+        return None
+
+
+def stored_money(text: str | None) -> Decimal | None:
+    """Money read back from the ledger: ``None`` for missing, unreadable or absurd text."""
+    number = _number(text) if text is not None else None
+    if number is None or not within_bounds(number, _STORED_MAGNITUDE):
+        return None
+    return number
 
 
 def from_unix(value: object) -> datetime | None:
@@ -39,10 +155,23 @@ def from_unix(value: object) -> datetime | None:
         return None
 
 
+def plain_text(value: Decimal) -> str:
+    """Exact, exponent-free text of a bounded value; an integer without trailing ``.0``."""
+    with localcontext(WIDE):
+        if value == value.to_integral_value():
+            return format(value.normalize(), "f")
+        return format(value, "f")
+
+
 def fmt_money(value: Decimal | None, currency: str = "") -> str:
     """``12.34 USD``-style text; ``-`` when the value is missing (never ``0``)."""
     if value is None:
         return "-"
-    quantised = value.quantize(CENT) if value.as_tuple().exponent < -2 else value  # type: ignore[operator]
-    text = f"{quantised:,.2f}" if abs(quantised) < Decimal("1e15") else f"{quantised:.4E}"
+    if not value.is_finite() or abs(value.adjusted()) > 1000:
+        return f"? {currency.upper()}".strip()  # never built from provider money (bounded)
+    with localcontext(WIDE):
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        quantised = value.quantize(CENT) if exponent < -2 else value
+        text = f"{quantised:,.2f}" if abs(quantised) < Decimal("1e15") else f"{quantised:.4E}"
     return f"{text} {currency.upper()}".strip()

@@ -7,6 +7,8 @@
 - ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date) are honoured up to 120 s; a
   longer wait is not slept: the key is reported ``rate_limited`` with ``retry_at``.
 - Each host has a retry budget (a token bucket, as botocore's) and a circuit breaker.
+- A local shortage (``local_resources``: out of file handles) is retried with backoff but is
+  never charged to the host: it neither counts toward the breaker nor spends retry budget.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from keyledger.classify import (
     looks_like_html,
     parse_json,
 )
-from keyledger.transport import Fault, HttpOptions, Outcome, Reply
+from keyledger.transport import LOCAL_FAULT, Fault, HttpOptions, Outcome, Reply
 
 _SECONDS = re.compile(r"\d+(?:\.\d+)?", re.ASCII)
-_RETRY_FAULTS = frozenset({"connect", "timeout", "reset", "protocol", "network"})
+_RETRY_FAULTS = frozenset({"connect", "timeout", "reset", "protocol", "network", LOCAL_FAULT})
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 _HOST_FAILURES = frozenset({"connect", "timeout", "reset", "protocol", "network", "dns"})
 
@@ -92,6 +94,7 @@ class Decision:
     delay: float = 0.0
     retry_at: datetime | None = None  # set when the server asked for a wait beyond the cap
     host_failure: bool = False  # counts toward the host's breaker
+    local: bool = False  # this machine's shortage: neither the breaker nor the budget see it
 
 
 def _reply_transient(reply: Reply, rules: Rules | None) -> tuple[bool, bool, bool]:
@@ -130,11 +133,12 @@ def decide(
     """
     if isinstance(outcome, Fault):
         host_failure = outcome.reason in _HOST_FAILURES
+        local = outcome.reason == LOCAL_FAULT
         limit = 2 if outcome.reason == "dns" else options.max_attempts
         if (outcome.reason in _RETRY_FAULTS or outcome.reason == "dns") and attempt < limit:
             delay = full_jitter(attempt, options.backoff_base, options.backoff_cap, rand)
-            return Decision(True, delay, host_failure=host_failure)
-        return Decision(False, host_failure=host_failure)
+            return Decision(True, delay, host_failure=host_failure, local=local)
+        return Decision(False, host_failure=host_failure, local=local)
     transient, decode_error, host_failure = _reply_transient(outcome, rules)
     limit = 2 if decode_error else options.max_attempts
     if not transient or attempt >= limit:
@@ -199,6 +203,10 @@ class Breaker:
             return False
         self._trial_running = True
         return True
+
+    def abstain(self) -> None:
+        """A call ended without telling anything about the host (a local shortage)."""
+        self._trial_running = False
 
     def record(self, host_failure: bool) -> None:
         """Note how a call that went out ended."""

@@ -26,6 +26,20 @@ class Sink(Protocol):
         ...
 
 
+class FinishingSink(Sink, Protocol):
+    """A sink with work to do once the run is over (close a ledger run, evaluate rules)."""
+
+    def finish(self, report: RunReport) -> None:
+        """The run ended as ``report`` says; must not raise for a key's outcome."""
+        ...
+
+
+def finish_sinks(sinks: Iterable[FinishingSink], report: RunReport) -> None:
+    """Call ``finish(report)`` on each sink, in order (a ledger before the rules reading it)."""
+    for sink in sinks:
+        sink.finish(report)
+
+
 @dataclass
 class RunReport:
     """How a run ended."""
@@ -33,12 +47,13 @@ class RunReport:
     results: list[CheckResult] = field(default_factory=list)
     interrupted: bool = False
     deadline_hit: bool = False
+    truncated: bool = False  # some keys got no result: the deadline's grace ran out
     requests: int = 0
 
     @property
     def complete(self) -> bool:
-        """Whether every key got its check."""
-        return not self.interrupted
+        """Whether every key got a result (a check, or an ``unknown``/``deadline`` one)."""
+        return not self.interrupted and not self.truncated
 
 
 async def run_checks(
@@ -66,5 +81,6 @@ async def run_checks(
             await results.aclose()
         report.interrupted = engine.interrupted
         report.deadline_hit = engine.deadline_hit
+        report.truncated = engine.truncated
         report.requests = engine.client.requests_sent
     return report

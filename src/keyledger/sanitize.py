@@ -4,12 +4,18 @@
   and bidi overrides (U+202A-202E, U+2066-2069) become caret or ``\\u`` notation, as the
   GitHub CLI's asciisanitizer does.
 - Anything shaped like an API key is replaced by ``[REDACTED]``, and so is any registered key.
+  Invisible characters (zero-width, soft hyphen, BOM, bidi and other format characters) are
+  removed first, so a key echoed with them between its characters is still found.
+- :func:`holds_key` is the one check for "this text carries a key" (used on every field read
+  from a key file and on command-line values); :func:`redact_user_text` is the one redaction
+  applied to error messages that quote what the user typed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from keyledger import keyshapes
 from keyledger.secret import public_prefix
@@ -18,6 +24,22 @@ _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _LINE_SEPARATORS = frozenset((0x2028, 0x2029, 0x0085))
 
 REDACTED = "[REDACTED]"
+
+# Characters that show nothing: format characters (Unicode category Cf: soft hyphen, zero-width
+# space/joiners, word joiner, BOM, bidi controls, tags…), variation selectors, the combining
+# grapheme joiner and the Hangul fillers. They are removed before looking for keys.
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f"
+    "\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+# A long run of key characters that reads like a random token, not a word: see _random().
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-]{20,}")
+RANDOM_RUN = 20
+_HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
+_PUBLIC_IDS = ("org-", "user-", "proj_", "req_", "file-", "chatcmpl-")
 
 
 def _escape_char(ch: str) -> str:
@@ -82,8 +104,25 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"
 
+    def finds(self, text: str) -> bool:
+        """Whether ``text`` holds a registered secret or an 8-character run of one's body."""
+        text = INVISIBLE.sub("", text)
+        if any(secret in text for secret in self._secrets):
+            return True
+        windows = self._windows
+        return bool(windows) and any(
+            run.group()[i : i + WINDOW] in windows
+            for run in _KEY_CHAR_RUN.finditer(text)
+            for i in range(len(run.group()) - WINDOW + 1)
+        )
+
     def __call__(self, text: str) -> str:
-        """``text`` with every registered secret, any window of one, and key shapes removed."""
+        """``text`` with every registered secret, any window of one, and key shapes removed.
+
+        Invisible characters are dropped first, so they cannot split a key into pieces that
+        each look harmless.
+        """
+        text = INVISIBLE.sub("", text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
@@ -116,6 +155,56 @@ def _cut(text: str, starts: list[int]) -> str:
     out.append(REDACTED)
     out.append(text[position:])
     return "".join(out)
+
+
+def _random(run: str) -> bool:
+    """Whether a run of key characters reads like a random token (a key without a prefix).
+
+    At least 20 letters and digits, both present, switching between upper case, lower case and
+    digits at least once every three characters (random base62/base64 do, on average more than
+    once every two), or hex with at least 4 letters and 4 digits; words, ``camelCase`` names and
+    ``name_2024`` labels do not. Public identifiers (``org-…``, ``req_…``) are not secrets.
+    """
+    if run.startswith(_PUBLIC_IDS):
+        return False
+    chars = [ch for ch in run if ch.isalnum()]
+    if len(chars) < RANDOM_RUN:
+        return False
+    classes = [0 if ch.isdigit() else 1 if ch.islower() else 2 for ch in chars]
+    if 0 not in classes or classes.count(0) == len(classes):
+        return False
+    digits = classes.count(0)
+    if _HEX.fullmatch("".join(chars)) and 4 <= digits <= len(chars) - 4:
+        return True
+    changes = sum(1 for a, b in pairwise(classes) if a != b)
+    return changes * 3 >= len(chars)
+
+
+def looks_like_key(text: str, *, tokens: bool = True) -> bool:
+    """Whether ``text`` holds something key-shaped (invisible characters ignored).
+
+    That is a known key prefix then a long token, or a bearer token; with ``tokens``, also a
+    long random-looking token without a prefix (relay and hex keys).
+    """
+    text = INVISIBLE.sub("", text)
+    if keyshapes.looks_like_key(text):
+        return True
+    return tokens and any(_random(run.group()) for run in _TOKEN_RUN.finditer(text))
+
+
+def holds_key(text: str, redactor: Redactor | None = None, *, tokens: bool = True) -> bool:
+    """The one check for a field that must not carry a key.
+
+    True when ``text`` is key-shaped (:func:`looks_like_key`), or when it holds a key
+    registered in ``redactor`` or any 8-character run of that key's secret body.
+    """
+    return looks_like_key(text, tokens=tokens) or (redactor is not None and redactor.finds(text))
+
+
+def redact_user_text(text: str) -> str:
+    """``text`` (an error quoting what the user typed) with key shapes and random tokens cut."""
+    text = keyshapes.token_pattern().sub(REDACTED, INVISIBLE.sub("", text))
+    return _TOKEN_RUN.sub(lambda run: REDACTED if _random(run.group()) else run.group(), text)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

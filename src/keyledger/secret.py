@@ -3,8 +3,9 @@
 Its ``repr``, ``str``, ``format`` and pickle forms are all masked; the only way to the raw
 value is :meth:`Secret.reveal`, which the transport calls when it builds a header.
 
-Masking follows ``public_prefix + "…" + last4`` where the prefix comes only from the public prefixes
-the providers declare (:mod:`keyledger.keyshapes`), and keys shorter than 20 characters are fully masked.
+Masking follows ``public_prefix + "…" + last4`` where the prefix comes only from the public
+prefixes the providers declare (:mod:`keyledger.keyshapes`), and keys shorter than 20 characters
+are fully masked.
 """
 
 from __future__ import annotations

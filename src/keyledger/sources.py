@@ -20,12 +20,14 @@ import re
 import stat
 import tomllib
 import unicodedata
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import BinaryIO
 
 from keyledger.errors import KeyFileError
+from keyledger.sanitize import looks_like_key
 
 MAX_LINE_BYTES = 8192
 SNIFF_BYTES = 8192
@@ -52,7 +54,6 @@ _WIDE_BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
-_KEYISH_ARGUMENT = re.compile(r"(?:sk-|sess-|AIza|xai-|gsk_)[A-Za-z0-9_\-]{12,}")
 _TOML_TABLE = re.compile(
     r"^\s*\[\s*accounts\s*\.\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+))\s*\]\s*(?:#.*)?$"
 )
@@ -67,6 +68,7 @@ class Entry:
 
     ``column`` is the 1-based character column of the key in its line, or ``None`` when the
     source has no meaningful column; ``notes`` are warnings about how the line was read.
+    ``account`` is the TOML table name (``[accounts.NAME]``), which is checked like a label.
     """
 
     value: str
@@ -76,6 +78,7 @@ class Entry:
     provider: str | None = None
     base_url: str | None = None
     notes: tuple[str, ...] = ()
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,7 @@ def _invalid_char(where: str, column: int, ch: str) -> InputIssue:
 
 def looks_like_key_argument(path: str) -> bool:
     """Whether a command-line path is really a key pasted in place of a file name."""
-    return bool(_KEYISH_ARGUMENT.search(path)) and not os.path.lexists(path)
+    return looks_like_key(path) and not os.path.lexists(path)
 
 
 def open_source(path: str, stdin: BinaryIO | None = None) -> tuple[str, BinaryIO]:
@@ -207,13 +210,7 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
     name, stream = open_source(path, stdin)
     try:
         lines = decoded_lines(name, _chunks(stream))
-        peeked: list[tuple[str, str | InputIssue]] = []
-        first = ""
-        for where, line in lines:
-            peeked.append((where, line))
-            if isinstance(line, str) and line.strip() and not line.lstrip().startswith("#"):
-                first = line
-                break
+        peeked, first = _peek(name, lines)
         all_lines = chain(peeked, lines)
         fmt = detect_format(name, first)
         if fmt == "toml":
@@ -230,6 +227,51 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
     finally:
         if stream is not stdin:
             stream.close()
+
+
+MAX_PEEKED_ISSUES = 1000
+
+
+def _peek(
+    name: str, lines: Iterator[tuple[str, str | InputIssue]]
+) -> tuple[Iterator[tuple[str, str | InputIssue]], str]:
+    """Read up to the first meaningful line (for :func:`detect_format`) in constant memory.
+
+    Blank and comment lines before it are only counted, and given back as blank lines under
+    their own ``file:line``; unreadable lines are kept as they are (up to
+    ``MAX_PEEKED_ISSUES``, after which the format is decided from the name alone).
+    Returns the lines read (the meaningful one last) and that line.
+    """
+    kept: list[tuple[int, int] | tuple[str, str | InputIssue]] = []
+    issues = 0
+    first = ""
+    for number, (where, line) in enumerate(lines, start=1):
+        if isinstance(line, InputIssue):
+            kept.append((where, line))
+            issues += 1
+            if issues >= MAX_PEEKED_ISSUES:
+                break
+        elif line.strip() and not line.lstrip().startswith("#"):
+            kept.append((where, line))
+            first = line
+            break
+        elif kept and isinstance(kept[-1][0], int):
+            start, count = kept[-1]
+            kept[-1] = (start, int(count) + 1)
+        else:
+            kept.append((number, 1))
+
+    def replay() -> Iterator[tuple[str, str | InputIssue]]:
+        for head, tail in kept:
+            if isinstance(head, int):
+                assert isinstance(tail, int)
+                for at in range(head, head + tail):
+                    yield f"{name}:{at}", ""
+            else:
+                assert not isinstance(tail, int)
+                yield head, tail
+
+    return replay(), first
 
 
 def read_environment(environ: Mapping[str, str]) -> Iterator[Item]:
@@ -529,7 +571,7 @@ def _key_column(line: str, cell: str) -> int | None:
 
 def _safe_names(names: Sequence[str]) -> str:
     """Column or table names for a message: short plain names only, never anything key-like."""
-    shown = [n for n in names if _ENV_NAME.fullmatch(n) and len(n) <= 32]
+    shown = [n for n in names if _ENV_NAME.fullmatch(n) and len(n) <= 32 and not looks_like_key(n)]
     hidden = sum(1 for n in names if n not in shown)
     text = ", ".join(shown)
     if hidden:
@@ -537,19 +579,119 @@ def _safe_names(names: Sequence[str]) -> str:
     return text
 
 
+class _LineProblem(Exception):
+    """Raised out of the CSV reader's input: a line that cannot be read, or a record too long."""
+
+    def __init__(self, issue: InputIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+class _CsvLines:
+    """Feeds lines to :func:`csv.reader` so that it reads real RFC 4180 records (a quoted
+    cell may span lines), skipping blank and comment lines between records.
+
+    It keeps the lines of the current record (capped at ``MAX_LINE_BYTES`` in all, as a line
+    is capped), so it can say where the record started and, when the record turns out
+    malformed (an unclosed quote, say), read the lines after its first one again as records
+    of their own. An unreadable line, or a record over the cap, is raised as
+    :class:`_LineProblem`; the reader then starts afresh.
+    """
+
+    def __init__(self, lines: Iterable[tuple[str, str | InputIssue]]) -> None:
+        self.lines = iter(lines)
+        self.again: deque[tuple[str, str | InputIssue]] = deque()
+        self.record: list[tuple[str, str]] = []
+        self.size = 0
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    @property
+    def start(self) -> str:
+        """``file:line`` where the current record started."""
+        return self.record[0][0] if self.record else ""
+
+    @property
+    def single(self) -> str | None:
+        """The record's line when it is one line."""
+        return self.record[0][1] if len(self.record) == 1 else None
+
+    def done(self) -> None:
+        """The reader finished a record: the next line may start another."""
+        self.record = []
+
+    def failed(self) -> None:
+        """The record was malformed: its lines after the first are read again."""
+        self.again.extendleft(reversed(self.record[1:]))
+        self.record = []
+
+    def _next_line(self) -> tuple[str, str | InputIssue]:
+        if self.again:
+            return self.again.popleft()
+        return next(self.lines)
+
+    def __next__(self) -> str:
+        while True:
+            where, line = self._next_line()
+            if isinstance(line, InputIssue):
+                raise _LineProblem(line)
+            if not self.record:
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                self.size = 0
+            self.record.append((where, line))
+            self.size += len(line.encode("utf-8", "surrogatepass")) + 1
+            if self.size > MAX_LINE_BYTES:
+                raise _LineProblem(
+                    InputIssue(
+                        self.start,
+                        f"CSV record longer than {MAX_LINE_BYTES} bytes, skipped "
+                        "(check the quotes)",
+                    )
+                )
+            return line + "\n"
+
+
+def _csv_records(
+    lines: Iterable[tuple[str, str | InputIssue]],
+) -> Iterator[tuple[str, str | None, list[str]] | InputIssue]:
+    """``(file:line of the record start, its line if the record is one line, cells)`` per
+    record, or an issue."""
+    feed = _CsvLines(lines)
+    reader = csv.reader(feed, strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            if not feed.record:
+                return
+            # end of input inside a quoted cell (strict mode may not say so): malformed
+            yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            feed.failed()
+            continue
+        except _LineProblem as problem:
+            if feed.record and feed.start != problem.issue.where:
+                yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            yield problem.issue
+            feed.failed()
+            continue
+        except csv.Error:
+            yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+            feed.failed()
+            continue
+        where, single = feed.start, feed.single
+        feed.done()
+        yield where, single, row
+
+
 def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
-    for where, line in lines:
-        if isinstance(line, InputIssue):
-            yield line
+    for parsed in _csv_records(lines):
+        if isinstance(parsed, InputIssue):
+            yield parsed
             continue
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            row = next(csv.reader([line], strict=True))
-        except (csv.Error, StopIteration):
-            yield InputIssue(where, "malformed CSV row (check the quotes)")
-            continue
+        where, line, row = parsed
         cells = [c.strip(" \t\u00a0") for c in row]
         if header is None:
             header = [c.lower() for c in cells]
@@ -570,7 +712,7 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
         if not value:
             yield InputIssue(where, "no key in this row")
             continue
-        column = _key_column(line, value)
+        column = _key_column(line, value) if line is not None else None
         bad = bad_key_char(value)
         if bad is not None:
             if column is None:
@@ -669,7 +811,11 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
         value = merged.get("key")
         if "key_env" in merged:
             env_name = merged["key_env"]
-            if not isinstance(env_name, str) or not _ENV_NAME.fullmatch(env_name):
+            if (
+                not isinstance(env_name, str)
+                or not _ENV_NAME.fullmatch(env_name)
+                or looks_like_key(env_name)
+            ):
                 yield InputIssue(where, "key_env must name an environment variable, e.g. WORK_KEY")
                 continue
             value = os.environ.get(env_name, "").strip()
@@ -697,6 +843,7 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
             where=where,
             column=None,
             label=given if isinstance(given, str) and given else label,
+            account=label,
             provider=text_fields["provider"] if isinstance(text_fields["provider"], str) else None,
             base_url=text_fields["base_url"] if isinstance(text_fields["base_url"], str) else None,
         )

@@ -7,6 +7,8 @@
   answer is ``body_too_large``) and 4 KiB kept of an error body.
 - The key goes only in a header; a transport exception becomes a :class:`Fault` that names
   a category and the host, and the exception (whose text could hold the URL) is dropped.
+- A local shortage (out of file handles or buffers before the connection exists) is the
+  ``local_resources`` fault: it says nothing about the host.
 """
 
 from __future__ import annotations
@@ -106,6 +108,17 @@ class Fault:
 
 Outcome = Reply | Fault
 
+# errno values meaning this machine ran short (file handles, buffers, memory): not the host.
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+LOCAL_FAULT = "local_resources"
+
+
+def _local_errno(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the OS error it wraps) is a local shortage such as ``EMFILE``."""
+    inner = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    return isinstance(inner, OSError) and inner.errno in LOCAL_ERRNOS
+
+
 # Headers kept from every answer; a provider adds its own (``Provider.kept_headers``).
 COMMON_HEADERS = frozenset(
     ("content-type", "content-length", "retry-after", "retry-after-ms", "location", "x-request-id")
@@ -176,6 +189,8 @@ def reuse_tracer() -> aiohttp.TraceConfig:
 
 def _fault_for(exc: BaseException, host: str) -> Fault:
     """Map a transport exception to a category by class, never by its text."""
+    if _local_errno(exc):
+        return Fault(LOCAL_FAULT, host)
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return Fault("timeout", host)
     if isinstance(exc, aiohttp.ClientHttpProxyError):

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+import time
 from pathlib import Path
 
 import click
 
 from keyledger.baseurl import normalise_base_url
+from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
 from keyledger.cli.execute import CheckJob, execute
-from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
+from keyledger.cli.output import check_writable
+from keyledger.cli.provider_flags import provider_flags, provider_options
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
+from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
-from keyledger.cli.provider_flags import provider_flags, provider_options
+from keyledger.limits import fit_concurrency
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.transport import HttpOptions
@@ -108,7 +115,8 @@ def http_options(
     type=click.FloatRange(0.1, 86400),
     default=None,
     envvar="KEYLEDGER_DEADLINE",
-    help="Seconds for the whole run; unfinished keys become unknown (deadline).",
+    help="Seconds for the whole run, reading keys included; unfinished keys become unknown "
+    "(deadline). Writing what finished may take max(2 s, 10 %) more.",
 )
 @click.option(
     "--provider",
@@ -136,6 +144,26 @@ def http_options(
     show_default=True,
     help="Remember this run in the ledger (history, changes, burn rate, runway); "
     "--no-record leaves the ledger untouched.",
+)
+@click.option(
+    "--new-identity",
+    is_flag=True,
+    help="Start a new fingerprint identity when install-secret is missing or is not the one "
+    "the ledger was recorded with (old checks stay but match no key again).",
+)
+@click.option(
+    "--alerts/--no-alerts",
+    default=False,
+    show_default=True,
+    help="After recording, evaluate the alert rules once and queue what crossed (for cron).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file with alert rules and channels.  [default: $KEYLEDGER_CONFIG, or "
+    "config.toml in the user config directory]",
 )
 @click.option("--strict", is_flag=True, help="Refuse to run if any input line is bad.")
 @click.option("--strict-perms", is_flag=True, help="Refuse key files readable by others.")
@@ -166,6 +194,9 @@ def check(
     base_url: str | None,
     warn_days: int,
     record: bool,
+    new_identity: bool,
+    alerts: bool,
+    config_file: Path | None,
     strict: bool,
     strict_perms: bool,
     max_keys: int,
@@ -195,18 +226,30 @@ def check(
       pass show openai | keyledger check -
       keyledger check relay-tokens.csv --base-url https://relay.example/v1
       keyledger check keys.txt --no-record --format json
+      keyledger check keys.txt --alerts -q      (from cron: rules once, see docs/alerts.md)
 
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
-    5 both, 2 usage or input error, 1 the ledger could not be written, 130 interrupted,
-    141 the output pipe was closed (| head).
+    5 both, 2 usage or input error (an --output path that cannot be written
+    included), 1 the ledger or the --output file could not be written, 130
+    interrupted, 143/129 stopped by SIGTERM/SIGHUP (like Ctrl-C), 141 the output
+    pipe was closed (| head).
     """
+    started = time.monotonic()  # the deadline covers the whole command, reading keys too
     chosen_format = output_format(fmt, output)
+    if alerts and not record:
+        raise UsageExit("--alerts needs the ledger (drop --no-record)")
+    if output is not None:
+        try:
+            check_writable(output)
+        except OSError as exc:
+            raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     if base_url is not None:
         try:
             normalise_base_url(base_url)
         except ConfigError as exc:
             raise UsageExit(str(exc)) from None
+    ident = identity(os.environ, record=record, new_identity=new_identity)
     keyset = load_keys(
         files,
         environ=os.environ,
@@ -215,25 +258,49 @@ def check(
         max_keys=max_keys,
         strict=strict,
         strict_perms=strict_perms,
+        ident=ident,
+        expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
     )
+    cap = fit_concurrency(concurrency, per_host or concurrency)
+    if cap.capped and not quiet:
+        sys.stderr.write(
+            f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
+            f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+        )
     job = CheckJob(
         keys=keyset.keys,
-        http=http_options(per_host or concurrency, timeout, connect_timeout, attempts),
+        http=http_options(cap.per_host, timeout, connect_timeout, attempts),
         check=CheckOptions(provider_options=provider_options(provider_switches)),
-        run=RunOptions(concurrency=concurrency, deadline=deadline),
+        run=RunOptions(concurrency=cap.concurrency, deadline=deadline, started=started),
         fmt=chosen_format,
         output=output,
         progress=progress,
         quiet=quiet,
         warn_days=warn_days,
+        input_cut_short=keyset.cut_short is not None,
     )
-    ledger = CheckLedger.attach(job) if record else None
+    ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
+    evaluator = None
     try:
+        if alerts and ledger is not None:
+            setup = alert_setup(ledger.store, config_file)
+            evaluator = setup.evaluator(ledger.ledger)
+            job.sinks.append(evaluator)
         code = execute(job)
+        if evaluator is not None:
+            report_evaluation(evaluator)
+            asyncio.run(deliver_due(setup))
     except BaseException:
         if ledger is not None:
             ledger.abort()
         raise
     if ledger is not None:
         code = ledger.close(code)
+    if job.output_error is not None:
+        recorded = isinstance(ledger, CheckLedger) and ledger.recorder.error is None
+        kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
+        failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
+        if code is ExitCode.INTERRUPTED:
+            failure.exit_code = code
+        raise failure
     raise SystemExit(code)

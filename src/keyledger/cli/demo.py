@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 
 from keyledger.cli.execute import CheckJob, execute
-from keyledger.cli.keys_input import fingerprinter
+from keyledger.cli.keys_input import identity
 from keyledger.engine import RunOptions
 from keyledger.keyset import build_keyset
 from keyledger.providers import CheckOptions
@@ -74,7 +74,7 @@ def demo(fmt: str, progress: bool | None) -> None:
             item = parse_text_line(line, f"<demo>:{number}")
             if isinstance(item, Entry):
                 entries.append(item)
-        keyset = build_keyset(entries, fingerprinter(os.environ))
+        keyset = build_keyset(entries, identity(os.environ, record=False).fingerprinter)
         job = CheckJob(
             keys=keyset.keys,
             http=HttpOptions(attempt_deadline=5.0, connect_timeout=2.0, backoff_base=0.05),

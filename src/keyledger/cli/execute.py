@@ -7,14 +7,17 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from keyledger.cli import signals
 from keyledger.cli.output import opened, silence_stdout
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
@@ -22,9 +25,9 @@ from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
-from keyledger.render.table import results_table, totals_view
+from keyledger.render.table import results_table, sort_key, totals_view
 from keyledger.render.writers import Format
-from keyledger.runner import RunReport, Sink, run_checks
+from keyledger.runner import FinishingSink, RunReport, Sink, finish_sinks, run_checks
 from keyledger.transport import HttpOptions
 
 
@@ -65,11 +68,25 @@ class CheckJob:
     progress: bool | None = None  # None: only when stderr is a terminal
     quiet: bool = False
     warn_days: int = 7
-    sinks: list[Sink] = field(default_factory=list)
-    # Extra table columns computed after the run: header -> {fingerprint: text}
-    extra_columns: Callable[[Sequence[CheckResult]], dict[str, dict[str, object]]] | None = None
-    after_run: Callable[[RunReport], None] | None = None
-    notes: list[str] = field(default_factory=list)
+    # Core sinks fed every result; each one's finish(report) runs when the run is over.
+    sinks: list[FinishingSink] = field(default_factory=list)
+    # What the table shows besides the results (read after the sinks finished).
+    views: list[TableView] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # fixed closing lines, after the views'
+    output_error: str | None = None  # set when results could not be written out
+    input_cut_short: bool = False  # the deadline stopped reading keys: not every key is here
+
+
+class TableView(Protocol):
+    """Extra columns and closing lines for the table, from what the sinks worked out."""
+
+    def columns(self, results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
+        """Extra columns: header -> {fingerprint: cell}."""
+        ...
+
+    def notes(self) -> list[str]:
+        """Lines printed under the table."""
+        ...
 
 
 class _Progress:
@@ -96,20 +113,23 @@ class _Progress:
         self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
 
 
-async def _run(job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event) -> RunReport:
+async def _run(
+    job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event, received: list[int]
+) -> RunReport:
     loop = asyncio.get_running_loop()
-    presses = 0
 
-    def on_sigint() -> None:
-        nonlocal presses
-        presses += 1
-        if presses == 1:
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) == 1:
             stop.set()
-        else:  # a second Ctrl-C: leave at once; committed data stays consistent
-            os._exit(ExitCode.INTERRUPTED)
+        else:  # a second signal: leave at once; committed data stays consistent
+            os._exit(signals.exit_code(signum))
 
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / POSIX
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    handled: list[signal.Signals] = []
+    for sig in signals.STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not main thread / POSIX
+            loop.add_signal_handler(sig, on_signal, sig)
+            handled.append(sig)
     try:
         return await run_checks(
             job.keys,
@@ -121,8 +141,36 @@ async def _run(job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event) -> Run
             keep_results=True,
         )
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGINT)
+        for done in handled:
+            loop.remove_signal_handler(done)
+        if handled:  # asyncio put back the defaults; SIGTERM/SIGHUP raise again from here on
+            signals.install()
+
+
+TABLE_CHUNK = 100  # rows drawn at a time when a deadline bounds the drawing
+
+
+def _draw_table(
+    console: Console,
+    results: Sequence[CheckResult],
+    table: Callable[[Sequence[CheckResult], bool], RenderableType],
+    until: float | None,
+) -> None:
+    """Print the results table; with a deadline (``until``, the end of its grace), in chunks
+    of :data:`TABLE_CHUNK` rows, stopping once the grace is over (rich takes a few ms a row)."""
+    if until is None or len(results) <= TABLE_CHUNK:
+        console.print(table(results, True))
+        return
+    rows = sorted(results, key=sort_key)
+    for start in range(0, len(rows), TABLE_CHUNK):
+        if start and time.monotonic() >= until:
+            console.print(
+                f"… {len(rows) - start} more row(s) not drawn: the deadline's grace ran out "
+                "(-f json, jsonl or csv lists every result)",
+                markup=False,
+            )
+            return
+        console.print(table(rows[start : start + TABLE_CHUNK], start == 0))
 
 
 TLS_HINT = (
@@ -139,6 +187,7 @@ def execute(job: CheckJob) -> ExitCode:
     summary = Summary()
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
     stop = asyncio.Event()
+    received: list[int] = []  # stop signals that arrived during the run
     with opened(job.fmt, job.output, on_broken=stop.set) as out:
         sinks: list[Sink] = [out, summary, *job.sinks]
         progress = _Progress(len(job.keys), err) if show_progress else None
@@ -146,45 +195,64 @@ def execute(job: CheckJob) -> ExitCode:
             sinks.append(progress)
             progress.bar.start()
         try:
-            report = asyncio.run(_run(job, sinks, stop))
+            report = asyncio.run(_run(job, sinks, stop, received))
         finally:
             if progress is not None:
                 progress.bar.stop()
+        report.truncated = report.truncated or job.input_cut_short
         summary.finish()
         out.close(report.complete, summary.as_dict())
+    job.output_error = out.failed
     if out.broken:  # the reader of stdout went away (| head): finish quietly
         report.interrupted = True
-    if job.after_run is not None:
-        job.after_run(report)
+    finish_sinks(job.sinks, report)
     if out.broken:
         return ExitCode.BROKEN_PIPE
     if job.fmt is Format.TABLE:
         console = stdout_console()
-        extra = job.extra_columns(report.results) if job.extra_columns else None
-        console.print(
-            results_table(
-                report.results,
+        extra: dict[str, dict[str, object]] = {}
+        for view in job.views:
+            extra.update(view.columns(report.results))
+        bounds = job.run.bounds(time.monotonic())
+        _draw_table(
+            console,
+            report.results,
+            lambda rows, first: results_table(
+                rows,
                 now=datetime.now(UTC),
                 warn_days=job.warn_days,
-                extra_columns=extra,  # type: ignore[arg-type]
-            )
+                extra_columns=extra or None,  # type: ignore[arg-type]
+                show_header=first,
+            ),
+            until=None if bounds is None else bounds[1],
         )
         console.print(totals_view(summary))
+        for view in job.views:
+            for note in view.notes():
+                console.print(note, markup=False)
         for note in job.notes:
             console.print(note, markup=False)
     elif not job.quiet:
         err.print(totals_view(summary))
-    if job.output is not None and not job.quiet:
+    if job.output is not None and not job.quiet and out.failed is None:
         err.print(f"wrote {len(report.results)} results to {job.output}", markup=False)
     if any(r.reason == "tls" for r in report.results) and not job.quiet:
         err.print(TLS_HINT, markup=False)
     if report.interrupted:
+        signum = received[0] if received else signal.SIGINT
+        by = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
         err.print(
-            f"interrupted: {len(report.results)} of {len(job.keys)} keys checked; "
+            f"interrupted{by}: {len(report.results)} of {len(job.keys)} keys checked; "
             "finished results were kept",
             markup=False,
         )
-        return ExitCode.INTERRUPTED
+        return signals.exit_code(signum)
     if report.deadline_hit and not job.quiet:
         err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
+    missing = len(job.keys) - len(report.results)
+    if missing > 0 and not job.quiet:
+        err.print(
+            f"the deadline's grace for writing ran out: {missing} key(s) have no result",
+            markup=False,
+        )
     return exit_code_for(r.status for r in report.results)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from keyledger.errors import ConfigError, KeyFileError, StoreError
 from keyledger.exitcodes import ExitCode
-from keyledger.home import home_dir, install_secret
+from keyledger.home import SECRET_FILE, home_dir, install_secret, secret_id
 from keyledger.keyset import KeySet, build_keyset, looks_like_secret, read_items
 from keyledger.providers import get_provider
-from keyledger.sanitize import neutralise
+from keyledger.sanitize import neutralise, redact_user_text
 from keyledger.secret import Fingerprinter
 from keyledger.sources import InputIssue
 
@@ -30,12 +32,74 @@ class UsageExit(click.ClickException):
         sys.stderr.write(f"keyledger: error: {self.format_message()}\n")
 
 
-def fingerprinter(environ: Mapping[str, str]) -> Fingerprinter:
-    """The install's fingerprinter (the secret lives in ``$KEYLEDGER_HOME``)."""
-    try:
-        return Fingerprinter(install_secret(home_dir(environ)))
-    except StoreError as exc:
-        raise UsageExit(str(exc)) from None
+class LedgerExit(UsageExit):
+    """The ledger (or the home it lives in) cannot be used: message on stderr, exit code 1."""
+
+    exit_code = ExitCode.ERROR
+
+
+class WriteExit(UsageExit):
+    """An output file could not be written once the work was done: exit code 1."""
+
+    exit_code = ExitCode.ERROR
+
+
+LEDGER_FILE = "ledger.db"  # keyledger.ledger.store.DB_NAME, without importing the ledger
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The install secret behind fingerprints, as a run uses it.
+
+    ``fresh``: created by this run. ``ephemeral``: a throwaway secret for a ``--no-record``
+    run that could not use the install's own (nothing it fingerprints is ever stored).
+    """
+
+    fingerprinter: Fingerprinter
+    secret_id: str
+    fresh: bool = False
+    ephemeral: bool = False
+
+
+def identity(
+    environ: Mapping[str, str],
+    *,
+    record: bool = True,
+    new_identity: bool = False,
+    hint: str = " (or use --no-record to check without the ledger)",
+) -> Identity:
+    """The install's identity (the secret lives in ``$KEYLEDGER_HOME``).
+
+    A missing secret next to an existing ledger is not silently recreated: that would cut
+    every key off from its history. Recording then stops with a clear error (unless
+    ``new_identity``); a ``--no-record`` run, like one whose home cannot take a new secret,
+    uses a throwaway secret and says so on stderr.
+    """
+    home = home_dir(environ)
+    missing = not (home / SECRET_FILE).exists()
+    problem: str | None = None
+    if missing and (home / LEDGER_FILE).exists() and not new_identity:
+        problem = (
+            f"ledger: {home / SECRET_FILE} is missing, but {home / LEDGER_FILE} holds checks "
+            "fingerprinted with it; a new secret would make every key look new and cut it off "
+            "from its history. Restore install-secret from a backup of the keyledger home, or "
+            "run `keyledger check --new-identity` to start a new identity"
+        )
+    else:
+        try:
+            data = install_secret(home)
+        except StoreError as exc:
+            problem = f"ledger: {exc}"
+        else:
+            return Identity(Fingerprinter(data), secret_id(data), fresh=missing)
+    if record:
+        raise LedgerExit(f"{problem}{hint}")
+    sys.stderr.write(
+        f"keyledger: warning: {problem}. This --no-record run uses a throwaway secret, so its "
+        "fingerprints are not this install's.\n"
+    )
+    data = secrets.token_bytes(32)
+    return Identity(Fingerprinter(data), secret_id(data), fresh=True, ephemeral=True)
 
 
 def warn_permissive(paths: Sequence[str], strict: bool) -> None:
@@ -48,10 +112,8 @@ def warn_permissive(paths: Sequence[str], strict: bool) -> None:
         except OSError:
             continue
         if mode & 0o077:
-            message = (
-                f"{neutralise(path)}: group or others may read it (mode {mode:04o}); "
-                "consider chmod 600"
-            )
+            shown = neutralise(redact_user_text(path))
+            message = f"{shown}: group or others may read it (mode {mode:04o}); consider chmod 600"
             if strict:
                 raise UsageExit(message + " (refused by --strict-perms)")
             sys.stderr.write(f"keyledger: warning: {message}\n")
@@ -60,7 +122,7 @@ def warn_permissive(paths: Sequence[str], strict: bool) -> None:
 def report_issues(issues: Sequence[InputIssue], limit: int = 50, total: int | None = None) -> None:
     """Print input issues to stderr (at most ``limit``, then a count of the rest)."""
     for issue in issues[:limit]:
-        sys.stderr.write(f"keyledger: {neutralise(str(issue))}\n")
+        sys.stderr.write(f"keyledger: {neutralise(redact_user_text(str(issue)))}\n")
     total = len(issues) if total is None else total
     if total > limit:
         sys.stderr.write(f"keyledger: … and {total - limit} more input issues\n")
@@ -75,8 +137,13 @@ def load_keys(
     max_keys: int,
     strict: bool,
     strict_perms: bool = False,
+    ident: Identity | None = None,
+    expired: Callable[[], bool] | None = None,
 ) -> KeySet:
-    """Read, validate and de-duplicate keys; input problems exit with code 2."""
+    """Read, validate and de-duplicate keys; input problems exit with code 2.
+
+    ``expired`` is the run's deadline: once it passes, reading stops (and is reported).
+    """
     if provider is not None:
         if looks_like_secret(provider):
             raise UsageExit(
@@ -93,18 +160,24 @@ def load_keys(
     try:
         keyset = build_keyset(
             read_items(files, stdin=sys.stdin.buffer, environ=environ),
-            fingerprinter(environ),
+            (ident or identity(environ)).fingerprinter,
             max_keys=max_keys,
             provider=provider,
             base_url=base_url,
             strict=strict,
+            expired=expired,
         )
     except (KeyFileError, ConfigError) as exc:
         raise UsageExit(neutralise(str(exc))) from None
     report_issues(keyset.issues, total=keyset.issue_count)
     if strict and keyset.error_count:
         raise UsageExit(f"{keyset.error_count} bad input line(s); nothing checked (--strict)")
-    if not keyset.keys:
+    if keyset.cut_short is not None:
+        sys.stderr.write(
+            f"keyledger: run deadline reached while reading keys: stopped at "
+            f"{neutralise(keyset.cut_short)}; the rest of the input was not read\n"
+        )
+    elif not keyset.keys:
         where = neutralise(", ".join(files)) if files else "$OPENAI_API_KEY (unset or empty)"
         raise UsageExit(f"no keys found in {where}")
     if keyset.duplicates:

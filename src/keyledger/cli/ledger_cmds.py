@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -21,19 +22,23 @@ from rich.table import Table
 from rich.text import Text
 
 from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
-from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.keys_input import (
+    Identity,
+    LedgerExit,
+    UsageExit,
+    WriteExit,
+    identity,
+    load_keys,
+)
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
-from keyledger.exitcodes import ExitCode
+from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
-    LedgerRecorder,
     ResultRow,
-    RunInsights,
     Store,
     ledger_path,
-    run_insights,
     select_pool,
 )
 from keyledger.ledger.export import (
@@ -45,17 +50,11 @@ from keyledger.ledger.export import (
     write_json_document,
 )
 from keyledger.ledger.plot import PlotError, chart_data, render_png
+from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.table import STATUS_STYLE, safe
-from keyledger.runner import RunReport
-from keyledger.sanitize import neutralise
-
-
-class LedgerExit(UsageExit):
-    """The ledger cannot be used: message on stderr, exit code 1."""
-
-    exit_code = ExitCode.ERROR
+from keyledger.sanitize import neutralise, redact_user_text
 
 
 def open_ledger(*, create: bool) -> Store:
@@ -71,6 +70,12 @@ def _utc(moment: datetime) -> str:
 
 
 # -- what `check` records and shows ---------------------------------------------------------
+
+
+def _spend_text(row: ResultRow) -> str:
+    if row.spend is None:
+        return "-"
+    return ("≥ " if row.spend_truncated else "") + fmt_money(row.spend, row.spend_currency or "")
 
 
 def _signed(value: Decimal, currency: str | None = None) -> str:
@@ -116,50 +121,47 @@ def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
 
 
 class CheckLedger:
-    """Records one ``check`` run and adds what the ledger knows to its table."""
+    """Renders what the core :class:`RunLedger` worked out about one ``check`` run."""
 
-    def __init__(self, job: CheckJob, store: Store, run_id: int) -> None:
-        self.job = job
+    def __init__(self, store: Store, ledger: RunLedger, warn_days: int) -> None:
         self.store = store
-        self.run_id = run_id
-        self.recorder = LedgerRecorder(store, run_id)
-        self.insights: RunInsights | None = None
-        self.finished = False
-        self._previous_after_run = job.after_run
-        job.sinks.append(self.recorder)
-        job.after_run = self.after_run
-        job.extra_columns = self.columns
+        self.ledger = ledger
+        self.run_id = ledger.run_id
+        self.warn_days = warn_days
 
     @classmethod
-    def attach(cls, job: CheckJob) -> CheckLedger:
-        """Open the ledger, start a run and hook it into ``job``."""
+    def attach(
+        cls, job: CheckJob, ident: Identity, *, new_identity: bool = False
+    ) -> CheckLedger | UnwritableLedger:
+        """Open the ledger, check its identity, start a run and add its sink (and this view) to ``job``.
+
+        A ledger that may not be written still lets the check run and print its results.
+        """
         store = open_ledger(create=True)
+        if store.read_only:
+            store.close()
+            return UnwritableLedger(f"{store.path} is read-only")
         try:
-            run_id = store.begin_run(len(job.keys))
+            store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
+            ledger = RunLedger.begin(store, len(job.keys), warn_days=job.warn_days)
         except StoreError as exc:
             store.close()
             raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
-        return cls(job, store, run_id)
+        bounds = job.run.bounds(time.monotonic())
+        if bounds is not None:  # recording ends with the deadline's grace
+            ledger.recorder.cutoff = bounds[1]
+        view = cls(store, ledger, job.warn_days)
+        job.sinks.append(ledger)
+        job.views.append(view)
+        return view
 
-    def after_run(self, report: RunReport) -> None:
-        """Commit the rest, close the run, and work out changes, burn rates and warnings."""
-        self.recorder.finish("interrupted" if report.interrupted else "complete")
-        self.finished = True
-        if self._previous_after_run is not None:
-            self._previous_after_run(report)
-        if self.recorder.error is not None:
-            return
-        try:
-            self.insights = run_insights(
-                self.store, self.run_id, now=datetime.now(UTC), warn_days=self.job.warn_days
-            )
-        except StoreError as exc:
-            self.job.notes.append(f"Ledger: could not read back this run: {exc}")
-            return
-        self.job.notes.extend(self.notes(self.insights))
-
-    def notes(self, insights: RunInsights) -> list[str]:
+    def notes(self) -> list[str]:
         """Lines under the table: since-last-run totals and expiry warnings."""
+        if self.ledger.read_error is not None:
+            return [f"Ledger: could not read back this run: {self.ledger.read_error}"]
+        insights = self.ledger.insights
+        if insights is None:
+            return []
         lines: list[str] = []
         previous = insights.previous_run
         if previous is None:
@@ -189,38 +191,77 @@ class CheckLedger:
 
     def columns(self, results: Sequence[CheckResult]) -> dict[str, dict[str, object]]:
         """The ledger's table columns, by key fingerprint."""
-        if self.insights is None:
+        insights = self.ledger.insights
+        if insights is None:
             return {}
         change: dict[str, object] = {}
         trend: dict[str, object] = {}
         burn: dict[str, object] = {}
-        for fingerprint, insight in self.insights.keys.items():
+        for fingerprint, insight in insights.keys.items():
             change[fingerprint] = _change_cell(insight)
             trend[fingerprint] = Text(insight.spark, style="cyan")
-            burn[fingerprint] = _burn_cell(insight, self.job.warn_days)
+            burn[fingerprint] = _burn_cell(insight, self.warn_days)
         return {"Since last": change, "Trend": trend, "Burn · runway": burn}
 
     def abort(self) -> None:
         """The run failed: keep what was recorded and mark it interrupted."""
-        if not self.finished:
-            self.recorder.finish("interrupted")
-            self.finished = True
+        self.ledger.abort()
         self.store.close()
 
     def close(self, code: ExitCode) -> ExitCode:
         """Close the ledger; a failed write is reported and turns the exit code into 1."""
-        if not self.finished:
-            self.recorder.finish("interrupted")
+        self.ledger.abort()
         self.store.close()
-        error = self.recorder.error
+        warn_damaged(self.store)
+        recorder = self.ledger.recorder
+        error = recorder.error
+        if error is None and recorder.cut_off:
+            stderr_console().print(
+                f"keyledger: ledger: {recorder.cut_off} result(s) not recorded: the "
+                f"deadline's grace ran out (run #{self.run_id} is marked interrupted)",
+                markup=False,
+            )
         if error is None:
             return code
         stderr_console().print(
-            f"keyledger: error: ledger: {error}; {self.recorder.dropped} result(s) were not "
-            f"recorded ({self.recorder.recorded} were)",
+            f"keyledger: error: ledger: {error}; {recorder.dropped} result(s) were not "
+            f"recorded ({recorder.recorded} were)",
             markup=False,
         )
+        return code if code in STOPPED else ExitCode.ERROR
+
+
+class UnwritableLedger:
+    """A ledger that may not be written: the check runs and prints, nothing is recorded, and
+    the run ends with exit code 1 (as when a write fails)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        stderr_console().print(
+            f"keyledger: warning: ledger: {reason}; results are printed but not recorded "
+            "(--no-record skips the ledger)",
+            markup=False,
+        )
+
+    def abort(self) -> None:
+        """Nothing to undo."""
+
+    def close(self, code: ExitCode) -> ExitCode:
+        """Say what was not recorded; exit code 1 unless interrupted."""
+        stderr_console().print(
+            f"keyledger: error: ledger: {self.reason}; no result was recorded", markup=False
+        )
         return code if code is ExitCode.INTERRUPTED else ExitCode.ERROR
+
+
+def warn_damaged(store: Store) -> None:
+    """Say on stderr how many damaged ledger rows were skipped, if any."""
+    if store.damaged:
+        stderr_console().print(
+            f"keyledger: warning: ledger: {store.damaged} damaged row(s) in {store.path} "
+            "skipped (run `keyledger export` to see the rest, or restore a backup)",
+            markup=False,
+        )
 
 
 # -- shared option types ---------------------------------------------------------------------
@@ -280,10 +321,13 @@ def _text_output(output: Path | None) -> Iterator[TextIO]:
         raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     try:
         yield target.stream
+        target.commit()
+    except OSError as exc:  # a full disk, /dev/full: nothing half-written is left
+        target.abandon()
+        raise WriteExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     except BaseException:
         target.abandon()
         raise
-    target.commit()
 
 
 def _write_bytes(target: Path, data: bytes) -> None:
@@ -362,7 +406,7 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
             safe(row.reason),
             Text("unlimited" if row.unlimited else fmt_money(row.available, row.currency or "")),
             delta,
-            Text(fmt_money(row.spend, row.spend_currency or "") if row.spend is not None else "-"),
+            Text(_spend_text(row)),
             safe(row.organization or "-"),
         )
     return table
@@ -421,8 +465,9 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
             rows = _guard(lambda: list(store.iter_results(selector, since=since)))
         finally:
             store.close()
+        warn_damaged(store)
     if not rows and path.exists():
-        what = f" for {neutralise(selector)}" if selector else ""
+        what = f" for {neutralise(redact_user_text(selector))}" if selector else ""
         stderr_console().print(f"keyledger: no recorded checks{what}", markup=False)
     if fmt == "table":
         if output is not None:
@@ -480,6 +525,7 @@ def plot(selector: str | None, since: datetime | None, output: Path) -> None:
         rows = _guard(lambda: list(store.iter_results(selector, since=since)))
     finally:
         store.close()
+        warn_damaged(store)
     series: dict[str, list[ResultRow]] = {}
     for row in rows:
         series.setdefault(row.fingerprint, []).append(row)
@@ -549,12 +595,14 @@ def pool(
         base_url=None,
         max_keys=DEFAULT_MAX_KEYS,
         strict=False,
+        ident=identity(os.environ, hint=""),
     )
     store = open_ledger(create=False)
     try:
         latest = _guard(lambda: store.latest({k.fingerprint for k in keyset.keys}))
     finally:
         store.close()
+        warn_damaged(store)
     selection = select_pool(keyset.keys, latest, statuses=statuses, min_available=min_available)
     err = stderr_console()
     lines = [entry.key.secret.reveal() + "\n" for entry in selection.entries]
@@ -632,6 +680,7 @@ def export(fmt: str, output: Path | None) -> None:
             )
     finally:
         store.close()
+        warn_damaged(store)
 
 
 @click.command()
@@ -661,4 +710,14 @@ def backup(file: Path) -> None:
 
 LEDGER_COMMANDS = (history, plot, pool, export, backup)
 
-__all__ = ["LEDGER_COMMANDS", "CheckLedger", "backup", "export", "history", "plot", "pool"]
+__all__ = [
+    "LEDGER_COMMANDS",
+    "CheckLedger",
+    "LedgerExit",
+    "UnwritableLedger",
+    "backup",
+    "export",
+    "history",
+    "plot",
+    "pool",
+]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from keyledger.cli.keys_input import UsageExit
 from keyledger.models import CheckResult
 from keyledger.render.writers import Format, Writer
 
@@ -64,6 +65,23 @@ class AtomicFile:
                 self.tmp.unlink()
 
 
+def check_writable(target: Path) -> None:
+    """Raise :class:`OSError` unless ``target`` could be written as :class:`AtomicFile` will,
+    without leaving anything behind or opening a device or FIFO.
+
+    A regular or missing target needs a directory that takes a temp file; an existing
+    special file (``/dev/null``, a FIFO) needs write access.
+    """
+    if target.exists() and not target.is_file():
+        if not os.access(target, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(target))
+        return
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def silence_stdout() -> None:
     """Point stdout at /dev/null: the reader went away, and nothing more should be written."""
     with contextlib.suppress(OSError, ValueError):
@@ -75,7 +93,9 @@ class ResultOutput:
     """Streams results in a machine format, or collects them for the table.
 
     When stdout's reader goes away (``| head``), :attr:`broken` is set, ``on_broken`` is
-    called (to stop the run), and nothing more is written.
+    called (to stop the run), and nothing more is written. Any other write failure (a full
+    disk, ``/dev/full``) is kept in :attr:`failed`: nothing more is written, a half-written
+    file is removed, and the run goes on (so the ledger still records every result).
     """
 
     def __init__(
@@ -83,6 +103,7 @@ class ResultOutput:
     ) -> None:
         self.fmt = fmt
         self.broken = False
+        self.failed: str | None = None
         self._on_broken = on_broken
         self.file: AtomicFile | None = None
         stream: TextIO = sys.stdout
@@ -93,12 +114,17 @@ class ResultOutput:
 
     def add(self, result: CheckResult) -> None:
         """Write one result (machine formats only)."""
-        if self.writer is None or self.broken:
+        if self.writer is None or self.broken or self.failed:
             return
         try:
             self.writer.write(result)
         except BrokenPipeError:
             self._broke()
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.failed = exc.strerror or "OS error"
 
     def _broke(self) -> None:
         self.broken = True
@@ -108,18 +134,28 @@ class ResultOutput:
 
     def close(self, complete: bool, summary: dict[str, object]) -> None:
         """Finish the document and move the file into place."""
-        if self.writer is not None and not self.broken:
+        if self.writer is not None and not self.broken and not self.failed:
             try:
                 self.writer.close(complete, summary)
             except BrokenPipeError:
                 self._broke()
+            except OSError as exc:
+                self._fail(exc)
         if self.file is not None:
-            self.file.commit()
-        elif not self.broken:
+            if not self.failed:
+                try:
+                    self.file.commit()
+                except OSError as exc:
+                    self._fail(exc)
+            if self.failed:
+                self.file.abandon()
+        elif not self.broken and not self.failed:
             try:
                 sys.stdout.flush()
             except BrokenPipeError:
                 self._broke()
+            except OSError as exc:
+                self._fail(exc)
 
     def abandon(self) -> None:
         """Drop a half-written output file."""
@@ -132,7 +168,10 @@ def opened(
     fmt: Format, output: Path | None, on_broken: Callable[[], None] | None = None
 ) -> Iterator[ResultOutput]:
     """A :class:`ResultOutput` that is abandoned if the block fails."""
-    out = ResultOutput(fmt, output, on_broken)
+    try:
+        out = ResultOutput(fmt, output, on_broken)
+    except OSError as exc:
+        raise UsageExit(f"cannot write {output}: {exc.strerror or 'OS error'}") from None
     try:
         yield out
     except BaseException:

@@ -52,6 +52,7 @@ def row_dict(row: ResultRow, grants: Sequence[GrantRow] | None = None) -> dict[s
             "currency": row.spend_currency,
             "period_start": _time(row.spend_start),
             "period_end": _time(row.spend_end),
+            "truncated": row.spend_truncated,
         }
     return {
         "run_id": row.run_id,

@@ -116,9 +116,115 @@ def m003_add_result_timing(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN duration_ms INTEGER")
 
 
+@migration
+def m004_create_meta(conn: sqlite3.Connection) -> None:
+    """Facts about the ledger itself, such as which install secret its fingerprints use."""
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migration
+def m005_alert_state(conn: sqlite3.Connection) -> None:
+    """Alert rules' state per (rule, key), and every alert and recovery they produced."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_state (
+            rule TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            streak INTEGER NOT NULL,
+            crossings INTEGER NOT NULL,
+            changed_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (rule, subject)
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_events (
+            event_id TEXT PRIMARY KEY,
+            run_id INTEGER,
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            masked_key TEXT,
+            provider TEXT NOT NULL,
+            account TEXT,
+            status TEXT,
+            reason TEXT,
+            summary TEXT NOT NULL,
+            at TEXT NOT NULL,
+            figures TEXT NOT NULL,
+            submitted INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS alert_events_by_time ON alert_events (at)")
+
+
+@migration
+def m006_alert_outbox(conn: sqlite3.Connection) -> None:
+    """Alert deliveries waiting for (or done by) a channel: the event as JSON, never a secret."""
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS alert_outbox (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            event_json TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            delivered_at TEXT,
+            last_error TEXT,
+            UNIQUE (event_id, channel)
+        )
+        """
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS alert_outbox_pending "
+        "ON alert_outbox (delivered_at, next_attempt_at)"
+    )
+
+
+# The tables each schema version must have: a version without them is impossible.
+_TABLES_AT = {
+    1: {"runs", "keys", "results"},
+    2: {"grants"},
+    4: {"meta"},
+    5: {"alert_state", "alert_events"},
+    6: {"alert_outbox"},
+}
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     """The database's ``PRAGMA user_version``."""
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, where: object) -> None:
+    """Refuse a database whose ``user_version`` keyledger never wrote (read-only check).
+
+    Raises:
+        StoreError: the version is negative, newer than this keyledger, or claims tables
+            the database does not have.
+    """
+    version = schema_version(conn)
+    latest = len(MIGRATIONS)
+    if version > latest:
+        raise StoreError(
+            f"the ledger has schema version {version}, newer than this "
+            f"keyledger knows ({latest}); upgrade keyledger"
+        )
+    names = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    needed = set().union(*(t for v, t in _TABLES_AT.items() if v <= version))
+    if version < 0 or needed - names:
+        raise StoreError(
+            f"{where} has schema version {version}, which no keyledger wrote "
+            f"(expected 0 to {latest} with its tables); it was left untouched. "
+            "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
+        )
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -129,15 +235,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     once apply each step exactly once.
 
     Raises:
-        StoreError: the database was written by a newer keyledger.
+        StoreError: the database was written by a newer keyledger, or has a version
+            keyledger never wrote.
     """
     applied: list[str] = []
-    latest = len(MIGRATIONS)
-    if schema_version(conn) > latest:
-        raise StoreError(
-            f"the ledger has schema version {schema_version(conn)}, newer than this "
-            f"keyledger knows ({latest}); upgrade keyledger"
-        )
+    check_version(conn, "the ledger")
     for index, step in enumerate(MIGRATIONS):
         if schema_version(conn) > index:
             continue

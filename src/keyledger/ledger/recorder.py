@@ -7,7 +7,12 @@ D3). A failed write (a full disk, say) does not crash the run: the recorder keep
 committed, stops writing, and reports the error in :attr:`LedgerRecorder.error`.
 
 Commits (each an fsync, since ``synchronous=FULL``) run on one writer thread, so the event
-loop keeps checking keys while the disk works; batches are written in order.
+loop keeps checking keys while the disk works; batches are written in order, and batches that
+queued up while the disk was busy are committed together (a burst of results, such as the
+``deadline`` placeholders, costs a few commits, not one per 50 rows).
+
+A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
+batches not committed by then are dropped and counted, so recording never outlasts it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from keyledger.models import CheckResult
 
 MAX_BATCH_ROWS = 50
 MAX_BATCH_DELAY = 1.0
+MAX_COMMIT_ROWS = 500  # queued batches are committed together, up to this many rows at once
 
 
 class LedgerRecorder:
@@ -51,7 +57,10 @@ class LedgerRecorder:
         self.dropped = 0
         self.batches = 0
         self.error: StoreError | None = None
+        self.cutoff: float | None = None  # monotonic time after which nothing more is written
+        self.cut_off = 0  # results dropped because the cutoff had passed
         self._pending: list[CheckResult] = []
+        self._queued: list[CheckResult] = []  # handed to the writer, not yet taken (under lock)
         self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # guards the counters and error across threads
@@ -85,14 +94,31 @@ class LedgerRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        self._writer.submit(self._write, batch)
+        with self._lock:
+            self._queued.extend(batch)
+        self._writer.submit(self._write)
 
-    def _write(self, batch: list[CheckResult]) -> None:
-        """Commit one batch (on the writer thread)."""
+    def _write(self) -> None:
+        """Commit what is queued, up to :data:`MAX_COMMIT_ROWS` a transaction (writer thread)."""
+        while True:
+            with self._lock:
+                batch = self._queued[:MAX_COMMIT_ROWS]
+                del self._queued[:MAX_COMMIT_ROWS]
+            if not batch:  # an earlier call took it
+                return
+            self._commit(batch)
+
+    def _commit(self, batch: list[CheckResult]) -> None:
+        """Commit one batch, unless recording failed or the cutoff has passed."""
         with self._lock:
             failed = self.error is not None
         if failed:
             with self._lock:
+                self.dropped += len(batch)
+            return
+        if self.cutoff is not None and self.clock() >= self.cutoff:
+            with self._lock:
+                self.cut_off += len(batch)
                 self.dropped += len(batch)
             return
         try:
@@ -113,12 +139,12 @@ class LedgerRecorder:
     def finish(self, status: RunStatus) -> None:
         """Commit the rest and close the run as ``complete`` or ``interrupted``.
 
-        A run whose writes failed is closed as ``interrupted`` (if the ledger still takes the
-        update at all).
+        A run whose writes failed, or whose results were dropped at the cutoff, is closed as
+        ``interrupted`` (if the ledger still takes the update at all).
         """
         self.flush()
         self._writer.shutdown(wait=True)
-        if self.error is not None:
+        if self.error is not None or self.cut_off:
             status = "interrupted"
         try:
             self.store.finish_run(self.run_id, status)

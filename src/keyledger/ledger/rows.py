@@ -2,13 +2,21 @@
 
 Rows never hold a key: a key is its ``fingerprint`` (an HMAC with the install secret) and
 its ``masked`` form. Money is ``Decimal`` (stored as exact text), missing money is ``None``.
+
+:func:`result_from_db`, :func:`run_from_db` and :func:`grant_from_db` are the one place where a
+database row becomes values. A hand-damaged row never raises there: garbage in an optional
+column reads as ``None``, and garbage in a column the row cannot do without (its id, key,
+label, time or status) makes the whole row ``None``, for the caller to skip and count.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Any, Protocol
+
+from keyledger.money import stored_money
 
 
 def to_text(value: datetime | None) -> str | None:
@@ -35,13 +43,9 @@ def money_text(value: Decimal | None) -> str | None:
 
 def money_value(value: str | None) -> Decimal | None:
     """The inverse of :func:`money_text`; unreadable text is ``None``."""
-    if value is None:
+    if not isinstance(value, str):
         return None
-    try:
-        result = Decimal(value)
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() else None
+    return stored_money(value)  # bounded: a hand-damaged or absurd cell reads as unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +115,114 @@ class ResultRow:
     def has_balance(self) -> bool:
         """Whether this check read a balance at all."""
         return self.currency is not None
+
+    @property
+    def spend_truncated(self) -> bool:
+        """Whether ``spend`` is only a lower bound (cost paging stopped early)."""
+        return self.spend is not None and self.balance_reason == "costs_truncated"
+
+
+# -- database rows to values (the only place) -------------------------------------------------
+
+
+class DbRow(Protocol):
+    """What a row from SQLite offers (``sqlite3.Row``, or a dict in tests)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+class _Damaged(Exception):
+    """A column the row cannot do without holds garbage."""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return from_text(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _need(value: Any) -> Any:
+    if value is None:
+        raise _Damaged
+    return value
+
+
+def result_from_db(row: DbRow) -> ResultRow | None:
+    """A ``results`` row (joined with its key) as values; ``None`` if it is damaged beyond use."""
+    try:
+        unlimited = _int(row["unlimited"])
+        return ResultRow(
+            id=_need(_int(row["id"])),
+            run_id=_need(_int(row["run_id"])),
+            fingerprint=_need(_text(row["fingerprint"])),
+            masked=_need(_text(row["masked"])),
+            provider=_text(row["provider"]) or "?",
+            kind=_text(row["kind"]) or "?",
+            label=_need(_text(row["label"])),
+            base_url=_text(row["base_url"]),
+            checked_at=_need(_time(row["checked_at"])),
+            status=_need(_text(row["status"])),
+            reason=_text(row["reason"]),
+            currency=_text(row["currency"]),
+            granted=money_value(row["granted"]),
+            used=money_value(row["used"]),
+            available=money_value(row["available"]),
+            unlimited=None if unlimited is None else bool(unlimited),
+            balance_source=_text(row["balance_source"]),
+            balance_reason=_text(row["balance_reason"]),
+            balance_expires_at=_time(row["balance_expires_at"]),
+            next_expiry=_time(row["next_expiry"]),
+            spend=money_value(row["spend"]),
+            spend_currency=_text(row["spend_currency"]),
+            spend_start=_time(row["spend_start"]),
+            spend_end=_time(row["spend_end"]),
+            organization=_text(row["organization"]),
+            attempts=_int(row["attempts"]),
+            duration_ms=_int(row["duration_ms"]),
+        )
+    except _Damaged:
+        return None
+
+
+def run_from_db(row: DbRow) -> RunRow | None:
+    """A ``runs`` row as values; ``None`` if it is damaged beyond use."""
+    try:
+        return RunRow(
+            id=_need(_int(row["id"])),
+            started_at=_need(_time(row["started_at"])),
+            finished_at=_time(row["finished_at"]),
+            status=_text(row["status"]) or "?",
+            keys_total=_int(row["keys_total"]) or 0,
+            results_recorded=_int(row["results_recorded"]),
+            tool_version=_text(row["tool_version"]),
+        )
+    except _Damaged:
+        return None
+
+
+def grant_from_db(row: DbRow) -> GrantRow | None:
+    """A ``grants`` row as values; ``None`` if it is damaged beyond use."""
+    try:
+        expired = _int(row["expired"])
+        return GrantRow(
+            result_id=_need(_int(row["result_id"])),
+            grant_id=_text(row["grant_id"]),
+            amount=_need(money_value(row["amount"])),
+            used=_need(money_value(row["used"])),
+            effective_at=_time(row["effective_at"]),
+            expires_at=_time(row["expires_at"]),
+            expired=bool(expired),
+        )
+    except _Damaged:
+        return None

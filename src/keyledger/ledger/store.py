@@ -30,15 +30,17 @@ from typing import Any, Final, Literal
 from keyledger import __version__
 from keyledger.baseurl import display_url
 from keyledger.errors import StoreError
-from keyledger.home import create_private_file, ensure_private_dir, home_dir
-from keyledger.ledger.migrations import MIGRATIONS, migrate, schema_version
+from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
+from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
 from keyledger.ledger.rows import (
+    DbRow,
     GrantRow,
     ResultRow,
     RunRow,
-    from_text,
+    grant_from_db,
     money_text,
-    money_value,
+    result_from_db,
+    run_from_db,
     to_text,
 )
 from keyledger.models import CheckResult
@@ -72,38 +74,38 @@ def ledger_path(environ: Mapping[str, str]) -> Path:
 
 
 def _tighten(path: Path) -> None:
-    """Make ``path`` 0600 if it exists and is looser (POSIX only)."""
-    if os.name != "posix":
-        return
+    """Remove group and other bits from ``path`` if it exists (POSIX only); add none."""
     with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            path.chmod(0o600)
+        tighten(path)
 
 
-def _prepare_file(path: Path, create: bool) -> None:
-    """Create the database file 0600 (or check and tighten an existing one)."""
-    ensure_private_dir(path.parent)
-    try:
-        if not create:
-            raise FileExistsError
-        create_private_file(path)
-        return
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror or 'OS error'}") from None
+def _prepare_file(path: Path, create: bool) -> bool:
+    """Create the database file 0600, or check an existing one; returns whether it is new.
+
+    An existing file is only read here: nothing about it changes before :func:`_inspect` has
+    found it to be a keyledger ledger.
+    """
+    if create:
+        ensure_private_dir(path.parent)
+    if create and writable(path.parent):
+        try:
+            create_private_file(path)
+            return True
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or 'OS error'}") from None
     try:
         info = path.lstat()
     except FileNotFoundError:
+        if create:
+            raise StoreError(f"cannot create {path}: {path.parent} is read-only") from None
         raise StoreError(f"no ledger at {path} yet: `keyledger check` records one") from None
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or 'OS error'}") from None
     if not stat.S_ISREG(info.st_mode):
         raise StoreError(f"{path} is not a regular file; refusing to use it as the ledger")
     try:
-        for suffix in ("", "-wal", "-shm"):
-            _tighten(Path(f"{path}{suffix}"))
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))
     except OSError as exc:
@@ -113,6 +115,52 @@ def _prepare_file(path: Path, create: bool) -> None:
             f"{path} is not a SQLite database; it was left untouched. "
             "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
         )
+    return not header
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that writes nothing (falls back to ``immutable`` when SQLite
+    cannot create the ``-shm`` file of a WAL database in a read-only directory)."""
+    uri = path.resolve().as_uri()
+    last: sqlite3.Error | None = None
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(
+                f"{uri}?{query}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        conn.row_factory = sqlite3.Row
+        return conn
+    if last is not None and not isinstance(last, sqlite3.OperationalError):
+        raise _unusable(path, last)  # corrupt, not merely unopenable
+    raise StoreError(f"cannot open the ledger {path} to read it: {last}")
+
+
+def _inspect(path: Path) -> None:
+    """Read-only: refuse another program's database, a corrupt one, or an impossible or newer
+    schema version, before anything is changed."""
+    conn = _connect_read_only(path)
+    try:
+        _check_ownership(conn, path)
+        check_version(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise _unusable(path, exc) from None
+    finally:
+        conn.close()
+
+
+def _unusable(path: Path, exc: Exception) -> StoreError:
+    return StoreError(
+        f"{path} is not a usable ledger ({exc}); it was left untouched. "
+        "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
+    )
 
 
 def _is_alive(pid: int) -> bool:
@@ -126,55 +174,6 @@ def _is_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
-
-
-def _as_run(row: sqlite3.Row) -> RunRow:
-    started = from_text(row["started_at"])
-    assert started is not None
-    return RunRow(
-        id=row["id"],
-        started_at=started,
-        finished_at=from_text(row["finished_at"]),
-        status=row["status"],
-        keys_total=row["keys_total"],
-        results_recorded=row["results_recorded"],
-        tool_version=row["tool_version"],
-    )
-
-
-def _as_result(row: sqlite3.Row) -> ResultRow:
-    checked = from_text(row["checked_at"])
-    assert checked is not None
-    unlimited = row["unlimited"]
-    return ResultRow(
-        id=row["id"],
-        run_id=row["run_id"],
-        fingerprint=row["fingerprint"],
-        masked=row["masked"],
-        provider=row["provider"],
-        kind=row["kind"],
-        label=row["label"],
-        base_url=row["base_url"],
-        checked_at=checked,
-        status=row["status"],
-        reason=row["reason"],
-        currency=row["currency"],
-        granted=money_value(row["granted"]),
-        used=money_value(row["used"]),
-        available=money_value(row["available"]),
-        unlimited=None if unlimited is None else bool(unlimited),
-        balance_source=row["balance_source"],
-        balance_reason=row["balance_reason"],
-        balance_expires_at=from_text(row["balance_expires_at"]),
-        next_expiry=from_text(row["next_expiry"]),
-        spend=money_value(row["spend"]),
-        spend_currency=row["spend_currency"],
-        spend_start=from_text(row["spend_start"]),
-        spend_end=from_text(row["spend_end"]),
-        organization=row["organization"],
-        attempts=row["attempts"],
-        duration_ms=row["duration_ms"],
-    )
 
 
 def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
@@ -242,9 +241,11 @@ class Store:
     they return. Every failure is a :class:`StoreError` whose text is safe to show.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, read_only: bool = False) -> None:
         self.conn = conn
         self.path = path
+        self.read_only = read_only
+        self.damaged = 0  # rows read so far that were damaged beyond use and skipped
 
     # -- opening -------------------------------------------------------------------------
 
@@ -252,11 +253,25 @@ class Store:
     def open(cls, path: Path, *, create: bool = True) -> Store:
         """Open (creating if ``create``) the ledger at ``path`` and bring its schema up to date.
 
+        An existing file is first inspected read-only; only a keyledger ledger is then
+        switched to WAL, tightened and migrated. A ledger that may not be written (its
+        directory or file lacks the owner's write bit, or access is denied) is opened
+        read-only instead (:attr:`read_only`); writing to it raises :class:`StoreError`.
+
         Raises:
             StoreError: the file cannot be created or read, is not a keyledger ledger, is
                 corrupt, or comes from a newer keyledger. The file is never overwritten.
         """
-        _prepare_file(path, create)
+        new = _prepare_file(path, create)
+        if not new:
+            _inspect(path)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                _tighten(Path(f"{path}{suffix}"))
+        except OSError as exc:
+            raise StoreError(f"cannot tighten {path}: {exc.strerror or 'OS error'}") from None
+        if not writable(path.parent) or not writable(path):
+            return cls._open_read_only(path)
         try:
             conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -273,13 +288,26 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise StoreError(
-                f"{path} is not a usable ledger ({exc}); it was left untouched. "
-                "Move it away (or set KEYLEDGER_HOME) to start a new ledger."
-            ) from None
+            raise _unusable(path, exc) from None
         for suffix in ("-wal", "-shm"):
             _tighten(Path(f"{path}{suffix}"))
         return cls(conn, path)
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Store:
+        conn = _connect_read_only(path)
+        try:
+            version = schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise _unusable(path, exc) from None
+        if version != len(MIGRATIONS):
+            conn.close()
+            raise StoreError(
+                f"{path} is read-only and needs an upgrade (schema version {version} of "
+                f"{len(MIGRATIONS)}); make it writable once"
+            )
+        return cls(conn, path, read_only=True)
 
     @classmethod
     def open_default(cls, environ: Mapping[str, str], *, create: bool = True) -> Store:
@@ -323,6 +351,43 @@ class Store:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the ledger {self.path}: {exc}") from None
+
+    # -- identity ------------------------------------------------------------------------
+
+    def secret_id(self) -> str | None:
+        """The check value of the install secret this ledger's fingerprints were made with."""
+        rows = self._query("SELECT value FROM meta WHERE name = 'secret_id'")
+        value = rows[0][0] if rows else None
+        return value if isinstance(value, str) else None
+
+    def bind_identity(self, secret_id: str, *, fresh_secret: bool, replace: bool = False) -> None:
+        """Make sure this ledger's fingerprints were made with the secret named ``secret_id``.
+
+        A ledger that names no secret yet adopts this one, unless it already holds checks and
+        the secret was just created (then the old secret was lost). ``replace`` starts a new
+        identity on purpose: the old checks stay, but no key will match them again.
+
+        Raises:
+            StoreError: the ledger's checks were fingerprinted with another secret.
+        """
+        recorded = self.secret_id()
+        if recorded == secret_id:
+            return
+        if not replace and (recorded is not None or (fresh_secret and self.count_results())):
+            raise StoreError(
+                f"the install-secret next to {self.path.name} is "
+                f"{'new' if recorded is None else 'not the one'} its checks were "
+                "fingerprinted with, so every key would look new and lose its history. "
+                "Restore install-secret from a backup of the keyledger home, or run "
+                "`keyledger check --new-identity` to start over with a new identity (old "
+                "checks stay in the ledger but match no key again)"
+            )
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('secret_id', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (secret_id,),
+            )
 
     # -- writing -------------------------------------------------------------------------
 
@@ -431,14 +496,34 @@ class Store:
         """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
         return "\n".join(str(row[0]) for row in self._query("PRAGMA integrity_check"))
 
+    def _runs(self, rows: Iterable[DbRow]) -> list[RunRow]:
+        """Rows as runs; damaged ones are skipped and counted in :attr:`damaged`."""
+        out: list[RunRow] = []
+        for row in rows:
+            run = run_from_db(row)
+            if run is None:
+                self.damaged += 1
+            else:
+                out.append(run)
+        return out
+
+    def _results(self, rows: Iterable[DbRow]) -> Iterator[ResultRow]:
+        """Rows as results; damaged ones are skipped and counted in :attr:`damaged`."""
+        for row in rows:
+            result = result_from_db(row)
+            if result is None:
+                self.damaged += 1
+            else:
+                yield result
+
     def runs(self) -> list[RunRow]:
         """Every run, oldest first."""
-        return [_as_run(r) for r in self._query("SELECT * FROM runs ORDER BY id")]
+        return self._runs(self._query("SELECT * FROM runs ORDER BY id"))
 
     def run(self, run_id: int) -> RunRow | None:
         """One run, or ``None``."""
-        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _as_run(rows[0]) if rows else None
+        runs = self._runs(self._query("SELECT * FROM runs WHERE id = ?", (run_id,)))
+        return runs[0] if runs else None
 
     def previous_run(self, run_id: int) -> RunRow | None:
         """The latest run started before ``run_id`` that recorded anything."""
@@ -447,7 +532,8 @@ class Store:
             "(SELECT 1 FROM results WHERE results.run_id = runs.id) ORDER BY id DESC LIMIT 1",
             (run_id,),
         )
-        return _as_run(rows[0]) if rows else None
+        runs = self._runs(rows)
+        return runs[0] if runs else None
 
     def count_results(self) -> int:
         """How many results the ledger holds."""
@@ -456,7 +542,7 @@ class Store:
     def results_of_run(self, run_id: int) -> list[ResultRow]:
         """The results recorded for run ``run_id``."""
         rows = self._query(f"{_RESULTS_FROM} WHERE r.run_id = ? ORDER BY r.id", (run_id,))
-        return [_as_result(r) for r in rows]
+        return list(self._results(rows))
 
     def latest(
         self, fingerprints: Collection[str] | None = None, *, before_run: int | None = None
@@ -477,7 +563,7 @@ class Store:
             {_RESULTS_FROM} WHERE r.id IN (SELECT id FROM ranked WHERE n = 1)
         """
         rows = self._query(sql, _fp_params(fingerprints) | {"before": before_run})
-        return {row["fingerprint"]: _as_result(row) for row in rows}
+        return {result.fingerprint: result for result in self._results(rows)}
 
     def series(
         self, fingerprints: Collection[str] | None = None, *, since: datetime | None = None
@@ -490,8 +576,9 @@ class Store:
             ORDER BY r.fingerprint, r.checked_at, r.id
         """
         out: dict[str, list[ResultRow]] = {}
-        for row in self._query(sql, _fp_params(fingerprints) | {"since": to_text(since)}):
-            out.setdefault(row["fingerprint"], []).append(_as_result(row))
+        rows = self._query(sql, _fp_params(fingerprints) | {"since": to_text(since)})
+        for result in self._results(rows):
+            out.setdefault(result.fingerprint, []).append(result)
         return out
 
     def grants(self, result_ids: Collection[int]) -> dict[int, list[GrantRow]]:
@@ -503,21 +590,11 @@ class Store:
         )
         out: dict[int, list[GrantRow]] = {}
         for row in rows:
-            amount = money_value(row["amount"])
-            used = money_value(row["used"])
-            if amount is None or used is None:
+            grant = grant_from_db(row)
+            if grant is None:
+                self.damaged += 1
                 continue
-            out.setdefault(row["result_id"], []).append(
-                GrantRow(
-                    result_id=row["result_id"],
-                    grant_id=row["grant_id"],
-                    amount=amount,
-                    used=used,
-                    effective_at=from_text(row["effective_at"]),
-                    expires_at=from_text(row["expires_at"]),
-                    expired=bool(row["expired"]),
-                )
-            )
+            out.setdefault(grant.result_id, []).append(grant)
         return out
 
     def iter_results(
@@ -533,7 +610,7 @@ class Store:
         try:
             cursor = self.conn.execute(sql, {"sel": selector, "since": to_text(since)})
             while rows := cursor.fetchmany(chunk):
-                yield from (_as_result(r) for r in rows)
+                yield from self._results(rows)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the ledger {self.path}: {exc}") from None
 

@@ -16,7 +16,7 @@ from keyledger.classify import (
     error_info,
     parse_json,
 )
-from keyledger.client import Client, Exchange
+from keyledger.client import Exchange
 from keyledger.models import (
     STATUS_ORDER,
     Account,
@@ -29,8 +29,8 @@ from keyledger.models import (
     Status,
     primary_balance,
 )
-from keyledger.sanitize import Redactor, clean_message, neutralise
 from keyledger.providers.spec import CheckOptions
+from keyledger.sanitize import Redactor, clean_message, neutralise
 from keyledger.transport import Fault, Reply
 
 # Cleans an untrusted string (redacts the key, neutralises controls) to at most N characters.
@@ -119,13 +119,26 @@ class ResultBuilder:
         lines = neutralise(self.redactor(joined), keep_newlines=True).split("\n")
         return lines if len(lines) == len(texts) else [self.clean(t) for t in texts]
 
-    def unexpected(self, exchange: Exchange, call: str, reason: str = "unexpected_body") -> Verdict:
-        """Note a 2xx answer whose body was not the documented shape."""
+    def unexpected(
+        self,
+        exchange: Exchange,
+        call: str,
+        reason: str = "unexpected_body",
+        message: str | None = None,
+    ) -> Verdict:
+        """Note a 2xx answer whose body was not the documented shape (``message`` says how:
+        our own words, e.g. which money field was out of bounds, never the provider's text)."""
         verdict = Verdict(Status.UNKNOWN, reason)
         if self.evidence and self.evidence[-1].endpoint == exchange.endpoint:
             last = self.evidence.pop()
             self.evidence.append(
-                Evidence(last.endpoint, last.http_status, attempts=last.attempts, outcome=reason)
+                Evidence(
+                    last.endpoint,
+                    last.http_status,
+                    message=message,
+                    attempts=last.attempts,
+                    outcome=reason,
+                )
             )
         self.signals.append(Signal(call, verdict))
         return verdict

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Kind, Status
-from keyledger.providers.base import CheckOptions
+from keyledger.providers.spec import CheckOptions
 from keyledger.providers.openai_admin import check_admin
 from keyledger.providers.openai_common import KEPT_HEADERS, OPENAI_BASE_URL, builder
 from keyledger.providers.openai_rules import RULES

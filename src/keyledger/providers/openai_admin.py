@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
-from keyledger.money import to_decimal
-from keyledger.providers.base import CheckOptions, Clean, ResultBuilder, json_object
+from keyledger.money import WIDE, MoneyError, money_field
+from keyledger.providers.spec import CheckOptions
+from keyledger.providers.base import Clean, json_object
 from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.transport import Reply
 
@@ -33,7 +34,11 @@ def add_bucket_costs(
     projects: dict[tuple[str, str], Decimal],
     clean: Clean,
 ) -> bool:
-    """Add one costs page to the running totals; ``False`` if the page is malformed."""
+    """Add one costs page to the running totals; ``False`` if the page is malformed.
+
+    Raises:
+        MoneyError: an ``amount.value`` is not bounded money (see :mod:`keyledger.money`).
+    """
     buckets = data.get("data")
     if not isinstance(buckets, list):
         return False
@@ -45,14 +50,15 @@ def add_bucket_costs(
             amount = item.get("amount") if isinstance(item, dict) else None
             if not isinstance(amount, dict):
                 return False
-            value = to_decimal(amount.get("value"))
+            value = money_field(amount, "value", "amount.value")
             if value is None:
                 return False
             currency = str(amount.get("currency") or "usd").upper()[:8]
-            totals[currency] += value
+            totals[currency] = WIDE.add(totals[currency], value)  # exact over every page
             project = item.get("project_id") if isinstance(item, dict) else None
             if isinstance(project, str) and project:
-                projects[(clean(project, 64), currency)] += value
+                slot = (clean(project, 64), currency)
+                projects[slot] = WIDE.add(projects[slot], value)
     return True
 
 
@@ -75,14 +81,19 @@ async def check_admin(client: Client, key: Key, options: CheckOptions) -> CheckR
         assert isinstance(exchange.outcome, Reply)
         out.account = organization(exchange.outcome.headers, out.account, out.clean)
         data = json_object(exchange.outcome)
-        if data is None or not add_bucket_costs(data, totals, projects, out.clean):
+        try:
+            readable = data is not None and add_bucket_costs(data, totals, projects, out.clean)
+        except MoneyError as exc:
+            verdict = out.unexpected(exchange, "costs", message=str(exc))
+            return out.finish(verdict.status, verdict.reason)
+        if data is None or not readable:
             verdict = out.unexpected(exchange, "costs")
             return out.finish(verdict.status, verdict.reason)
         next_page = data.get("next_page")
         if not data.get("has_more") or not isinstance(next_page, str) or not next_page:
             break
         page = next_page
-    else:
+    else:  # still more pages after MAX_PAGES: what was summed is only a lower bound
         out.balance_reason = "costs_truncated"
     currency = max(totals, key=lambda c: totals[c]) if totals else "USD"
     out.spend = Spend(
@@ -97,6 +108,7 @@ async def check_admin(client: Client, key: Key, options: CheckOptions) -> CheckR
             for (project, cur), amount in sorted(projects.items(), key=lambda kv: -kv[1])
             if cur == currency
         ),
+        truncated=out.balance_reason == "costs_truncated",
     )
     out.balance_reason = out.balance_reason or "admin_key_reports_spend"
     return out.finish(Status.OK, None)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, Balance, Key
-from keyledger.money import from_unix, to_decimal
+from keyledger.money import WIDE, MoneyError, from_unix, money_field
 from keyledger.providers.base import Clean, ResultBuilder, is_missing_path, json_object
 from keyledger.providers.openai_common import get
 from keyledger.transport import Reply
@@ -46,6 +46,23 @@ def _plan(data: dict[str, object], clean: Clean) -> str | None:
     return None
 
 
+def _usage_dollars(body: dict[str, object] | None) -> tuple[Decimal | None, str | None]:
+    """Dollars used from a usage body's ``total_usage`` (cents), or ``None`` and why not.
+
+    Usage below zero is not believed: it would raise the available balance above the
+    limit, so it makes the usage (and so the available balance) unknown, never a credit.
+    """
+    try:
+        cents = money_field(body, "total_usage") if body else None
+    except MoneyError as exc:
+        return None, str(exc)
+    if cents is None:
+        return None, None
+    if cents < 0:
+        return None, "total_usage: negative usage"
+    return WIDE.divide(cents, Decimal(100)), None
+
+
 async def read_billing(
     client: Client, key: Key, root: str, out: ResultBuilder, now: datetime
 ) -> BillingOutcome:
@@ -63,7 +80,11 @@ async def read_billing(
         return BillingOutcome(None, verdict.reason, determinate)
     assert isinstance(exchange.outcome, Reply)
     data = json_object(exchange.outcome)
-    hard_limit = to_decimal(data.get("hard_limit_usd")) if data else None
+    try:
+        hard_limit = money_field(data, "hard_limit_usd") if data else None
+    except MoneyError as exc:
+        out.unexpected(exchange, "subscription", message=str(exc))
+        return BillingOutcome(None, "unexpected_body")
     if data is None or hard_limit is None:
         out.unexpected(exchange, "subscription")
         return BillingOutcome(None, "unexpected_body")
@@ -80,23 +101,18 @@ async def read_billing(
     used: Decimal | None = None
     usage_verdict = out.record(usage, "usage")
     if usage_verdict is None and isinstance(usage.outcome, Reply):
-        body = json_object(usage.outcome)
-        cents = to_decimal(body.get("total_usage")) if body else None
-        if cents is None:
-            out.unexpected(usage, "usage")
-        else:
-            used = cents / 100
+        used, problem = _usage_dollars(json_object(usage.outcome))
+        if used is None:
+            out.unexpected(usage, "usage", message=problem)
     # one-api/new-api report an unlimited token as exactly 100000000; any other figure, however
     # large (a user-level quota such as 2000000000.003902), is a real limit.
     if hard_limit == UNLIMITED:
         # The *token* has no cap; the wallet behind it may still be empty (providers-2026 §2),
         # so the money left is unknown, never infinite.
         source = f"{prefix}{SUBSCRIPTION_PATH} + {prefix}{USAGE_PATH}"
-        balance = Balance(
-            "USD", source, now, used=used, token_uncapped=True, expires_at=expires
-        )
+        balance = Balance("USD", source, now, used=used, token_uncapped=True, expires_at=expires)
         return BillingOutcome(balance, "token_unlimited")
-    available = hard_limit - used if used is not None else None
+    available = WIDE.subtract(hard_limit, used) if used is not None else None
     balance = Balance(
         currency="USD",
         source=f"{prefix}{SUBSCRIPTION_PATH} + {prefix}{USAGE_PATH}",

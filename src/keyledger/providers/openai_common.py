@@ -7,7 +7,8 @@ from typing import Any
 
 from keyledger.classify import table
 from keyledger.models import Account, Key, RateLimits
-from keyledger.providers.base import CheckOptions, Clean, ResultBuilder
+from keyledger.providers.spec import CheckOptions
+from keyledger.providers.base import Clean, ResultBuilder
 from keyledger.providers.openai_rules import RULES
 from keyledger.transport import Request
 
@@ -51,11 +52,18 @@ def option(options: CheckOptions, name: str, default: bool) -> bool:
     return bool(options.option(NAME, name, default))
 
 
+MAX_LIMIT_DIGITS = 18  # a rate limit fits in a signed 64-bit integer (the ledger's INTEGER)
+
+
 def _int(value: str | None) -> int | None:
+    """A header's non-negative integer; ``None`` for absent, negative, non-ASCII-digit or
+    absurdly long values (never an error: Python's int digit limit is never reached)."""
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    if not 0 < len(value) <= MAX_LIMIT_DIGITS or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
 
 
 def rate_limits(headers: Mapping[str, str], clean: Clean) -> RateLimits | None:

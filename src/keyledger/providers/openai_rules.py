@@ -64,7 +64,12 @@ def _is_probe_accepted(i: ErrorInfo) -> bool:
 RULES: Rules = (
     # §6.5 invalid keys
     Rule("invalid-key", _is_invalid, Status.INVALID, "invalid_api_key"),
-    Rule("token-expired", has("该令牌已过期", "this token has expired"), Status.INVALID, "token_expired"),
+    Rule(
+        "token-expired",
+        has("该令牌已过期", "this token has expired"),
+        Status.INVALID,
+        "token_expired",
+    ),
     # §6.15 by code first: a model_not_found answer may name a deactivated *model*, which says
     # nothing about the account.
     Rule(

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
-from keyledger.providers.base import CheckOptions, ResultBuilder, json_object, worst
+from keyledger.providers.spec import CheckOptions
+from keyledger.providers.base import ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
 from keyledger.providers.openai_common import (
     base_url,

@@ -8,19 +8,14 @@ Expired grants are marked; ``available`` sums what is left on unexpired grants, 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from keyledger.client import Client
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
-from keyledger.money import from_unix, to_decimal
-from keyledger.providers.base import (
-    CheckOptions,
-    Clean,
-    ResultBuilder,
-    is_missing_path,
-    json_object,
-)
+from keyledger.money import WIDE, MoneyError, from_unix, money_field
+from keyledger.providers.base import Clean, is_missing_path, json_object
 from keyledger.providers.openai_common import base_url, builder, get, organization
+from keyledger.providers.spec import CheckOptions
 from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
 
@@ -32,10 +27,14 @@ CREDIT_GRANTS_PATHS = (CREDIT_GRANTS, "/v1" + CREDIT_GRANTS)
 def parse_grants(
     data: dict[str, object], now: datetime, clean: Clean = clean_label
 ) -> Balance | None:
-    """A :class:`Balance` from a ``credit_summary`` body, or ``None`` if it is not one."""
-    granted = to_decimal(data.get("total_granted"))
-    used = to_decimal(data.get("total_used"))
-    reported = to_decimal(data.get("total_available"))
+    """A :class:`Balance` from a ``credit_summary`` body, or ``None`` if it is not one.
+
+    Raises:
+        MoneyError: an amount is present but not bounded money (see :mod:`keyledger.money`).
+    """
+    granted = money_field(data, "total_granted")
+    used = money_field(data, "total_used")
+    reported = money_field(data, "total_available")
     if reported is None and granted is None:
         return None
     grants: list[Grant] = []
@@ -44,7 +43,7 @@ def parse_grants(
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        amount = to_decimal(item.get("grant_amount"))
+        amount = money_field(item, "grant_amount")
         if amount is None:
             continue
         expires = from_unix(item.get("expires_at"))
@@ -52,7 +51,7 @@ def parse_grants(
         grants.append(
             Grant(
                 amount=amount,
-                used=to_decimal(item.get("used_amount")) or Decimal(0),
+                used=money_field(item, "used_amount") or Decimal(0),
                 effective_at=from_unix(item.get("effective_at")),
                 expires_at=expires,
                 expired=expires is not None and expires <= now,
@@ -60,7 +59,9 @@ def parse_grants(
             )
         )
     if grants:
-        available: Decimal | None = sum((g.remaining for g in grants if not g.expired), Decimal(0))
+        with localcontext(WIDE):  # exact however many grants there are
+            left = sum((g.remaining for g in grants if not g.expired), Decimal(0))
+        available: Decimal | None = left
     else:
         available = reported
     return Balance(
@@ -89,7 +90,11 @@ async def check_session(client: Client, key: Key, options: CheckOptions) -> Chec
     assert isinstance(exchange.outcome, Reply)
     out.account = organization(exchange.outcome.headers, None, out.clean)
     data = json_object(exchange.outcome)
-    balance = parse_grants(data, options.now(), out.clean) if data is not None else None
+    try:
+        balance = parse_grants(data, options.now(), out.clean) if data is not None else None
+    except MoneyError as exc:
+        verdict = out.unexpected(exchange, "credit_grants", message=str(exc))
+        return out.finish(verdict.status, verdict.reason)
     if balance is None:
         verdict = out.unexpected(exchange, "credit_grants")
         return out.finish(verdict.status, verdict.reason)

@@ -190,9 +190,7 @@ class Registry:
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
-BUILTINS: tuple[str, ...] = (
-    "keyledger.providers.openai:OpenAIProvider",
-)
+BUILTINS: tuple[str, ...] = ("keyledger.providers.openai:OpenAIProvider",)
 
 
 def _load(spec: str) -> Provider:

@@ -12,6 +12,7 @@ from typing import Any
 
 from keyledger.baseurl import display_url
 from keyledger.models import Balance, CheckResult, Spend
+from keyledger.money import plain_text
 
 SCHEMA = "keyledger/results/v1"
 RESULT_SCHEMA = "keyledger/result/v1"
@@ -19,10 +20,7 @@ RESULT_SCHEMA = "keyledger/result/v1"
 
 def money_text(value: Decimal | None) -> str | None:
     """An exact decimal as plain text (never exponent notation); ``None`` stays ``None``."""
-    if value is None:
-        return None
-    text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
-    return text
+    return None if value is None else plain_text(value)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -70,6 +68,7 @@ def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
         "period_end": _time(spend.period_end),
         "source": spend.source,
         "read_at": _time(spend.read_at),
+        "truncated": spend.truncated,
         "by_project": [
             {"project_id": p.project_id, "amount": money_text(p.amount)} for p in spend.by_project
         ],

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from keyledger.models import STATUS_ORDER, CheckResult
+from keyledger.money import WIDE
 from keyledger.render.serialize import money_text
 
 
@@ -37,6 +38,7 @@ class CurrencyTotal:
     granted: Decimal | None = None
     used: Decimal | None = None
     spend: Decimal | None = None
+    spend_truncated: bool = False  # some account's spend is only a lower bound
     accounts: int = 0
     unlimited: int = 0
 
@@ -44,7 +46,7 @@ class CurrencyTotal:
 def _add(total: Decimal | None, value: Decimal | None) -> Decimal | None:
     if value is None:
         return total
-    return value if total is None else total + value
+    return value if total is None else WIDE.add(total, value)  # exact; cannot trap
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Summary:
                     balance.currency, CurrencyTotal(balance.currency)
                 )
                 total.accounts += 1
-                total.unlimited += int(balance.unlimited)
+                total.unlimited += int(balance.token_uncapped)
                 total.available = _add(total.available, balance.available)
                 total.granted = _add(total.granted, balance.granted)
                 total.used = _add(total.used, balance.used)
@@ -82,6 +84,7 @@ class Summary:
                 if balance is None or balance.currency != spend.currency:
                     total.accounts += 1
                 total.spend = _add(total.spend, spend.amount)
+                total.spend_truncated = total.spend_truncated or spend.truncated
         return self
 
     @property
@@ -104,6 +107,7 @@ class Summary:
                     "granted": money_text(t.granted),
                     "used": money_text(t.used),
                     "spend": money_text(t.spend),
+                    "spend_truncated": t.spend_truncated,
                     "accounts": t.accounts,
                     "unlimited_accounts": t.unlimited,
                 }

@@ -64,7 +64,12 @@ def _money_cell(result: CheckResult) -> Text:
         return cell
     if result.spend is not None:
         spend = result.spend
-        return Text(f"spent {fmt_money(spend.amount, spend.currency)} this month")
+        amount = fmt_money(spend.amount, spend.currency)
+        if spend.truncated:  # paging stopped early: the sum is only a lower bound
+            cell = Text(f"spent ≥ {amount} this month")
+            cell.append("\npartial: too many pages", style="yellow")
+            return cell
+        return Text(f"spent {amount} this month")
     reason = result.balance_reason
     return Text("-" if not reason else f"n/a: {reason.replace('_', ' ')}", style="dim")
 
@@ -95,9 +100,12 @@ def results_table(
     now: datetime,
     warn_days: int = 7,
     extra_columns: Mapping[str, Mapping[str, Text]] | None = None,
+    show_header: bool = True,
 ) -> Table:
     """The main table. ``extra_columns`` maps a header to cells by key fingerprint."""
-    table = Table(title=None, header_style="bold", expand=False, show_lines=False)
+    table = Table(
+        title=None, header_style="bold", expand=False, show_lines=False, show_header=show_header
+    )
     table.add_column("Label", overflow="fold", max_width=32)
     table.add_column("Key", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
@@ -154,7 +162,7 @@ def totals_view(summary: Summary) -> RenderableType:
                 fmt_money(total.available),
                 fmt_money(total.granted),
                 fmt_money(total.used),
-                fmt_money(total.spend),
+                ("≥ " if total.spend_truncated else "") + fmt_money(total.spend),
                 accounts,
             )
         parts.append(totals)

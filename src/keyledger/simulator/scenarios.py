@@ -20,9 +20,7 @@ from keyledger.simulator.scenario import (
 )
 
 
-def _gather() -> tuple[
-    dict[str, Scenario], dict[tuple[str, str], list[str]], dict[str, Decorate]
-]:
+def _gather() -> tuple[dict[str, Scenario], dict[tuple[str, str], list[str]], dict[str, Decorate]]:
     from keyledger.providers.registry import default_registry
 
     scenarios: dict[str, Scenario] = {}

@@ -47,6 +47,9 @@ class SimState:
     in_flight: int = 0
     peak_in_flight: int = 0
     extra_scenarios: dict[str, Scenario] = field(default_factory=dict)
+    # A key's life over successive checks: credential fingerprint -> the scenario its 1st,
+    # 2nd, … check sees (a check is counted by its /v1/models request; the last one stays).
+    phases: dict[str, list[str]] = field(default_factory=dict)
     # Where the fault scenarios' cross-host redirects point (another simulator in tests).
     redirect_target: str = "https://redirect-target.invalid"
 
@@ -129,6 +132,11 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         await request.read()
     if state.latency:
         await asyncio.sleep(state.latency)
+    plan = state.phases.get(fingerprint(key)) if key and state.phases else None
+    if plan and key:  # a key whose scenario changes from one check to the next
+        first_call = "models" in ROUTES.get((request.method, request.path), ())
+        checks = state.calls[(key, "models")] + (1 if first_call else 0)
+        name = plan[min(max(checks, 1), len(plan)) - 1]
     scenario = (
         (state.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name))
         if name

@@ -478,8 +478,6 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-
-
 def decorate(response: web.StreamResponse, scenario: Scenario, key: str) -> None:
     """OpenAI names the organization of every answer; a relay does only when it passes its
     upstream's header through (a key naming an account simulates that)."""

@@ -1,0 +1,1 @@
+"""Alerts: rules that watch the ledger, and the channels that carry what they see."""
