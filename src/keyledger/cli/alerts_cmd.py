@@ -24,8 +24,8 @@ from keyledger.cli.ledger_cmds import _guard, open_ledger
 from keyledger.config import config_path, load_config
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
-from keyledger.logs import setup_logging
 from keyledger.ledger.rows import to_text
+from keyledger.logs import setup_logging
 from keyledger.render.table import safe
 from keyledger.sanitize import clean_label
 

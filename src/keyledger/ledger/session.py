@@ -9,7 +9,6 @@ renders :attr:`RunLedger.insights`.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 from datetime import UTC, datetime
 
