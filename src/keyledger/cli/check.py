@@ -282,7 +282,7 @@ def check(
     ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
     evaluator = None
     try:
-        if alerts and ledger is not None:
+        if alerts and isinstance(ledger, CheckLedger):
             setup = alert_setup(ledger.store, config_file)
             evaluator = setup.evaluator(ledger.ledger)
             job.sinks.append(evaluator)
@@ -297,7 +297,7 @@ def check(
     if ledger is not None:
         code = ledger.close(code)
     if job.output_error is not None:
-        recorded = isinstance(ledger, CheckLedger) and ledger.recorder.error is None
+        recorded = isinstance(ledger, CheckLedger) and ledger.ledger.recorder.error is None
         kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
         failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
         if code is ExitCode.INTERRUPTED:

@@ -133,7 +133,7 @@ class CheckLedger:
     def attach(
         cls, job: CheckJob, ident: Identity, *, new_identity: bool = False
     ) -> CheckLedger | UnwritableLedger:
-        """Open the ledger, check its identity, start a run and add its sink (and this view) to ``job``.
+        """Open the ledger, check its identity, start a run, and add its sink and view to ``job``.
 
         A ledger that may not be written still lets the check run and print its results.
         """

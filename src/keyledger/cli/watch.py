@@ -16,7 +16,7 @@ import click
 
 from keyledger.cli.alerting import AlertSetup, alert_setup, deliver_due, report_evaluation
 from keyledger.cli.check import DEFAULTS, http_options
-from keyledger.cli.keys_input import UsageExit, fingerprinter
+from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
 from keyledger.cli.ledger_cmds import open_ledger
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError, KeyFileError, StoreError
@@ -30,6 +30,7 @@ from keyledger.providers import CheckOptions
 from keyledger.runner import FinishingSink, finish_sinks, run_checks
 from keyledger.sanitize import neutralise
 from keyledger.schedule import parse_interval, run_every
+from keyledger.secret import Fingerprinter
 from keyledger.sources import Item
 from keyledger.transport import HttpOptions
 
@@ -43,7 +44,7 @@ def _interval(ctx: click.Context, param: click.Parameter, value: str) -> float:
         raise click.BadParameter(str(exc)) from None
 
 
-def read_keys(files: tuple[str, ...], max_keys: int) -> list[Key]:
+def read_keys(files: tuple[str, ...], max_keys: int, fingerprint: Fingerprinter) -> list[Key]:
     """This run's keys; a file that cannot be read is reported and the others go on."""
     items: list[Item] = []
     for path in files:
@@ -52,7 +53,7 @@ def read_keys(files: tuple[str, ...], max_keys: int) -> list[Key]:
         except (KeyFileError, ConfigError) as exc:
             log.error("%s; skipped this run, the other files go on", neutralise(str(exc)))
     try:
-        keyset = build_keyset(items, fingerprinter(os.environ), max_keys=max_keys)
+        keyset = build_keyset(items, fingerprint, max_keys=max_keys)
     except (KeyFileError, ConfigError) as exc:
         log.error("%s", neutralise(str(exc)))
         return []
@@ -73,8 +74,10 @@ class Watcher:
         run: RunOptions,
         max_keys: int,
         redactor: RedactingFilter,
+        fingerprint: Fingerprinter,
     ) -> None:
         self.files = files
+        self.fingerprint = fingerprint
         self.store = store
         self.setup = setup
         self.http = http
@@ -87,7 +90,7 @@ class Watcher:
 
     async def run_once(self, number: int) -> None:
         """Check every readable key once, record the run, evaluate the rules."""
-        keys = read_keys(self.files, self.max_keys)
+        keys = read_keys(self.files, self.max_keys, self.fingerprint)
         self.redactor.register(k.secret.reveal() for k in keys)
         if not keys:
             log.error("run %d: no keys could be read; nothing checked", number)
@@ -233,12 +236,24 @@ def watch(
     if "-" in files:
         raise UsageExit("watch re-reads its key files every run; standard input (-) cannot be")
     redactor = setup_logging(sys.stderr, logging.INFO)
+    ident = identity(os.environ)
     store = open_ledger(create=True)
     try:
+        try:
+            store.bind_identity(ident.secret_id, fresh_secret=ident.fresh)
+        except StoreError as exc:
+            raise LedgerExit(f"ledger: {exc}") from None
         setup = alert_setup(store, config_file) if alerts else None
         http = http_options(concurrency, timeout, DEFAULTS.connect_timeout, DEFAULTS.max_attempts)
         watcher = Watcher(
-            files, store, setup, http, RunOptions(concurrency=concurrency), max_keys, redactor
+            files,
+            store,
+            setup,
+            http,
+            RunOptions(concurrency=concurrency),
+            max_keys,
+            redactor,
+            ident.fingerprinter,
         )
         code = asyncio.run(_serve(watcher, every, max_runs))
     finally:
