@@ -11,13 +11,12 @@ from typing import ClassVar
 
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Kind, Status
-from keyledger.providers.spec import CheckOptions
 from keyledger.providers.openai_admin import check_admin
 from keyledger.providers.openai_common import KEPT_HEADERS, OPENAI_BASE_URL, builder
 from keyledger.providers.openai_rules import RULES
 from keyledger.providers.openai_secret import check_secret
 from keyledger.providers.openai_session import check_session
-from keyledger.providers.spec import Capabilities, KeyShape, Provider, ProviderOption
+from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider, ProviderOption
 
 # Every legacy OpenAI secret key carries this marker (base64 of "OpenAI"); without it a plain
 # ``sk-`` key may belong to any of a dozen vendors and relays.

@@ -14,9 +14,9 @@ from urllib.parse import quote
 from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import WIDE, MoneyError, money_field
-from keyledger.providers.spec import CheckOptions
 from keyledger.providers.base import Clean, json_object
 from keyledger.providers.openai_common import base_url, builder, get, organization
+from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply
 
 COSTS = "/v1/organization/costs"

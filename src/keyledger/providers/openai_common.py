@@ -7,9 +7,9 @@ from typing import Any
 
 from keyledger.classify import table
 from keyledger.models import Account, Key, RateLimits
-from keyledger.providers.spec import CheckOptions
 from keyledger.providers.base import Clean, ResultBuilder
 from keyledger.providers.openai_rules import RULES
+from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Request
 
 NAME = "openai"

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from keyledger.classify import Verdict
 from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
-from keyledger.providers.spec import CheckOptions
 from keyledger.providers.base import ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
 from keyledger.providers.openai_common import (
@@ -29,6 +28,7 @@ from keyledger.providers.openai_common import (
     rate_limits,
     request,
 )
+from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply, Request
 
 MODELS = "/v1/models"
