@@ -29,6 +29,11 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
     ("relay-revoked", "relay_invalid", True),
     ("org-admin", "admin", False),
     ("admin-misused", "admin_no_scope", False),
+    # Accounts that move with the simulated clock, so the demo ledger's history has a story.
+    ("team-credits (session)", "grants_spending", False),
+    ("relay-metered", "relay_spending", True),
+    ("org-admin-billing", "admin_spending", False),
+    ("intern-laptop", "dies_midrun", False),
 )
 
 
