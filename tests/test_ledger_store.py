@@ -54,7 +54,7 @@ FINAL_COLUMNS = {
         "id", "run_id", "fingerprint", "label", "base_url", "checked_at", "status", "reason",
         "currency", "granted", "used", "available", "unlimited", "balance_source",
         "balance_reason", "balance_expires_at", "next_expiry", "spend", "spend_currency",
-        "spend_start", "spend_end", "organization", "attempts", "duration_ms",
+        "spend_start", "spend_end", "organization", "attempts", "duration_ms", "calls",
     ],
     "grants": [
         "id", "result_id", "grant_id", "amount", "used", "effective_at", "expires_at", "expired",
@@ -118,7 +118,7 @@ def test_ledger_lives_in_keyledger_home(isolated_env: Path) -> None:
 def test_migrations_from_empty_reach_the_final_schema(tmp_path: Path) -> None:
     """A new ledger gets every migration, in order, and exactly the documented schema."""
     with Store.open(tmp_path / "l.db") as store:
-        assert store.version == len(MIGRATIONS) == 3
+        assert store.version == len(MIGRATIONS) == 4
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
     names = [m.__name__ for m in MIGRATIONS]
@@ -150,7 +150,7 @@ def test_migrations_from_a_version_1_ledger_keep_its_rows(tmp_path: Path) -> Non
     conn.commit()
     conn.close()
     with Store.open(path) as store:
-        assert store.version == 3
+        assert store.version == 4
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
         (row,) = store.iter_results()
@@ -166,15 +166,15 @@ def test_a_failing_migration_rolls_back_whole(
     path = tmp_path / "l.db"
     Store.open(path).close()
 
-    def m004_broken(conn: sqlite3.Connection) -> None:
+    def m005_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half (x)")
         raise sqlite3.OperationalError("boom")
 
-    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m004_broken])
+    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, m005_broken])
     with pytest.raises(StoreError):
         Store.open(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
     conn.close()
 

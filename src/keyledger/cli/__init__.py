@@ -10,6 +10,7 @@ from keyledger import __version__
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
+from keyledger.cli.metrics_cmd import metrics
 from keyledger.cli.output import silence_stdout
 from keyledger.cli.simulate import simulate
 from keyledger.exitcodes import ExitCode
@@ -50,6 +51,7 @@ def cli() -> None:
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
+cli.add_command(metrics)
 for _command in LEDGER_COMMANDS:
     cli.add_command(_command)
 

@@ -121,6 +121,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+@migration
+def m004_add_result_calls(conn: sqlite3.Connection) -> None:
+    """How many endpoint calls each check made (``attempts - calls`` are its retries)."""
+    conn.execute("ALTER TABLE results ADD COLUMN calls INTEGER")
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply every pending migration; returns the names applied.
 
