@@ -7,7 +7,7 @@ from keyledger.simulator.scenarios import make_key
 # (label, scenario, routed to a relay base URL?); acme-prod and acme-staging share an org.
 DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
     ("personal (browser session)", "grants", False),
-    ("research trial (session)", "grant_expiring", False),
+    ("research trial (session)", "grant_lapses_day_24", False),
     ("new signup (session)", "zero_balance", False),
     ("banned account (session)", "session_deactivated", False),
     ("acme-prod", "ok", False),

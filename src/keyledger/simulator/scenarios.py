@@ -574,6 +574,15 @@ TIMED: tuple[Scenario, ...] = (
         {"credit_grants": _grants([("25.00", "5.00", -20, 10), ("100.00", "10.00", -30, 90)])},
         spend_per_day=Decimal("2.50"),
     ),
+    Scenario(
+        "grant_lapses_day_24",
+        Kind.SESSION,
+        "session key spending $2.00/day; its only grant expires on day 24",
+        Status.OK,
+        None,
+        {"credit_grants": _grants([("120.00", "27.40", -60, 24)])},
+        spend_per_day=Decimal("2.00"),
+    ),
     replace(
         _relay(
             "relay_spending",
