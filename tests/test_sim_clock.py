@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -47,12 +48,19 @@ async def check(client: Client, sim: Simulator, clock: SimClock, scenario: str) 
 
 
 def test_real_clock_runs_faster_by_its_scale() -> None:
-    """A 1440x clock moves a simulated day for each real minute (here: at least forwards)."""
-    fast = RealClock(1440)
-    first = fast.now()
-    assert fast.now() >= first
+    """A 1440x clock moves a simulated day for each real minute."""
+    ticks = iter([100.0, 160.0, 190.0])
+    fast = RealClock(1440, start=T0, monotonic=lambda: next(ticks))
+
+    assert fast.now() == T0 + timedelta(days=1)
+    assert fast.now() == T0 + timedelta(days=1, hours=12)
     with pytest.raises(ValueError):
         RealClock(0)
+
+
+def test_simulate_refuses_a_time_scale_of_zero(run_cli: Any) -> None:
+    """`--time-scale` must be above 0."""
+    assert run_cli("simulate", "--time-scale", "0", "--port", "0").code == 2
 
 
 def test_spend_is_exact_decimal() -> None:

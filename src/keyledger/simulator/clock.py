@@ -8,6 +8,7 @@ figures, and ``keyledger simulate --time-scale 1440`` lives a simulated day per 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol
@@ -27,18 +28,25 @@ class Clock(Protocol):
 class RealClock:
     """Real time, running ``scale`` times faster from the moment the clock was made."""
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        scale: float = 1.0,
+        *,
+        start: datetime | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not scale > 0:
             raise ValueError("the time scale must be above 0")
         self.scale = scale
-        self._start = datetime.now(UTC)
-        self._mono = time.monotonic()
+        self._start = _aware(start) if start is not None else datetime.now(UTC)
+        self._monotonic = monotonic
+        self._mono = monotonic()
 
     def now(self) -> datetime:
         """The start time plus ``scale`` × the real time elapsed since."""
-        if self.scale == 1.0:
+        if self.scale == 1.0 and self._monotonic is time.monotonic:
             return datetime.now(UTC)
-        elapsed = (time.monotonic() - self._mono) * self.scale
+        elapsed = (self._monotonic() - self._mono) * self.scale
         return self._start + timedelta(seconds=elapsed)
 
 
