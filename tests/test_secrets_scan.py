@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from rich.console import Console
 from rich.traceback import Traceback
 
 from keyledger.client import Client, make_session
 from keyledger.engine import Engine, RunOptions
+from keyledger.ledger import Store
 from keyledger.logs import setup_logging
+from keyledger.metrics import LedgerCollector
+from keyledger.metrics.serve import registry_for
 from keyledger.models import CheckResult, Key, Kind
 from keyledger.providers import CheckOptions
 from keyledger.providers import base as provider_base
@@ -320,3 +324,19 @@ def test_s9_option_and_variable_errors_never_echo_a_key(
     assert proc.code != 0
     assert proc.stderr.strip()
     assert_clean(proc.stdout + proc.stderr, [OPTION_KEY], "error message")
+async def test_s1_metrics_output_is_clean(sim: Simulator, tmp_path: Path) -> None:
+    """S1: a metrics scrape of a ledger holding every fault's result has no key, no key
+    fragment and no whole fingerprint."""
+    values = _values()
+    keys = [_key(v) for v in values]
+    results = await _engine_results(sim, keys)
+    path = tmp_path / "ledger.db"
+    with Store.open(path) as store:
+        store.record(store.begin_run(len(keys)), results)
+
+    text = generate_latest(registry_for(LedgerCollector(path))).decode()
+
+    assert "keyledger_key_status" in text
+    assert_clean(text, values, "metrics")
+    for key in keys:
+        assert key.fingerprint not in text and key.masked not in text

@@ -15,6 +15,7 @@ from keyledger.cli.alerts_cmd import alerts
 from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
+from keyledger.cli.metrics_cmd import metrics
 from keyledger.cli.output import silence_stdout
 from keyledger.cli.signals import Terminated, exit_code, install
 from keyledger.cli.simulate import simulate
@@ -104,6 +105,7 @@ cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
 cli.add_command(watch)
+cli.add_command(metrics)
 for _command in LEDGER_COMMANDS:
     cli.add_command(_command)
 

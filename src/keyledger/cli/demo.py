@@ -7,18 +7,27 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import click
 
-from keyledger.cli.execute import CheckJob, execute
-from keyledger.cli.keys_input import identity
+from keyledger.cli.execute import CheckJob, execute, stderr_console
+from keyledger.cli.keys_input import LedgerExit
+from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.engine import RunOptions
-from keyledger.keyset import build_keyset
+from keyledger.errors import StoreError
+from keyledger.exitcodes import ExitCode
+from keyledger.home import home_dir
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
-from keyledger.simulator import SimState, Simulator, closed_port
-from keyledger.simulator.demo import demo_lines
-from keyledger.sources import Entry, parse_text_line
+from keyledger.simulator import SimClock, SimState, Simulator, closed_port
+from keyledger.simulator.demo_history import (
+    HISTORY_DAYS,
+    demo_epoch,
+    demo_keys,
+    demo_ledger_path,
+    ensure_demo_ledger,
+)
 from keyledger.transport import HttpOptions
 
 
@@ -47,6 +56,14 @@ def simulator_thread(state: SimState | None = None) -> Iterator[Simulator]:
         thread.join(5)
 
 
+DEMO_TRIES = (
+    "keyledger history --demo",
+    "keyledger history 'team-credits (session)' --demo",
+    "keyledger plot --demo -o demo.png",
+    "keyledger metrics --demo",
+)
+
+
 @click.command()
 @click.option(
     "-f",
@@ -63,33 +80,55 @@ def demo(fmt: str, progress: bool | None) -> None:
 
     Starts the simulator on a free loopback port, checks one key per situation
     (working, out of quota, banned, invalid, restricted, rate limited, relays,
-    admin spend, an unreachable host, …) and prints what `keyledger check` prints.
-    Nothing leaves this machine.
+    admin spend, accounts that spend, a key that died, an unreachable host, …)
+    and prints what `keyledger check` prints. Nothing leaves this machine.
+
+    The demo keeps its own ledger in <KEYLEDGER_HOME>/demo/, never yours: the
+    first time, it fills it with three weeks of simulated daily runs, so the
+    ledger commands have a past to show. Try them with --demo afterwards.
     """
-    with simulator_thread() as sim:
+    home = home_dir(os.environ)
+    now = datetime.now(UTC)
+    err = stderr_console()
+    try:
+        if demo_epoch(demo_ledger_path(home)) is None:
+            err.print(
+                f"building the demo ledger: {HISTORY_DAYS} days of simulated history…",
+                markup=False,
+            )
+        path = ensure_demo_ledger(home, now=now)
+        epoch = demo_epoch(path)
+    except StoreError as exc:
+        raise LedgerExit(f"demo ledger: {exc}") from None
+    clock = SimClock(now)
+    with simulator_thread(SimState(clock=clock, epoch=epoch)) as sim:
         url = sim.url
         unreachable = f"http://127.0.0.1:{closed_port()}"
-        entries = []
-        for number, line in enumerate(demo_lines(url, unreachable), start=1):
-            item = parse_text_line(line, f"<demo>:{number}")
-            if isinstance(item, Entry):
-                entries.append(item)
-        keyset = build_keyset(entries, identity(os.environ, record=False).fingerprinter)
         job = CheckJob(
-            keys=keyset.keys,
+            keys=demo_keys(home, url, unreachable),
             http=HttpOptions(attempt_deadline=5.0, connect_timeout=2.0, backoff_base=0.05),
-            check=CheckOptions(base_urls={"openai": url}),
+            check=CheckOptions(base_urls={"openai": url}, now=clock.now),
             run=RunOptions(concurrency=32),
             fmt=Format(fmt),
             progress=progress,
-            notes=[
-                "This was the demo: every key above was answered by the built-in simulator "
-                f"at {url}.",
-                "Check your own keys with: keyledger check keys.txt",
-            ]
-            if fmt == "table"
-            else [],
         )
-        code = execute(job)
+        ledger = CheckLedger.attach(job, None, path=path)
+        if fmt == "table":
+            job.notes.extend(
+                [
+                    "This was the demo: every key above was answered by the built-in "
+                    f"simulator at {url}.",
+                    f"The demo keeps its own ledger ({path}), with {HISTORY_DAYS} days of "
+                    "simulated history. Try:",
+                    *(f"  {line}" for line in DEMO_TRIES),
+                    "Check your own keys with: keyledger check keys.txt",
+                ]
+            )
+        try:
+            code = execute(job)
+        except BaseException:
+            ledger.abort()
+            raise
+        code = ledger.close(code)
     # The demo succeeds when it ran; its keys are meant to cover every status.
-    raise SystemExit(0 if code != 130 else code)
+    raise SystemExit(code if code in (ExitCode.ERROR, ExitCode.INTERRUPTED) else 0)

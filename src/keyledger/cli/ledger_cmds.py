@@ -33,12 +33,16 @@ from keyledger.cli.keys_input import (
 from keyledger.cli.output import AtomicFile
 from keyledger.errors import StoreError
 from keyledger.exitcodes import STOPPED, ExitCode
+from keyledger.home import home_dir
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
     KeyInsight,
     ResultRow,
     Store,
+    burn_rate,
     ledger_path,
+    run_insights,
+    runway_days,
     select_pool,
 )
 from keyledger.ledger.export import (
@@ -49,18 +53,25 @@ from keyledger.ledger.export import (
     write_csv,
     write_json_document,
 )
+from keyledger.ledger.insights import BURN_WINDOW_DAYS
 from keyledger.ledger.plot import PlotError, chart_data, render_png
 from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.table import STATUS_STYLE, safe
 from keyledger.sanitize import neutralise, redact_user_text
+from keyledger.simulator.demo_history import demo_ledger_path
 
 
-def open_ledger(*, create: bool) -> Store:
-    """The install's ledger; a problem becomes a clean error exit."""
+def chosen_ledger(demo: bool) -> Path:
+    """The install's ledger, or with ``--demo`` the demo's own (``<home>/demo/ledger.db``)."""
+    return demo_ledger_path(home_dir(os.environ)) if demo else ledger_path(os.environ)
+
+
+def open_ledger(*, create: bool, path: Path | None = None) -> Store:
+    """The install's ledger (or the one at ``path``); a problem becomes a clean error exit."""
     try:
-        return Store.open_default(os.environ, create=create)
+        return Store.open(path or ledger_path(os.environ), create=create)
     except StoreError as exc:
         raise LedgerExit(f"ledger: {exc}") from None
 
@@ -131,18 +142,28 @@ class CheckLedger:
 
     @classmethod
     def attach(
-        cls, job: CheckJob, ident: Identity, *, new_identity: bool = False
+        cls,
+        job: CheckJob,
+        ident: Identity | None,
+        *,
+        new_identity: bool = False,
+        path: Path | None = None,
     ) -> CheckLedger | UnwritableLedger:
-        """Open the ledger, check its identity, start a run, and add its sink and view to ``job``.
+        """Open the ledger (the install's, or the one at ``path``), check its identity, start a
+        run, and add its sink and view to ``job``.
 
         A ledger that may not be written still lets the check run and print its results.
+        ``ident`` is ``None`` for a ledger with its own secret (the demo's).
         """
-        store = open_ledger(create=True)
+        store = open_ledger(create=True, path=path)
         if store.read_only:
             store.close()
             return UnwritableLedger(f"{store.path} is read-only")
         try:
-            store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
+            if ident is not None:
+                store.bind_identity(
+                    ident.secret_id, fresh_secret=ident.fresh, replace=new_identity
+                )
             ledger = RunLedger.begin(store, len(job.keys), warn_days=job.warn_days)
         except StoreError as exc:
             store.close()
@@ -355,6 +376,13 @@ def _guard(action: Callable[[], Any]) -> Any:
         raise LedgerExit(f"ledger: {exc}") from None
 
 
+DEMO_OPTION = click.option(
+    "--demo",
+    is_flag=True,
+    help="Read the demo's own ledger (filled by `keyledger demo`) instead of yours.",
+)
+
+
 # -- history --------------------------------------------------------------------------------
 
 
@@ -412,6 +440,42 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
     return table
 
 
+def _burn_table(rows: Sequence[ResultRow]) -> Table | None:
+    """Each key's burn rate and runway over its last :data:`BURN_WINDOW_DAYS` days of
+    ``rows``; ``None`` when no key is spending."""
+    series: dict[str, list[ResultRow]] = {}
+    for row in rows:
+        series.setdefault(row.fingerprint, []).append(row)
+    table = Table(header_style="bold", title="Burn rate and runway (last 30 days)")
+    for header in ("Label", "Key", "Available", "Burn", "Runway"):
+        table.add_column(header, justify="left" if header in ("Label", "Key") else "right")
+    shown = 0
+    for history_rows in series.values():
+        latest = history_rows[-1]
+        recent = [
+            r
+            for r in history_rows
+            if r.checked_at >= latest.checked_at - timedelta(days=BURN_WINDOW_DAYS)
+        ]
+        burn = burn_rate(recent)
+        if burn is None or burn.per_day <= 0:
+            continue
+        shown += 1
+        runway = None if latest.unlimited else runway_days(latest.available, burn)
+        table.add_row(
+            safe(latest.label),
+            Text(latest.masked),
+            Text(
+                "unlimited"
+                if latest.unlimited
+                else fmt_money(latest.available, latest.currency or "")
+            ),
+            Text(f"{fmt_money(burn.per_day, burn.currency)}/d"),
+            Text("-" if runway is None else ("empty" if runway <= 0 else _days(runway))),
+        )
+    return table if shown else None
+
+
 @click.command()
 @click.argument("selector", required=False, metavar="[LABEL|FINGERPRINT]")
 @click.option(
@@ -436,7 +500,10 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write json/csv to FILE (atomically) instead of stdout.",
 )
-def history(selector: str | None, since: datetime | None, fmt: str, output: Path | None) -> None:
+@DEMO_OPTION
+def history(
+    selector: str | None, since: datetime | None, fmt: str, output: Path | None, demo: bool
+) -> None:
     """Show status and balance over time, per key or per account.
 
     SELECTOR picks one key by its label or fingerprint (or the first 6+
@@ -451,16 +518,20 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
       keyledger history team-a --since 7d
       keyledger history 3f9a1c --format json
       keyledger history --since 2026-01-01 --format csv -o history.csv
+      keyledger history --demo
+
+    The table ends with each key's burn rate and runway (over its last 30 days).
     """
     _refuse_key_argument(selector)
-    path = ledger_path(os.environ)
+    path = chosen_ledger(demo)
     if not path.exists():
+        maker = "`keyledger demo`" if demo else "`keyledger check`"
         stderr_console().print(
-            f"keyledger: no ledger yet at {path}; `keyledger check` records one", markup=False
+            f"keyledger: no ledger yet at {path}; {maker} records one", markup=False
         )
         rows: list[ResultRow] = []
     else:
-        store = open_ledger(create=False)
+        store = open_ledger(create=False, path=path)
         try:
             rows = _guard(lambda: list(store.iter_results(selector, since=since)))
         finally:
@@ -473,7 +544,11 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
         if output is not None:
             raise UsageExit("--output needs --format json or csv")
         if rows:
-            stdout_console().print(_history_table(rows))
+            console = stdout_console()
+            console.print(_history_table(rows))
+            burn = _burn_table(rows)
+            if burn is not None:
+                console.print(burn)
         return
     with _text_output(output) as stream:
         if fmt == "json":
@@ -507,7 +582,8 @@ def history(selector: str | None, since: datetime | None, fmt: str, output: Path
     show_default=True,
     help="The PNG file to write.",
 )
-def plot(selector: str | None, since: datetime | None, output: Path) -> None:
+@DEMO_OPTION
+def plot(selector: str | None, since: datetime | None, output: Path, demo: bool) -> None:
     """Draw available balance and spend over time, one line per key, as a PNG.
 
     Needs matplotlib, which comes with the plot extra:
@@ -518,9 +594,10 @@ def plot(selector: str | None, since: datetime | None, output: Path) -> None:
       keyledger plot
       keyledger plot --since 30d -o balances.png
       keyledger plot team-a -o team-a.png
+      keyledger plot --demo -o demo.png
     """
     _refuse_key_argument(selector)
-    store = open_ledger(create=False)
+    store = open_ledger(create=False, path=chosen_ledger(demo))
     try:
         rows = _guard(lambda: list(store.iter_results(selector, since=since)))
     finally:

@@ -9,7 +9,7 @@ import click
 
 from keyledger.baseurl import is_loopback_host
 from keyledger.cli.keys_input import UsageExit
-from keyledger.simulator import SCENARIOS, SimState, Simulator, make_key
+from keyledger.simulator import SCENARIOS, RealClock, SimState, Simulator, make_key
 
 
 @click.command()
@@ -34,7 +34,16 @@ from keyledger.simulator import SCENARIOS, SimState, Simulator, make_key
     help="Delay added to every answer.",
 )
 @click.option("--no-record", is_flag=True, help="Do not keep a log of requests (for benchmarks).")
-def simulate(port: int, host: str, latency_ms: float, no_record: bool) -> None:
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True, max=1e7),
+    default=1.0,
+    show_default=True,
+    metavar="F",
+    help="Simulated time runs F times faster (1440: a day per minute): spending accounts "
+    "spend, grants expire and keys die sooner.",
+)
+def simulate(port: int, host: str, latency_ms: float, no_record: bool, time_scale: float) -> None:
     """Serve the built-in simulator of every API keyledger reads.
 
     A key picks its scenario with the marker KLSIM__<scenario>__ (sample keys are
@@ -48,11 +57,13 @@ def simulate(port: int, host: str, latency_ms: float, no_record: bool) -> None:
     """
     if not is_loopback_host(host):
         raise UsageExit("the simulator binds only loopback addresses (127.0.0.1, ::1)")
-    state = SimState(record=not no_record, latency=latency_ms / 1000.0)
+    state = SimState(record=not no_record, latency=latency_ms / 1000.0, clock=RealClock(time_scale))
 
     async def serve() -> None:
         async with Simulator(state, host=host, port=port) as sim:
             click.echo(f"keyledger simulator listening on {sim.url}  (Ctrl-C to stop)")
+            if time_scale != 1.0:
+                click.echo(f"simulated time runs {time_scale:g}x faster than real time")
             click.echo("sample keys (one per scenario):")
             for name, scenario in SCENARIOS.items():
                 click.echo(f"  {make_key(name):<64} {scenario.description}")

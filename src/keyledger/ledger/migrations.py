@@ -188,6 +188,12 @@ def m006_alert_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m007_add_result_calls(conn: sqlite3.Connection) -> None:
+    """How many endpoint calls each check made (``attempts - calls`` are its retries)."""
+    conn.execute("ALTER TABLE results ADD COLUMN calls INTEGER")
+
+
 # The tables each schema version must have: a version without them is impossible.
 _TABLES_AT = {
     1: {"runs", "keys", "results"},

@@ -203,6 +203,7 @@ def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
         "spend_end": to_text(spend.period_end) if spend else None,
         "organization": result.account.organization if result.account else None,
         "attempts": result.attempts,
+        "calls": len(result.evidence),
         "duration_ms": result.duration_ms,
     }
 
@@ -212,12 +213,12 @@ _INSERT_RESULT = """
         run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
         used, available, unlimited, balance_source, balance_reason, balance_expires_at,
         next_expiry, spend, spend_currency, spend_start, spend_end, organization, attempts,
-        duration_ms
+        duration_ms, calls
     ) VALUES (
         :run_id, :fingerprint, :label, :base_url, :checked_at, :status, :reason, :currency,
         :granted, :used, :available, :unlimited, :balance_source, :balance_reason,
         :balance_expires_at, :next_expiry, :spend, :spend_currency, :spend_start, :spend_end,
-        :organization, :attempts, :duration_ms
+        :organization, :attempts, :duration_ms, :calls
     )
     ON CONFLICT (run_id, fingerprint) DO NOTHING
 """

@@ -7,7 +7,7 @@ from keyledger.simulator.scenarios import make_key
 # (label, scenario, routed to a relay base URL?); acme-prod and acme-staging share an org.
 DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
     ("personal (browser session)", "grants", False),
-    ("research trial (session)", "grant_expiring", False),
+    ("research trial (session)", "grant_lapses_day_24", False),
     ("new signup (session)", "zero_balance", False),
     ("banned account (session)", "session_deactivated", False),
     ("acme-prod", "ok", False),
@@ -29,6 +29,11 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
     ("relay-revoked", "relay_invalid", True),
     ("org-admin", "admin", False),
     ("admin-misused", "admin_no_scope", False),
+    # Accounts that move with the simulated clock, so the demo ledger's history has a story.
+    ("team-credits (session)", "grants_spending", False),
+    ("relay-metered", "relay_spending", True),
+    ("org-admin-billing", "admin_spending", False),
+    ("intern-laptop", "dies_midrun", False),
 )
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+
+from keyledger.simulator.clock import spent
 
 
 @dataclass
@@ -20,6 +24,19 @@ class Ctx:
     base: str  # scheme://host:port of the simulator
     latency: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))  # the simulated time
+    epoch: datetime | None = None  # when the simulated accounts started spending
+    spend_per_day: Decimal = Decimal(0)  # the scenario's spend rate
+
+    @property
+    def start(self) -> datetime:
+        """The moment scenario offsets (grant expiries, deaths) count from."""
+        return self.epoch or self.now
+
+    def spent(self, since: datetime | None = None) -> Decimal:
+        """What the account spent from ``since`` (default: the epoch) until now."""
+        begin = max(since, self.start) if since is not None else self.start
+        return spent(self.spend_per_day, begin, self.now)
 
 
 Responder = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]

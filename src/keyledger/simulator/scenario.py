@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -36,6 +38,19 @@ class Scenario:
     relay: bool = False
     provider: str = "openai"
     key_prefix: str | None = None  # the prefix make_key gives this scenario's keys
+    # Money the account spends per simulated day (in its currency), from the epoch on.
+    spend_per_day: Decimal = Decimal(0)
+    # From ``dies_at`` after the epoch the key answers as scenario ``dies_as`` does, until
+    # ``revives_at`` (if any), when it answers as itself again.
+    dies_at: timedelta | None = None
+    dies_as: str | None = None
+    revives_at: timedelta | None = None
+
+    def alive_at(self, elapsed: timedelta) -> bool:
+        """Whether the key answers as itself ``elapsed`` after the epoch."""
+        if self.dies_at is None or elapsed < self.dies_at:
+            return True
+        return self.revives_at is not None and elapsed >= self.revives_at
 
 
 def scenario_of(key: str) -> str | None:
@@ -55,3 +70,5 @@ def account_of(key: str) -> str | None:
         return None
     parts = key[start + len(MARKER) :].split("__")
     return parts[1] if len(parts) > 2 and parts[1] else None
+
+

@@ -12,9 +12,12 @@ import socket
 import ssl
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from aiohttp import web
 
+from keyledger.simulator.clock import Clock, RealClock
 from keyledger.simulator.faults import FAULTS
 from keyledger.simulator.responses import Ctx, Responder, openai_error
 from keyledger.simulator.scenarios import DECORATORS, ROUTES, SCENARIOS, Scenario, scenario_of
@@ -52,6 +55,17 @@ class SimState:
     phases: dict[str, list[str]] = field(default_factory=dict)
     # Where the fault scenarios' cross-host redirects point (another simulator in tests).
     redirect_target: str = "https://redirect-target.invalid"
+    # The simulated time, and when the simulated accounts started spending (default: now).
+    clock: Clock = field(default_factory=RealClock)
+    epoch: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.epoch is None:
+            self.epoch = self.clock.now()
+
+    def lookup(self, name: str) -> Scenario | None:
+        """The scenario called ``name``: the state's own, the built-in ones, then faults."""
+        return self.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name)
 
     def count(self, scenario: str | None = None, endpoint: str | None = None) -> int:
         """Requests seen, optionally for one scenario and/or endpoint path."""
@@ -137,11 +151,12 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         first_call = "models" in ROUTES.get((request.method, request.path), ())
         checks = state.calls[(key, "models")] + (1 if first_call else 0)
         name = plan[min(max(checks, 1), len(plan)) - 1]
-    scenario = (
-        (state.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name))
-        if name
-        else None
-    )
+    scenario = state.lookup(name) if name else None
+    now = state.clock.now()
+    epoch = state.epoch or now
+    spend_rate = scenario.spend_per_day if scenario is not None else Decimal(0)
+    if scenario is not None and scenario.dies_as and not scenario.alive_at(now - epoch):
+        scenario = state.lookup(scenario.dies_as)
     endpoint = endpoint_for(request.method, request.path, scenario)
     if key is None:
         return await openai_error(401, "You didn't provide an API key.", code=None)(
@@ -149,7 +164,15 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         )
     calls_key = (key, endpoint or request.path)
     state.calls[calls_key] += 1
-    ctx = Ctx(key, name or "", state.calls[calls_key], f"{request.scheme}://{request.host}")
+    ctx = Ctx(
+        key,
+        name or "",
+        state.calls[calls_key],
+        f"{request.scheme}://{request.host}",
+        now=now,
+        epoch=epoch,
+        spend_per_day=spend_rate,
+    )
     responder: Responder
     if scenario is None:
         responder = INVALID if endpoint else NOT_FOUND

@@ -7,12 +7,15 @@ answers an unknown key (401 ``invalid_api_key``).
 from __future__ import annotations
 
 import hashlib
-import time
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aiohttp import web
 
 from keyledger.models import Kind, Status
+from keyledger.simulator.clock import spent
 from keyledger.simulator.responses import (
     Ctx,
     Responder,
@@ -149,41 +152,90 @@ def _relay_error(status: int, message: str, type_: str = "one_api_error") -> Res
     )
 
 
-def _subscription(hard_limit: str, access_until: int = 0) -> Responder:
-    return json_reply(
-        {
-            "object": "billing_subscription",
-            "has_payment_method": True,
-            "soft_limit_usd": Decimal(hard_limit),
-            "hard_limit_usd": Decimal(hard_limit),
-            "system_hard_limit_usd": Decimal(hard_limit),
-            "access_until": access_until,
-        }
+def _subscription(hard_limit: str, access_days: int | None = None) -> Responder:
+    """A relay's subscription; ``access_days`` after the epoch the token's access ends."""
+
+    def build(request: web.Request, ctx: Ctx) -> Responder:
+        until = 0 if access_days is None else _epoch_s(ctx.start) + access_days * DAY
+        return json_reply(
+            {
+                "object": "billing_subscription",
+                "has_payment_method": True,
+                "soft_limit_usd": Decimal(hard_limit),
+                "hard_limit_usd": Decimal(hard_limit),
+                "system_hard_limit_usd": Decimal(hard_limit),
+                "access_until": until,
+            }
+        )
+
+    return dynamic(build)
+
+
+def _usage(cents: str, limit: str | None = None) -> Responder:
+    """Usage in cents, growing with the scenario's spend (capped at ``limit`` dollars)."""
+
+    def build(request: web.Request, ctx: Ctx) -> Responder:
+        total = Decimal(cents) + ctx.spent() * 100
+        if limit is not None:
+            total = min(total, Decimal(limit) * 100)
+        return json_reply({"object": "list", "total_usage": total})
+
+    return dynamic(build)
+
+
+def _epoch_s(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _draw(grants: list[tuple[str, str, int, int]], used: list[Decimal], ctx: Ctx) -> list[Decimal]:
+    """``used`` after the scenario's spending since the epoch, drawn from the live grants.
+
+    Time is cut at each grant expiry; the money spent in each stretch comes from the grants
+    still live then (effective, not expired), the one expiring soonest first, never beyond a
+    grant's amount. What no grant can cover is not spent.
+    """
+    used = list(used)
+    start = datetime.fromtimestamp(_epoch_s(ctx.start), UTC)  # whole seconds, as sent
+    cuts = sorted(
+        {start + timedelta(days=g[3]) for g in grants if start < start + timedelta(days=g[3])}
+        | {start + timedelta(days=g[2]) for g in grants if g[2] > 0}
     )
-
-
-def _usage(cents: str) -> Responder:
-    return json_reply({"object": "list", "total_usage": Decimal(cents)})
+    edges = [start, *(c for c in cuts if c < ctx.now), ctx.now]
+    order = sorted(range(len(grants)), key=lambda i: grants[i][3])
+    for begin, end in itertools.pairwise(edges):
+        need = spent(ctx.spend_per_day, begin, end)
+        for i in order:
+            amount, _, eff, exp = grants[i]
+            live = start + timedelta(days=eff) <= begin < start + timedelta(days=exp)
+            if not live or need <= 0:
+                continue
+            take = min(need, Decimal(amount) - used[i])
+            if take > 0:
+                used[i] += take
+                need -= take
+    return used
 
 
 def _grants(grants: list[tuple[str, str, int, int]]) -> Responder:
-    """Grants as (amount, used, effective offset days, expiry offset days) from now."""
+    """Grants as (amount, used, effective offset days, expiry offset days) from the epoch,
+    with the scenario's spending drawn from them (see :func:`_draw`)."""
 
     def build(request: web.Request, ctx: Ctx) -> Responder:
-        now = int(time.time())
+        base = _epoch_s(ctx.start)
+        used = _draw(grants, [Decimal(g[1]) for g in grants], ctx)
         data = [
             {
                 "object": "credit_grant",
                 "id": f"d8e2c0a2-{i:04d}-4c3f-9d10-5c6b0f0e{i:04d}",
                 "grant_amount": Decimal(amount),
-                "used_amount": Decimal(used),
-                "effective_at": now + eff * DAY,
-                "expires_at": now + exp * DAY,
+                "used_amount": used[i],
+                "effective_at": base + eff * DAY,
+                "expires_at": base + exp * DAY,
             }
-            for i, (amount, used, eff, exp) in enumerate(grants)
+            for i, (amount, _, eff, exp) in enumerate(grants)
         ]
         granted = sum((Decimal(g[0]) for g in grants), Decimal(0))
-        used_total = sum((Decimal(g[1]) for g in grants), Decimal(0))
+        used_total = sum(used, Decimal(0))
         return json_reply(
             {
                 "object": "credit_summary",
@@ -234,6 +286,24 @@ def _costs_pages(pages: list[list[tuple[str, str]]]) -> Responder:
             for n, (project, amount) in enumerate(pages[index])
         ]
         more = index + 1 < len(pages)
+        since = datetime.fromtimestamp(start, UTC)
+        extra = ctx.spent(since)
+        if not more and extra:  # this month's spending since the epoch, one more bucket
+            buckets.append(
+                {
+                    "object": "bucket",
+                    "start_time": _epoch_s(max(since, ctx.start)),
+                    "end_time": _epoch_s(ctx.now),
+                    "results": [
+                        {
+                            "object": "organization.costs.result",
+                            "amount": {"value": extra, "currency": "usd"},
+                            "line_item": None,
+                            "project_id": "proj_simulated",
+                        }
+                    ],
+                }
+            )
         body = {
             "object": "page",
             "data": buckets,
@@ -407,7 +477,7 @@ SCENARIOS: dict[str, Scenario] = {
             "one-api relay token with $100 quota, $25.34 used",
             Status.OK,
             None,
-            subscription=_subscription("100.0", int(time.time()) + 45 * DAY),
+            subscription=_subscription("100.0", 45),
             usage=_usage("2534.0"),
         ),
         _relay(
@@ -476,6 +546,64 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+# Accounts whose figures move with the simulated clock (the demo's history uses them).
+TIMED: tuple[Scenario, ...] = (
+    Scenario(
+        "grants_spending",
+        Kind.SESSION,
+        "session key spending $2.50/day; a $25 grant expires on day 10",
+        Status.OK,
+        None,
+        {"credit_grants": _grants([("25.00", "5.00", -20, 10), ("100.00", "10.00", -30, 90)])},
+        spend_per_day=Decimal("2.50"),
+    ),
+    Scenario(
+        "grant_lapses_day_24",
+        Kind.SESSION,
+        "session key spending $2.00/day; its only grant expires on day 24",
+        Status.OK,
+        None,
+        {"credit_grants": _grants([("120.00", "27.40", -60, 24)])},
+        spend_per_day=Decimal("2.00"),
+    ),
+    replace(
+        _relay(
+            "relay_spending",
+            "relay token with $100 quota spending $1.50/day",
+            Status.OK,
+            None,
+            subscription=_subscription("100.0", 60),
+            usage=_usage("2534.0", "100.0"),
+        ),
+        spend_per_day=Decimal("1.50"),
+    ),
+    replace(
+        SCENARIOS["admin"],
+        name="admin_spending",
+        description="admin key: month-to-date costs plus $4.00/day",
+        spend_per_day=Decimal("4.00"),
+    ),
+    replace(
+        SCENARIOS["ok"],
+        name="dies_midrun",
+        description="works for 3 days, then its account is deactivated",
+        dies_at=timedelta(days=3),
+        dies_as="deactivated",
+    ),
+    replace(
+        SCENARIOS["ok"],
+        name="dies_and_revives",
+        description="out of quota from day 2 to day 4, fine before and after",
+        dies_at=timedelta(days=2),
+        dies_as="no_quota",
+        revives_at=timedelta(days=4),
+    ),
+)
+SCENARIOS.update((s.name, s) for s in TIMED)
+
+
 
 
 def decorate(response: web.StreamResponse, scenario: Scenario, key: str) -> None:
