@@ -11,6 +11,7 @@ from keyledger.cli.check import check
 from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.output import silence_stdout
+from keyledger.cli.serve import serve
 from keyledger.cli.simulate import simulate
 from keyledger.exitcodes import ExitCode
 
@@ -41,6 +42,7 @@ def cli() -> None:
       keyledger demo                 see it work against the built-in simulator
       keyledger check keys.txt       check your own keys (text, CSV or TOML file)
       keyledger check -              read keys from standard input
+      keyledger serve --demo         the dashboard, on the demo ledger
 
     Keys are never printed in full, never taken from the command line, and sent only
     in headers, only to their own provider.
@@ -50,6 +52,7 @@ def cli() -> None:
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
+cli.add_command(serve)
 for _command in LEDGER_COMMANDS:
     cli.add_command(_command)
 
