@@ -19,6 +19,7 @@ from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.ledger import ledger_path
 from keyledger.logs import setup_logging
 from keyledger.web import CheckConfig, Guard, create_app, is_loopback_bind
+from keyledger.web.app import GUARD
 from keyledger.web.demo import DemoBackend
 
 TOKEN_ENV = "KEYLEDGER_SERVE_TOKEN"
@@ -38,6 +39,7 @@ async def _serve(
         await site.start()
         addresses = runner.addresses
         bound = str(addresses[0][1]) if addresses else str(port)
+        app[GUARD].port = int(bound)  # --port 0: the Host allowlist needs the real port
         for line in ready:
             click.echo(line.replace("{port}", bound))
         if browse is not None:

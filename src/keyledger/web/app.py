@@ -267,4 +267,4 @@ def create_app(
     return app
 
 
-__all__ = ["HEADERS", "STATUS_CLASS", "create_app", "templates"]
+__all__ = ["CHECKS", "GUARD", "HEADERS", "STATUS_CLASS", "STORE", "create_app", "templates"]

@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -131,14 +132,25 @@ def _forbid(status: int, text: str) -> web.Response:
     return response
 
 
-def csrf_token(request: web.Request) -> str:
-    """The CSRF token for this browser: the cookie's, or a new one (set on the response)."""
+# The CSRF token a page hands out, per request (each request runs in its own task).
+_PAGE_CSRF: ContextVar[tuple[str, bool] | None] = ContextVar("page_csrf", default=None)
+
+
+def _csrf_for(request: web.Request) -> tuple[str, bool]:
+    """This browser's CSRF token (the cookie's) or a new one; ``True`` when new."""
     current = request.cookies.get(CSRF_COOKIE)
     if current and 20 <= len(current) <= 100 and current.isascii():
-        return current
-    token: str = request.get("new_csrf") or secrets.token_urlsafe(32)
-    request["new_csrf"] = token
-    return token
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def csrf_token(request: web.Request) -> str:
+    """The CSRF token to put in a page (a new one is set as a cookie on the response)."""
+    found = _PAGE_CSRF.get()
+    if found is None:
+        found = _csrf_for(request)
+        _PAGE_CSRF.set(found)
+    return found[0]
 
 
 async def csrf_ok(request: web.Request) -> bool:
@@ -172,15 +184,18 @@ def guard_middleware(guard: Guard) -> Middleware:
                 return _forbid(403, "forbidden: cross-origin request")
             if not by_header and not await csrf_ok(request):
                 return _forbid(403, "forbidden: missing or wrong CSRF token")
+        _PAGE_CSRF.set(None)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
             exc.headers.update(HEADERS)
             raise
         response.headers.update(HEADERS)
-        new_csrf = request.get("new_csrf")
-        if new_csrf:
-            response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="Strict", path="/")
+        page_csrf = _PAGE_CSRF.get()
+        if page_csrf is not None and page_csrf[1]:
+            response.set_cookie(
+                CSRF_COOKIE, page_csrf[0], httponly=True, samesite="Strict", path="/"
+            )
         return response
 
     return middleware
