@@ -113,7 +113,9 @@
   function refreshCounts() {
     return getJSON("/api/v1/overview").then(function (o) {
       document.querySelectorAll("[data-count]").forEach(function (el) {
-        el.textContent = String(o.counts[el.dataset.count] || 0);
+        var n = o.counts[el.dataset.count] || 0;
+        el.textContent = String(n);
+        el.parentNode.classList.toggle("zero", n === 0);
       });
       var count = document.getElementById("key-count");
       if (count) count.textContent = String(o.keys);
