@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+PIP = (sys.executable, "-m", "pip")
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_FILES = (
     "keyledger/web/static/app.js",
@@ -112,19 +113,18 @@ def test_demo_and_files_together_is_a_usage_error(run_cli: object, tmp_path: Pat
 def test_wheel_ships_and_serves_the_static_files(tmp_path: Path) -> None:
     """The built wheel holds templates, scripts and uPlot's licence, and serves them installed."""
     pytest.importorskip("hatchling", reason="building the wheel needs hatchling (test extra)")
+    dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(tmp_path / "dist"), str(ROOT)],
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
         check=True,
         timeout=300,
     )
-    (wheel,) = (tmp_path / "dist").glob("keyledger-*.whl")
+    (wheel,) = dist.glob("keyledger-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(STATIC_FILES) <= names
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site)]
-        + [str(wheel)],
+        [*PIP, "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
         check=True,
         timeout=300,
     )

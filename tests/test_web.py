@@ -17,7 +17,7 @@ from keyledger.ledger import Store
 from keyledger.models import Key
 from keyledger.providers import CheckOptions
 from keyledger.simulator import Simulator
-from keyledger.web import CheckConfig, Guard, create_app
+from keyledger.web import CheckConfig, CheckManager, Guard, create_app
 from keyledger.web.app import CHECKS, GUARD
 from keyledger.web.data import ID_LENGTH, key_id
 
@@ -191,7 +191,9 @@ async def test_right_csrf_passes_the_guard(site: Site) -> None:
             assert "no key files" in (await resp.json())["error"]
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/key/0123456789", "/api/v1/key/0123456789/history"])
+@pytest.mark.parametrize(
+    "path", [*PAGES, "/key/0123456789", "/api/v1/key/0123456789/history", "/static/app.js"]
+)
 async def test_remote_bind_needs_token_on_every_route(remote: Site, path: str) -> None:
     """Bound beyond loopback, every route answers 401 without the token or with a wrong one."""
     assert (await _get(remote, path))[0] == 401
@@ -348,3 +350,22 @@ def test_free_port_helper_is_loopback() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.2", 0))
         assert sock.getsockname()[0] == "127.0.0.2"
+
+
+async def test_stopping_the_server_closes_a_running_check(
+    isolated_env: Path, sim: Simulator
+) -> None:
+    """A check cancelled by shutdown leaves its run ``interrupted``, not ``running``."""
+    sim.state.latency = 5.0
+    ledger, keys = seed_ledger(isolated_env, now_utc())
+    config = CheckConfig(keys=keys, check=lambda: CheckOptions(base_urls={"openai": sim.url}))
+    manager = CheckManager(ledger, config)
+    manager.start()
+    for _ in range(100):
+        if manager.run_id is not None:
+            break
+        await asyncio.sleep(0.02)
+    await manager.stop()
+    with Store.open(ledger) as store:
+        assert store.runs()[-1].status == "interrupted"
+    assert manager.status()["state"] == "failed"

@@ -97,6 +97,7 @@ class CheckManager:
         except StoreError as exc:
             self._finish("failed", str(exc))
             return
+        recorder: LedgerRecorder | None = None
         try:
             self.run_id = store.begin_run(len(config.keys))
             recorder = LedgerRecorder(store, self.run_id)
@@ -114,6 +115,11 @@ class CheckManager:
             self._finish("failed" if error else "done", str(error) if error else None)
         except StoreError as exc:
             self._finish("failed", str(exc))
+        except asyncio.CancelledError:  # server shutdown: keep what finished
+            if recorder is not None:
+                recorder.finish("interrupted")
+            self._finish("failed", "stopped")
+            raise
         finally:
             with contextlib.suppress(Exception):
                 store.close()
