@@ -6,6 +6,7 @@ a missing browser fails instead. Screenshots go to ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -205,7 +206,8 @@ def test_phone_width_has_no_page_overflow(demo: tuple[Served, Path], page: Any) 
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
 
 
-SCENARIOS = (("alpha", "ok"), ("beta", "invalid"), ("gamma", "no_quota"))
+SCENARIOS = (("alpha", "ok"), ("beta", "invalid"), ("gamma", "no_quota"), ("delta", "relay"))
+EXPECTED = {"alpha": "ok", "beta": "invalid", "gamma": "no_quota", "delta": "ok"}
 
 
 @pytest.fixture
@@ -233,7 +235,8 @@ def checkable(isolated_env: Path) -> Iterator[tuple[Served, list[Key]]]:
     async def start() -> tuple[CheckConfig, Path]:
         await simulator.start()
         url = simulator.url
-        return CheckConfig(keys, check=lambda: CheckOptions(base_urls={"openai": url})), ledger
+        relay = [dataclasses.replace(k, base_url=url) if k.label == "delta" else k for k in keys]
+        return CheckConfig(relay, check=lambda: CheckOptions(base_urls={"openai": url})), ledger
 
     with serve_in_thread(
         lambda: create_app(ledger, Guard("127.0.0.1", 0), start=start, stop=simulator.stop)
@@ -257,7 +260,12 @@ def test_check_now_updates_statuses_live(checkable: tuple[Served, list[Key]], pa
     )
     assert page.evaluate("window.__sameDocument") is True
     shown = {r["label"]: r["shown"] for r in _visible_rows(page)}
-    assert shown == dict(SCENARIOS)
-    assert page.inner_text('[data-count="ok"]') == "1"
-    assert "3 keys checked" in page.inner_text("#check-progress")
+    assert shown == EXPECTED
+    assert page.inner_text('[data-count="ok"]') == "2"
+    assert "4 keys checked" in page.inner_text("#check-progress")
+    # The relay's balance, read by this check, is shown as the API gives it.
+    api = page.evaluate("() => fetch('/api/v1/keys').then(r => r.json())")
+    (relay,) = [k["balances"][0] for k in api["keys"] if k["label"] == "delta"]
+    cell = page.inner_text('#keys tr[data-label="delta"] td.money')
+    assert cell.startswith(fmt_money(Decimal(relay["available"]), relay["currency"]))
     page.screenshot(path=str(ARTIFACTS / "checked.png"))

@@ -77,6 +77,24 @@
     if (!iso) return "-";
     return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
   }
+  function money(value, currency) {
+    if (value === null || value === undefined) return "-";
+    var text = Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return currency ? text + " " + currency.toUpperCase() : text;
+  }
+  // The same text as the page's money cell (templates/overview.html).
+  function moneyText(k) {
+    if (k.balances.length) {
+      return k.balances.map(function (b) {
+        if (b.unlimited) return "unlimited (used " + money(b.used, b.currency) + ")";
+        var text = money(b.available, b.currency);
+        if (b.granted !== null) text += " / " + money(b.granted) + " / " + money(b.used);
+        return text;
+      }).join(" · ");
+    }
+    if (k.spend) return "spent " + money(k.spend.amount, k.spend.currency || "");
+    return k.balance_reason ? "n/a: " + k.balance_reason.replace(/_/g, " ") : "-";
+  }
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
@@ -101,6 +119,11 @@
         r.querySelector("td.status .reason").textContent = k.reason || "";
         r.querySelector("td.checked").textContent = when(k.last_checked);
         r.querySelector("td.spark").textContent = k.spark || "";
+        r.querySelector("td.money").textContent = moneyText(k);
+        r.querySelector("td.runway").textContent = k.runway_days === null ? "-" : k.runway_days + " d";
+        var first = k.balances[0];
+        r.dataset.available = first && first.available !== null ? first.available : "";
+        r.dataset.runway = k.runway_days || "";
         r.classList.remove("updated");
         void r.offsetWidth;
         r.classList.add("updated");
