@@ -18,6 +18,7 @@ from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.metrics_cmd import metrics
 from keyledger.cli.output import silence_stdout
 from keyledger.cli.signals import Terminated, exit_code, install
+from keyledger.cli.serve import serve
 from keyledger.cli.simulate import simulate
 from keyledger.cli.watch import watch
 from keyledger.exitcodes import ExitCode
@@ -94,6 +95,7 @@ def cli() -> None:
       keyledger demo                 see it work against the built-in simulator
       keyledger check keys.txt       check your own keys (text, CSV or TOML file)
       keyledger check -              read keys from standard input
+      keyledger serve --demo         the dashboard, on the demo ledger
 
     Keys are never printed in full, never taken from the command line, and sent only
     in headers, only to their own provider.
@@ -106,6 +108,7 @@ cli.add_command(demo)
 cli.add_command(simulate)
 cli.add_command(watch)
 cli.add_command(metrics)
+cli.add_command(serve)
 for _command in LEDGER_COMMANDS:
     cli.add_command(_command)
 

@@ -41,7 +41,6 @@ from keyledger.ledger import (
     Store,
     burn_rate,
     ledger_path,
-    run_insights,
     runway_days,
     select_pool,
 )
