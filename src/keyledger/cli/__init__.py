@@ -17,8 +17,8 @@ from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.metrics_cmd import metrics
 from keyledger.cli.output import silence_stdout
-from keyledger.cli.signals import Terminated, exit_code, install
 from keyledger.cli.serve import serve
+from keyledger.cli.signals import Terminated, exit_code, install
 from keyledger.cli.simulate import simulate
 from keyledger.cli.watch import watch
 from keyledger.exitcodes import ExitCode

@@ -113,7 +113,7 @@ def _as_of(result: CheckResult, n: int, days: int, at: datetime) -> CheckResult:
     if result.status is not Status.OK and days > 2 + n % 6:
         changes.update(status=Status.OK, reason=None)
     balance = result.balance
-    if balance is not None and balance.available is not None and not balance.unlimited:
+    if balance is not None and balance.available is not None and not balance.token_uncapped:
         rate = (balance.granted or balance.available or Decimal(10)) * Decimal(n % 5 + 1) / 100
         spent = rate * days
         used = None if balance.used is None else max(Decimal(0), balance.used - spent)
