@@ -28,6 +28,7 @@ from keyledger.simulator.demo_history import (
     demo_ledger_path,
     ensure_demo_ledger,
 )
+from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.transport import HttpOptions
 
 
@@ -107,7 +108,7 @@ def demo(fmt: str, progress: bool | None) -> None:
         job = CheckJob(
             keys=demo_keys(home, url, unreachable),
             http=HttpOptions(attempt_deadline=5.0, connect_timeout=2.0, backoff_base=0.05),
-            check=CheckOptions(base_urls={"openai": url}, now=clock.now),
+            check=CheckOptions(base_urls=provider_base_urls(url), now=clock.now),
             run=RunOptions(concurrency=32),
             fmt=Format(fmt),
             progress=progress,

@@ -160,9 +160,7 @@ class CheckLedger:
             return UnwritableLedger(f"{store.path} is read-only")
         try:
             if ident is not None:
-                store.bind_identity(
-                    ident.secret_id, fresh_secret=ident.fresh, replace=new_identity
-                )
+                store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
             ledger = RunLedger.begin(store, len(job.keys), warn_days=job.warn_days)
         except StoreError as exc:
             store.close()

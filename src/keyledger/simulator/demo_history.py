@@ -30,6 +30,7 @@ from keyledger.runner import run_checks
 from keyledger.secret import Fingerprinter
 from keyledger.simulator.clock import SimClock
 from keyledger.simulator.demo import demo_lines
+from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.simulator.server import SimState, Simulator, closed_port
 from keyledger.sources import Entry, parse_text_line
 from keyledger.transport import HttpOptions
@@ -81,7 +82,7 @@ async def record_run(
     report = await run_checks(
         keys,
         http=DEMO_HTTP,
-        check=CheckOptions(base_urls={"openai": sim_url}, now=clock.now),
+        check=CheckOptions(base_urls=provider_base_urls(sim_url), now=clock.now),
         run=RunOptions(concurrency=32),
     )
     store.record(run_id, report.results)

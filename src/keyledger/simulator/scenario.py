@@ -70,5 +70,3 @@ def account_of(key: str) -> str | None:
         return None
     parts = key[start + len(MARKER) :].split("__")
     return parts[1] if len(parts) > 2 and parts[1] else None
-
-

@@ -8,6 +8,7 @@ the provider adds to every answer). Scenario names are unique across providers.
 from __future__ import annotations
 
 import importlib
+import urllib.parse
 
 from keyledger.models import Kind
 from keyledger.simulator.scenario import (
@@ -46,6 +47,19 @@ def _gather() -> tuple[dict[str, Scenario], dict[tuple[str, str], list[str]], di
 
 SCENARIOS, ROUTES, DECORATORS = _gather()
 
+
+def provider_base_urls(sim_url: str) -> dict[str, str]:
+    """Every provider's base URL moved onto the simulator: its scheme and host become
+    ``sim_url``'s, its path stays (``https://openrouter.ai/api/v1`` -> ``SIM/api/v1``)."""
+    from keyledger.providers.registry import default_registry
+
+    root = sim_url.rstrip("/")
+    return {
+        provider.name: root + urllib.parse.urlsplit(provider.default_base_url).path.rstrip("/")
+        for provider in default_registry()
+    }
+
+
 _KIND_PREFIX = {Kind.SESSION: "sess-", Kind.ADMIN: "sk-admin-"}
 
 
@@ -75,5 +89,6 @@ __all__ = [
     "Scenario",
     "account_of",
     "make_key",
+    "provider_base_urls",
     "scenario_of",
 ]

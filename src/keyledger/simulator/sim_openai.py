@@ -604,8 +604,6 @@ TIMED: tuple[Scenario, ...] = (
 SCENARIOS.update((s.name, s) for s in TIMED)
 
 
-
-
 def decorate(response: web.StreamResponse, scenario: Scenario, key: str) -> None:
     """OpenAI names the organization of every answer; a relay does only when it passes its
     upstream's header through (a key naming an account simulates that)."""

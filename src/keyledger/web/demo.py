@@ -22,6 +22,7 @@ from keyledger.runner import run_checks
 from keyledger.secret import Fingerprinter
 from keyledger.simulator import SimState, Simulator, closed_port
 from keyledger.simulator.demo import demo_lines
+from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.sources import Entry, parse_text_line
 from keyledger.web.checks import CheckConfig
 
@@ -55,7 +56,9 @@ class DemoBackend:
         await self.simulator.start()
         url = self.simulator.url
         keys = demo_keys(self.demo_home, url)
-        self.config = CheckConfig(keys=keys, check=lambda: CheckOptions(base_urls={"openai": url}))
+        self.config = CheckConfig(
+            keys=keys, check=lambda: CheckOptions(base_urls=provider_base_urls(url))
+        )
         now = self.now or datetime.now(UTC)
         if not await self._ensure_core_history(now):
             await fallback_demo_history(self.ledger, self.config, now)
