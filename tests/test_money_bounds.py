@@ -37,7 +37,7 @@ from keyledger.render.table import totals_view
 from keyledger.secret import Fingerprinter, Secret
 from keyledger.simulator import SCENARIOS, Scenario, SimState, Simulator, make_key
 from keyledger.simulator.responses import json_reply, openai_error, raw_reply
-from keyledger.simulator.scenarios import RATE_HEADERS, _costs_pages
+from keyledger.simulator.sim_openai import RATE_HEADERS, _costs_pages
 from keyledger.sources import Entry
 
 from .conftest import engine_for
