@@ -17,6 +17,7 @@ from keyledger.cli.demo import demo
 from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
 from keyledger.cli.metrics_cmd import metrics
 from keyledger.cli.output import silence_stdout
+from keyledger.cli.providers_cmd import providers
 from keyledger.cli.serve import serve
 from keyledger.cli.signals import Terminated, exit_code, install
 from keyledger.cli.simulate import simulate
@@ -106,6 +107,7 @@ cli.add_command(alerts)
 cli.add_command(check)
 cli.add_command(demo)
 cli.add_command(simulate)
+cli.add_command(providers)
 cli.add_command(watch)
 cli.add_command(metrics)
 cli.add_command(serve)
