@@ -188,10 +188,10 @@ async def test_alerts_test_config_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "no channel 'pager'" in err and "ops" in err
 
 
-async def test_alerts_without_subcommand_prints_help() -> None:
-    """`keyledger alerts` alone shows the group's help."""
-    code, out, _err = await keyledger("alerts")
-    assert code == 0 and "test CHANNEL" in out
+async def test_alerts_help_names_the_test_subcommand() -> None:
+    """`keyledger alerts --help` lists the ``test`` subcommand beside the listing options."""
+    code, out, _err = await keyledger("alerts", "--help")
+    assert code == 0 and "test" in out and "--format" in out
 
 
 def test_ntfy_server_credentials_are_redacted() -> None:

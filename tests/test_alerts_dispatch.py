@@ -45,8 +45,8 @@ def test_events_go_to_the_channels_their_rule_names(monkeypatch: pytest.MonkeyPa
 
     module = types.ModuleType(dispatch.CHANNELS_MODULE)
     module.load_channels = load_channels  # type: ignore[attr-defined]
-    module.Outbox = FakeOutbox  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, dispatch.CHANNELS_MODULE, module)
+    monkeypatch.setattr("keyledger.alerts.outbox.Outbox", FakeOutbox)
     config = parse_config('[channels.ops]\nurl = "x"\n[channels.mail]\n', Path("c.toml"))
     outbox = dispatch.open_outbox(object(), config, {})  # type: ignore[arg-type]
     assert isinstance(outbox, FakeOutbox) and set(outbox.channels) == {"ops", "mail"}

@@ -110,7 +110,7 @@ async def test_scrape_matches_the_ledger_exactly(
     assert by_label(got["keyledger_check_duration_seconds"])["relay-metered"].value == (
         (relay.duration_ms or 0) / 1000
     )
-    assert "relay-unlimited" not in by_label(got["keyledger_available"])  # no made-up figure
+    assert "relay-uncapped" not in by_label(got["keyledger_available"])  # no made-up figure
     assert {s.labels["status"]: s.value for s in got["keyledger_runs_total"]} == {
         "running": 0,
         "complete": runs,
@@ -148,12 +148,9 @@ def test_alerts_are_counted_from_the_outbox_when_it_exists(tmp_path: Path) -> No
     do not count."""
     path = ensure_demo_ledger(tmp_path / "home", now=NOW)
     conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE alert_outbox (id INTEGER PRIMARY KEY, event_id TEXT, channel TEXT, "
-        "delivered_at TEXT)"
-    )
     conn.executemany(
-        "INSERT INTO alert_outbox (event_id, channel, delivered_at) VALUES (?, ?, ?)",
+        "INSERT INTO alert_outbox (event_id, channel, event_json, created_at, next_attempt_at,"
+        " delivered_at) VALUES (?, ?, '{}', '2026-05-01', '2026-05-01', ?)",
         [("a", "ops", "2026-05-01"), ("b", "ops", "2026-05-02"), ("c", "mail", None)],
     )
     conn.commit()

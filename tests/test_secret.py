@@ -55,7 +55,7 @@ def no_echo(text: str, secret: str) -> None:
         (SESSION, f"sess-…{SESSION[-4:]}"),
         (ANTHROPIC, f"sk-ant-api03-…{ANTHROPIC[-4:]}"),
         (ANTHROPIC_ADMIN, f"sk-ant-admin01-…{ANTHROPIC_ADMIN[-4:]}"),
-        (GEMINI, f"…{GEMINI[-4:]}"),
+        (GEMINI, f"AIza…{GEMINI[-4:]}"),
         ("sk-short", FULL_MASK),
         ("a" * 19, FULL_MASK),
         ("sk-ant-admin01-abcdefghi", FULL_MASK),  # 24 characters but a 9-character body

@@ -40,7 +40,9 @@ async def check(client: Client, sim: Simulator, clock: SimClock, scenario: str) 
     """One check of a ``scenario`` key, the checker's clock being the simulator's."""
     relay = SCENARIOS[scenario].relay
     base = f"{sim.url}/v1" if relay else None
-    keyset = build_keyset([Entry(make_key(scenario), "t:1", label=scenario, base_url=base)], FP)
+    keyset = build_keyset(
+        [Entry(make_key(scenario), "t:1", label=scenario.upper(), base_url=base)], FP
+    )
     options = CheckOptions(base_urls={"openai": sim.url}, now=clock.now)
     engine = Engine(client, options, RunOptions())
     (result,) = [r async for r in engine.run(keyset.keys)]

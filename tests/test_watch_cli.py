@@ -3,12 +3,14 @@ a real SQLite ledger and the simulator on loopback, whose keys change scenario b
 
 from __future__ import annotations
 
+import http.server
 import json
 import secrets
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,9 +54,42 @@ def sim_url(state: SimState) -> Iterator[str]:
         yield sim.url
 
 
+class _Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver on loopback: records each JSON body it is sent."""
+
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
-def setup(tmp_path: Path, state: SimState, sim_url: str) -> dict[str, Any]:
-    """Two keys in a key file (one dies at its 2nd check and recovers at its 5th) and a config."""
+def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP webhook receiver in a thread: its URL and what arrived."""
+    received: list[dict[str, Any]] = []
+    handler = type("Hook", (_Hook,), {"received": received})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def setup(
+    tmp_path: Path, state: SimState, sim_url: str, hook: tuple[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Two keys in a key file (one dies at its 2nd check and recovers at its 5th) and a config
+    whose channel is a real webhook receiver on loopback."""
     dying, steady = key("ok", 1), key("ok", 2)
     state.phases[fingerprint(dying)] = ["ok", "invalid", "invalid", "invalid", "ok", "ok"]
     keys = tmp_path / "keys.csv"
@@ -62,8 +97,8 @@ def setup(tmp_path: Path, state: SimState, sim_url: str) -> dict[str, Any]:
                     f"steady,{steady},,{sim_url}\n")  # fmt: skip
     keys.chmod(0o600)
     config = tmp_path / "alerts.toml"
-    config.write_text(CONFIG)
-    return {"keys": keys, "config": config, "secrets": [dying, steady]}
+    config.write_text(CONFIG + f'\n[channels.ops]\ntype = "webhook"\nurl = "{hook[0]}"\n')
+    return {"keys": keys, "config": config, "secrets": [dying, steady], "hook": hook[1]}
 
 
 def events(home: Path) -> list[tuple[str, str, int]]:
@@ -111,7 +146,9 @@ def test_a_dying_key_alerts_once_and_recovers_once_across_a_restart(
     )
     table = run_cli("alerts")
     assert table.code == 0 and "key-dead" in table.stdout
-    for blob in (first.stderr, second.stderr, listed.stdout, table.stdout):
+    delivered = [(e["event"]["kind"], e["event"]["rule"]) for e in setup["hook"]]
+    assert delivered == [("fired", "key-dead"), ("recovered", "key-dead")]  # exactly once each
+    for blob in (first.stderr, second.stderr, listed.stdout, table.stdout, repr(setup["hook"])):
         assert_no_secret(blob, setup["secrets"])
     assert_no_secret(b"".join(p.read_bytes() for p in home.glob("ledger.db*")), setup["secrets"])
 
@@ -146,7 +183,8 @@ def test_check_alerts_reports_a_bad_rule_with_file_and_line(
     run_cli: RunCli, setup: dict[str, Any], isolated_env: Path
 ) -> None:
     """A config mistake stops check --alerts with exit 2 and file:line."""
-    setup["config"].write_text(CONFIG.replace("runs = 2", "runs = 0"))
+    text = setup["config"].read_text()
+    setup["config"].write_text(text.replace("runs = 2", "runs = 0"))
     result = run_cli("check", str(setup["keys"]), "--alerts", "--config", str(setup["config"]))
     assert result.code == 2 and f"{setup['config']}:10:" in result.stderr
 

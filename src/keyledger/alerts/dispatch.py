@@ -76,10 +76,12 @@ def open_outbox(store: Store, config: Config, env: Mapping[str, str]) -> Any | N
     module = _channels_module()
     if module is None:
         return None
+    from keyledger.alerts.outbox import Outbox
+
     channels = module.load_channels(config.table("channels"), config.where, env)
     if not isinstance(channels, Mapping):
         raise ConfigError(f"{config.where('channels')}: channels could not be loaded")
-    return module.Outbox(store, channels, clock=_utcnow, rng=random.Random())
+    return Outbox(store, channels, clock=_utcnow, rng=random.Random())
 
 
 def make_sink(outbox: Any | None, rules: Sequence[Rule]) -> OutboxSink | HeldSink:
