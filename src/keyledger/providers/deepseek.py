@@ -142,7 +142,7 @@ class DeepSeekProvider(Provider):
         out.set_balances(balances)
         if not usable:
             return out.finish(Status.NO_QUOTA, "not_available")
-        if out.balance is not None and out.balance.available is not None:
-            if out.balance.available <= 0:
-                return out.finish(Status.OK, "zero_balance")
+        primary = out.balance.available if out.balance is not None else None
+        if primary is not None and primary <= 0:
+            return out.finish(Status.OK, "zero_balance")
         return out.finish(Status.OK, None)

@@ -140,13 +140,19 @@ class OpenRouterProvider(Provider):
         calls=("GET /api/v1/key (or /auth/key)", "GET /api/v1/credits (management keys)"),
     )
 
+    def api_root(self, key: Key, options: CheckOptions) -> str:
+        """The base URL, ending in ``/v1``: key files store a pinned base URL without its
+        ``/v1`` (``https://openrouter.ai/api/v1`` is kept as ``https://openrouter.ai/api``)."""
+        root = self.base_url(key, options)
+        return root if root.endswith("/v1") else root + "/v1"
+
     async def _get(self, client: Client, key: Key, url: str) -> Exchange:
         return await client.call(self.request("GET", url, key))
 
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         """Read the key's record; a management key also reads the account's credit."""
         out = ResultBuilder(key, options, self.classification)
-        root = self.base_url(key, options)
+        root = self.api_root(key, options)
         for path in KEY_PATHS:
             exchange = await self._get(client, key, root + path)
             verdict = out.record(exchange, "key")
