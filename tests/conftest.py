@@ -71,8 +71,11 @@ async def client() -> AsyncIterator[Client]:
 
 
 def engine_for(client: Client, sim_url: str, **run: object) -> Engine:
-    """An engine whose default OpenAI base URL is the simulator."""
-    return Engine(client, CheckOptions(base_urls={"openai": sim_url}), RunOptions(**run))  # type: ignore[arg-type]
+    """An engine whose every provider's default base URL is on the simulator."""
+    from keyledger.simulator.scenarios import provider_base_urls
+
+    options = CheckOptions(base_urls=provider_base_urls(sim_url))
+    return Engine(client, options, RunOptions(**run))  # type: ignore[arg-type]
 
 
 @dataclass

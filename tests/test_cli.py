@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from keyledger.simulator import SCENARIOS, Simulator, make_key
+from keyledger.simulator.scenarios import provider_base_urls
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
 ESC = "\x1b"
@@ -24,11 +25,19 @@ def key_file(tmp_path: Path, sim: Simulator, scenarios: list[str], name: str = "
     The label is the scenario name in capitals: a label repeating 8 characters of its own key
     (the simulator key holds the lower-case name) is refused as a secret.
     """
-    lines = [f"{s.upper()} {make_key(s, n)} base_url={sim.url}/v1" for n, s in enumerate(scenarios)]
+    lines = [f"{s.upper()} {make_key(s, n)} {_pin(s, sim)}" for n, s in enumerate(scenarios)]
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return path
+
+
+def _pin(scenario: str, sim: Simulator) -> str:
+    """OpenAI scenarios go to the simulator as a relay; other vendors' are pinned to theirs."""
+    provider = SCENARIOS[scenario].provider if scenario in SCENARIOS else "openai"
+    if provider == "openai":
+        return f"base_url={sim.url}/v1"
+    return f"provider={provider} base_url={provider_base_urls(sim.url)[provider]}"
 
 
 def all_keys(scenarios: list[str]) -> list[str]:

@@ -170,7 +170,7 @@ def test_invalid_character_without_a_column_names_the_position() -> None:
         (ANTHROPIC, "anthropic", Kind.UNRECOGNIZED, "unsupported_provider"),
         (ANTHROPIC_ADMIN, "anthropic", Kind.UNRECOGNIZED, "unsupported_provider"),
         (GEMINI, "gemini", Kind.UNRECOGNIZED, "unsupported_provider"),
-        (OPENROUTER, "openrouter", Kind.UNRECOGNIZED, "unsupported_provider"),
+        (OPENROUTER, "openrouter", Kind.SECRET, None),
         (DEEPSEEK, "openai", Kind.SECRET, "ambiguous_provider"),
         (RELAY, "openai", Kind.SECRET, "ambiguous_provider"),
         (PROJ.upper(), "openai", Kind.UNRECOGNIZED, "unrecognized_key"),
@@ -198,7 +198,15 @@ def test_ambiguous_keys_are_sent_only_where_pinned(value: str) -> None:
     assert by_flag.problem is None
 
 
-@pytest.mark.parametrize("value", [ANTHROPIC, GEMINI, OPENROUTER])
+def test_defaults_leave_a_claimed_key_with_its_own_provider() -> None:
+    """``--provider openai --base-url …`` defaults leave an OpenRouter key to OpenRouter."""
+    (key,) = build(
+        Entry(OPENROUTER, "k:1"), provider="openai", base_url="https://relay.example"
+    ).keys
+    assert (key.provider, key.problem, key.base_url) == ("openrouter", None, None)
+
+
+@pytest.mark.parametrize("value", [ANTHROPIC, GEMINI])
 def test_default_provider_and_base_url_never_reroute_other_providers_keys(value: str) -> None:
     """``--provider``/``--base-url`` defaults do not send another provider's key anywhere."""
     (key,) = build(Entry(value, "k:1"), provider="openai", base_url="https://relay.example").keys

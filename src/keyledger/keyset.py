@@ -91,6 +91,7 @@ def looks_like_secret(text: str, value: str = "") -> bool:
 
 
 def _registered(name: str) -> bool:
+    """Whether ``name`` is a registered provider's name."""
     from keyledger.providers.registry import default_registry
 
     return name in default_registry()
@@ -110,7 +111,7 @@ def _field_problem(entry: Entry) -> InputIssue | None:
     redactor = Redactor((entry.value,))
     for name, shown, text in fields:
         if name == "provider" and text is not None and _registered(text):
-            continue  # a provider's own name is never a secret, whatever the key spells
+            continue  # a registered provider's name is public, even if the key spells it
         if text is not None and holds_key(text, redactor):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
     if entry.base_url is not None and holds_key(entry.base_url, redactor, tokens=False):

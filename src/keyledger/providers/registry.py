@@ -44,7 +44,6 @@ RECOGNISED_ONLY: dict[str, str] = {
     "sk-ant-admin01-": "anthropic",
     "sk-ant-api03-": "anthropic",
     "sk-ant-": "anthropic",
-    "sk-or-": "openrouter",
     "xai-": "xai",
     "gsk_": "groq",
     "pplx-": "perplexity",
@@ -190,7 +189,11 @@ class Registry:
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
-BUILTINS: tuple[str, ...] = ("keyledger.providers.openai:OpenAIProvider",)
+BUILTINS: tuple[str, ...] = (
+    "keyledger.providers.openai:OpenAIProvider",
+    "keyledger.providers.deepseek:DeepSeekProvider",
+    "keyledger.providers.openrouter:OpenRouterProvider",
+)
 
 
 def _load(spec: str) -> Provider:
