@@ -12,10 +12,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from keyledger.simulator import SCENARIOS, Simulator, make_key
+from keyledger.simulator import SCENARIOS as ALL_SCENARIOS
+from keyledger.simulator import Simulator, make_key
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
 ESC = "\x1b"
+SCENARIOS = {
+    n: s for n, s in ALL_SCENARIOS.items() if s.provider == "openai"
+}  # keys go to the openai relay route
 
 
 def key_file(tmp_path: Path, sim: Simulator, scenarios: list[str], name: str = "keys.txt") -> Path:

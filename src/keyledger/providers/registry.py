@@ -46,8 +46,6 @@ RECOGNISED_ONLY: dict[str, str] = {
     "sk-ant-": "anthropic",
     "sk-or-": "openrouter",
     "xai-": "xai",
-    "gsk_": "groq",
-    "pplx-": "perplexity",
     "AIza": "gemini",
 }
 
@@ -190,7 +188,20 @@ class Registry:
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
-BUILTINS: tuple[str, ...] = ("keyledger.providers.openai:OpenAIProvider",)
+BUILTINS: tuple[str, ...] = (
+    "keyledger.providers.openai:OpenAIProvider",
+    "keyledger.providers.groq:GroqProvider",
+    "keyledger.providers.mistral:MistralProvider",
+    "keyledger.providers.zhipu:ZhipuProvider",
+    "keyledger.providers.zai:ZaiProvider",
+    "keyledger.providers.dashscope:DashScopeProvider",
+    "keyledger.providers.ark:ArkProvider",
+    "keyledger.providers.minimax:MiniMaxProvider",
+    "keyledger.providers.together:TogetherProvider",
+    "keyledger.providers.fireworks:FireworksProvider",
+    "keyledger.providers.perplexity:PerplexityProvider",
+    "keyledger.providers.cohere:CohereProvider",
+)
 
 
 def _load(spec: str) -> Provider:
