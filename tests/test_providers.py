@@ -14,12 +14,16 @@ from keyledger.models import CheckResult, Kind, Status
 from keyledger.providers.openai_admin import month_start
 from keyledger.providers.openai_session import parse_grants
 from keyledger.secret import Fingerprinter
-from keyledger.simulator import SCENARIOS, Simulator, make_key
+from keyledger.simulator import SCENARIOS as ALL_SCENARIOS
+from keyledger.simulator import Simulator, make_key
 from keyledger.sources import Entry
 
 from .conftest import engine_for
 
 FP = Fingerprinter(os.urandom(32))
+SCENARIOS = {
+    n: s for n, s in ALL_SCENARIOS.items() if s.provider == "openai"
+}  # other vendors: their own tests
 
 
 async def check_all(client: Client, sim: Simulator, entries: list[Entry]) -> dict[str, CheckResult]:

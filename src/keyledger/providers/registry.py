@@ -45,8 +45,6 @@ RECOGNISED_ONLY: dict[str, str] = {
     "sk-ant-api03-": "anthropic",
     "sk-ant-": "anthropic",
     "xai-": "xai",
-    "gsk_": "groq",
-    "pplx-": "perplexity",
     "AIza": "gemini",
 }
 
@@ -193,6 +191,17 @@ BUILTINS: tuple[str, ...] = (
     "keyledger.providers.openai:OpenAIProvider",
     "keyledger.providers.deepseek:DeepSeekProvider",
     "keyledger.providers.openrouter:OpenRouterProvider",
+    "keyledger.providers.groq:GroqProvider",
+    "keyledger.providers.mistral:MistralProvider",
+    "keyledger.providers.zhipu:ZhipuProvider",
+    "keyledger.providers.zai:ZaiProvider",
+    "keyledger.providers.dashscope:DashScopeProvider",
+    "keyledger.providers.ark:ArkProvider",
+    "keyledger.providers.minimax:MiniMaxProvider",
+    "keyledger.providers.together:TogetherProvider",
+    "keyledger.providers.fireworks:FireworksProvider",
+    "keyledger.providers.perplexity:PerplexityProvider",
+    "keyledger.providers.cohere:CohereProvider",
 )
 
 
