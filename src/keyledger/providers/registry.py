@@ -125,7 +125,7 @@ class Registry:
             for shape in provider.key_shapes
             if shape.matches(value)
         ]
-        return sorted(found, key=lambda m: (-m[0], not m[1]))
+        return sorted(found, key=lambda m: (-m[0], not m[1], m[2].name))
 
     def claimant(self, value: str) -> Provider | None:
         """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
@@ -145,7 +145,8 @@ class Registry:
         return claimant.name if claimant is not None else None
 
     def candidates(self, value: str) -> list[str]:
-        """Providers whose shapes (claiming or hinting) ``value`` has, most specific first."""
+        """Providers whose shapes (claiming or hinting) ``value`` has: the longest matching
+        prefix first, then by name (the order ``--detect-provider`` tries them in)."""
         seen: list[str] = []
         for _, _, provider in self._matches(value):
             if provider.name not in seen:
