@@ -42,6 +42,8 @@ def test_plugin_is_registered_and_routed() -> None:
     assert registry.names() == ["acme", "openai"]
     route = registry.route("acme-" + BODY, None, None)
     assert (route.provider, route.problem) == ("acme", None)
+    gateway = registry.route("acme-" + BODY, None, "https://gateway.example/acme")
+    assert (gateway.provider, gateway.problem) == ("acme", None)  # its own dialect, elsewhere
     assert build_registry(plugins=False).names() == ["openai"]
 
 

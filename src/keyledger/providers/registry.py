@@ -165,7 +165,8 @@ class Registry:
         """Decide where ``value`` may be sent; never guesses.
 
         A pinned provider is obeyed. A pinned base URL alone goes to the provider serving that
-        host, else to ``openai`` (one-api/new-api relays speak its dialect). Otherwise the key
+        host, else to the provider whose shape claims the key, else to ``openai``
+        (one-api/new-api relays speak its dialect). Otherwise the key
         goes to the provider whose shape claims it; a key that only hints at providers (an
         ``sk-`` key of unknown origin) goes nowhere (``ambiguous_provider``), and any other
         shape goes nowhere (``unrecognized_key``).
@@ -178,7 +179,9 @@ class Registry:
                 return Route(provider, Kind.UNRECOGNIZED, "unsupported_provider")
             return Route(chosen.name, chosen.kind_of(value))
         if base_url is not None:
-            chosen = self.for_host(base_url) or self._providers.get("openai")
+            chosen = (
+                self.for_host(base_url) or self.claimant(value) or self._providers.get("openai")
+            )
             if chosen is None:
                 return Route("openai", Kind.UNRECOGNIZED, "unsupported_provider")
             return Route(chosen.name, chosen.kind_of(value))

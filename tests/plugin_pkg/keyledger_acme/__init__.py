@@ -22,10 +22,9 @@ class AcmeProvider(Provider):
 
     name: ClassVar[str] = "acme"
     title: ClassVar[str] = "Acme AI"
-    default_base_url: ClassVar[str] = "https://api.acme.example/v1"
+    default_base_url: ClassVar[str] = "https://api.acme.example"
     currency: ClassVar[str | None] = "USD"
     key_shapes: ClassVar[tuple[KeyShape, ...]] = (KeyShape("acme-", Kind.SECRET),)
-    auth: ClassVar[str] = "bearer"  # type: ignore[misc]
     # Acme's own error texts, between the shared head and tail (first match wins).
     rules: ClassVar[Rules] = (
         Rule("acme-no-credit", has("out of credit"), Status.NO_QUOTA, "insufficient_balance"),
@@ -38,7 +37,7 @@ class AcmeProvider(Provider):
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         """One free call: the account's remaining credit."""
         out = ResultBuilder(key, options, self.classification)
-        url = self.base_url(key, options) + "/me"
+        url = self.base_url(key, options) + "/v1/me"
         exchange = await client.call(self.request("GET", url, key))
         verdict = out.record(exchange, "me")
         if verdict is not None:
