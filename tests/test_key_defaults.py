@@ -65,7 +65,7 @@ def test_text_directive_sets_defaults_for_the_lines_after_it(tmp_path: Path) -> 
         "# keyledger: provider=openai base_url=https://relay.example/v1\n"
         f"one {RELAY}\n"
         f"two {ANTHROPIC}\n"
-        "# keyledger: provider=openai\n"
+        "# keyledger: provider=openai  # the rest is a comment\n"
         f"three {DEEPSEEK}x\n"
         "# keyledger:\n"
         f"four {RELAY}y\n"

@@ -108,7 +108,8 @@ class Directives:
     """The ``# keyledger: provider=NAME base_url=URL`` comment lines of a text or CSV file.
 
     Each directive sets the defaults for the key lines after it, up to the next directive
-    (which replaces both values; ``# keyledger:`` alone clears them). A bad directive is an
+    (which replaces both values; ``# keyledger:`` alone clears them; `` # …`` after the values
+    is a comment). A bad directive is an
     error and clears the defaults, so the lines after it are routed by their shape alone
     (an ambiguous key then goes nowhere). Values are never echoed.
     """
@@ -125,7 +126,7 @@ class Directives:
             return False
         self.provider = self.base_url = None
         values: dict[str, str] = {}
-        for token in match.group(1).split():
+        for token in re.split(r"\s#", match.group(1), maxsplit=1)[0].split():
             name, sep, value = token.partition("=")
             value = value.strip("\"'")
             if not sep or name not in OPTION_NAMES or not value:
