@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
@@ -20,6 +21,8 @@ from keyledger.simulator.responses import Ctx, Responder, dynamic, json_reply, o
 from keyledger.simulator.scenario import Scenario
 from keyledger.simulator.server import SimState
 
+from .keyfixtures import RELAY
+
 SCENARIO = "detect_case"
 VALUE = f"kltest-KLSIM__{SCENARIO}__Zr4Tq8Wm2Xn6Yb0Vc3Ud7Se1"
 INVALID = openai_error(401, "Incorrect API key provided", code="invalid_api_key")
@@ -31,7 +34,9 @@ class _Candidate(Provider):
     """A test vendor whose keys share the hint-only ``kltest-`` shape: one free GET."""
 
     default_base_url: ClassVar[str] = "https://unused.invalid/v1"
-    key_shapes: ClassVar[tuple[KeyShape, ...]] = (KeyShape("kltest-", claims=False),)
+    key_shapes: ClassVar[tuple[KeyShape, ...]] = (
+        KeyShape("kltest-", pattern=re.compile(r"kltest-[A-Za-z0-9_]{20,}"), claims=False),
+    )
 
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         out = ResultBuilder(key, options, self.classification)
@@ -184,3 +189,17 @@ async def test_a_claimed_key_is_never_detected(
     result = await _check(client, sims, detect=True)  # no kltest- provider registered
     assert (result.status, result.reason) == (Status.UNKNOWN, "unrecognized_key")
     assert seen == []
+
+
+async def test_a_bare_sk_hint_is_not_a_candidate(client: Client, sim: Simulator) -> None:
+    """OpenAI's ``sk-`` hint ("may be a relay token") never sends a relay token to OpenAI."""
+    route = default_registry().route(RELAY, None, None)
+    assert (route.provider, route.problem) == ("openai", "ambiguous_provider")
+    assert candidates(default_registry(), RELAY) == []
+    key = Key(Secret(RELAY), "fp0002", "relay", route.provider, route.kind, problem=route.problem)
+    engine = Engine(
+        client, CheckOptions(base_urls={"openai": sim.url}), RunOptions(detect_provider=True)
+    )
+    (result,) = [r async for r in engine.run([key])]
+    assert (result.status, result.reason) == (Status.UNKNOWN, "ambiguous_provider")
+    assert sim.state.total == 0

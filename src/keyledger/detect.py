@@ -2,7 +2,7 @@
 
 A key such as ``sk-`` + 32 hex may be DeepSeek's, Moonshot's, SiliconFlow's or a relay
 token; by default it is sent nowhere (``ambiguous_provider``). When the run opts in, the key is
-offered to the providers its shape allows (:meth:`Registry.candidates`), **one at a time**, in
+offered to the providers its shape allows (:func:`candidates`), **one at a time**, in
 this order: the longest matching key prefix first, then by provider name. Each candidate gets
 its ordinary free check, at its own base URL (its default, or ``CheckOptions.base_urls``).
 
@@ -36,10 +36,23 @@ NOT_DETECTED = "provider_not_detected"
 CheckWith = Callable[[Provider, Key], Awaitable[CheckResult]]
 
 
+def _distinctive(provider: Provider, value: str) -> bool:
+    """Whether ``value`` has a shape of ``provider`` that says more than a bare prefix."""
+    return any(
+        shape.matches(value) and (shape.claims or shape.pattern is not None)
+        for shape in provider.key_shapes
+    )
+
+
 def candidates(registry: Registry, value: str) -> list[Provider]:
-    """The checkable providers ``value`` may belong to, in the order they are tried."""
+    """The checkable providers ``value`` may belong to, in the order they are tried.
+
+    Only a distinctive shape makes a provider a candidate: one that claims, or a hint with a
+    ``pattern`` (DeepSeek's ``sk-`` + 32 hex). A bare prefix hint (OpenAI's ``sk-``: "may be
+    a relay token") does not, so detection never sends a relay token to api.openai.com.
+    """
     found = (registry.find(name) for name in registry.candidates(value))
-    return [provider for provider in found if provider is not None]
+    return [p for p in found if p is not None and _distinctive(p, value)]
 
 
 def _tried(name: str, outcome: str, attempts: int) -> Evidence:
