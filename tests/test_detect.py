@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from aiohttp import web
+from click.testing import CliRunner
 
+from keyledger.cli import cli
 from keyledger.client import Client
 from keyledger.detect import candidates
 from keyledger.engine import Engine, RunOptions
@@ -203,3 +207,32 @@ async def test_a_bare_sk_hint_is_not_a_candidate(client: Client, sim: Simulator)
     (result,) = [r async for r in engine.run([key])]
     assert (result.status, result.reason) == (Status.UNKNOWN, "ambiguous_provider")
     assert sim.state.total == 0
+
+
+def test_check_command_detects_only_with_the_flag(live_sim: Simulator, tmp_path: Path) -> None:
+    """``keyledger check --detect-provider`` hands the option to the engine; without it, no call."""
+
+    class _Live(_Candidate):
+        name: ClassVar[str] = "kltest-live"
+        default_base_url: ClassVar[str] = live_sim.url + "/live"
+
+    live_sim.state.extra_scenarios[SCENARIO] = Scenario(
+        SCENARIO, Kind.SECRET, "a live key", Status.OK, endpoints={"*": OK}, provider=_Live.name
+    )
+    keys = tmp_path / "keys.txt"
+    keys.write_text(f"mixed {VALUE}\n")
+    keys.chmod(0o600)
+    default_registry().register(_Live())
+    try:
+        plain = CliRunner().invoke(cli, ["check", str(keys), "--no-record", "-f", "json"])
+        assert live_sim.state.total == 0
+        assert "sent nowhere (ambiguous_provider)" in plain.stderr
+        flagged = CliRunner().invoke(
+            cli, ["check", str(keys), "--no-record", "-f", "json", "--detect-provider"]
+        )
+    finally:
+        default_registry().unregister(_Live.name)
+    (result,) = json.loads(flagged.stdout)["results"]
+    assert (result["provider"], result["status"], flagged.exit_code) == ("kltest-live", "ok", 0)
+    assert [r.path for r in live_sim.state.requests] == ["/live/me"]
+    assert "sent nowhere" not in flagged.stderr
