@@ -644,10 +644,12 @@ def test_toml_accounts_keys_defaults_and_key_env(
     monkeypatch.setenv("SIDE_KEY", f"  {LEGACY} ")
     path = write(tmp_path, TOML, "accounts.toml")
     entries, issues = split(list(read_source(path)))
-    assert [(e.value, e.label, e.provider, e.base_url, e.where) for e in entries] == [
-        (PROJ, "work", "openai", None, f"{path}:5"),
-        (LEGACY, "side project", "openai", "https://relay.example/v1", f"{path}:8"),
-        (ADMIN, "org admin", "openai", None, f"{path}:12"),
+    assert [
+        (e.value, e.label, e.provider, e.default_provider, e.base_url, e.where) for e in entries
+    ] == [
+        (PROJ, "work", None, "openai", None, f"{path}:5"),
+        (LEGACY, "side project", None, "openai", "https://relay.example/v1", f"{path}:8"),
+        (ADMIN, "org admin", None, "openai", None, f"{path}:12"),
     ]
     assert [(i.error, i.message) for i in issues] == [
         (False, '2 key(s) written inline; prefer key_env = "NAME" to keep keys out of files')

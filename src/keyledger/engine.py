@@ -25,8 +25,9 @@ from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, replace
 
 from keyledger.client import Client
+from keyledger.detect import detect
 from keyledger.models import CheckResult, Key, Status
-from keyledger.providers import CheckOptions, default_registry
+from keyledger.providers import CheckOptions, Provider, default_registry
 from keyledger.providers.base import ResultBuilder
 
 log = logging.getLogger("keyledger.engine")
@@ -47,13 +48,17 @@ class RunOptions:
 
     ``started`` is the monotonic time the deadline counts from (``None``: when the run
     starts); ``grace`` the time after the deadline allowed for writing what finished
-    (``None``: :func:`deadline_grace`).
+    (``None``: :func:`deadline_grace`); ``detect_provider`` turns on provider detection for
+    keys whose shape does not say their provider.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
     deadline: float | None = None
     started: float | None = None
     grace: float | None = None
+    # Offer ``ambiguous_provider`` keys to the providers their shape allows, one at a time
+    # (:mod:`keyledger.detect`); off by default: such keys are sent nowhere.
+    detect_provider: bool = False
 
     def bounds(self, now: float) -> tuple[float, float] | None:
         """(when the deadline falls, when its grace ends) as monotonic times, or ``None``."""
@@ -93,7 +98,7 @@ class Engine:
 
     async def check_one(self, key: Key) -> CheckResult:
         """Check one key; merged with an identical check already in flight."""
-        if key.problem is not None:
+        if key.problem is not None and not self._detects(key):
             return placeholder_result(key, self.check_options, key.problem)
         flight = self._flights.get(key.fingerprint)
         if flight is not None:
@@ -115,10 +120,18 @@ class Engine:
         finally:
             del self._flights[key.fingerprint]
 
+    def _detects(self, key: Key) -> bool:
+        return self.run_options.detect_provider and key.problem == "ambiguous_provider"
+
     async def _check(self, key: Key) -> CheckResult:
+        if self._detects(key):
+            return await detect(default_registry(), key, self.check_options, self._check_with)
         provider = default_registry().find(key.provider)
         if provider is None:
             return placeholder_result(key, self.check_options, "unsupported_provider")
+        return await self._check_with(provider, key)
+
+    async def _check_with(self, provider: Provider, key: Key) -> CheckResult:
         try:
             return await provider.check(self.client, key, self.check_options)
         except asyncio.CancelledError:

@@ -29,7 +29,12 @@ _TRAILING_PUNCT = ",;)"
 # A provider named in a key file: a short plain name (``openai``, ``anthropic``).
 _PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 # Every text field an entry may carry besides the key, as named in messages.
-_FIELDS = (("account", "account name"), ("label", "label"), ("provider", "provider"))
+_FIELDS = (
+    ("account", "account name"),
+    ("label", "label"),
+    ("provider", "provider"),
+    ("default_provider", "default provider"),
+)
 
 
 @dataclass
@@ -106,7 +111,8 @@ def _field_problem(entry: Entry) -> InputIssue | None:
     is checked for key shapes and pieces of the key only (relay paths hold hex account ids).
     """
     fields = [(name, shown, getattr(entry, name)) for name, shown in _FIELDS]
-    if not any(text for _, _, text in fields) and entry.base_url is None:
+    urls = [(shown, url) for shown, url in _urls(entry) if url is not None]
+    if not any(text for _, _, text in fields) and not urls:
         return None
     redactor = Redactor((entry.value,))
     for name, shown, text in fields:
@@ -114,13 +120,19 @@ def _field_problem(entry: Entry) -> InputIssue | None:
             continue  # a registered provider's name is public, even if the key spells it
         if text is not None and holds_key(text, redactor):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
-    if entry.base_url is not None and holds_key(entry.base_url, redactor, tokens=False):
-        return InputIssue(entry.where, "base_url looks like a secret: line skipped")
-    if entry.provider is not None and not _PROVIDER_NAME.fullmatch(entry.provider):
-        return InputIssue(
-            entry.where, "provider must be a provider name such as openai: line skipped"
-        )
+    for shown, url in urls:
+        if holds_key(url, redactor, tokens=False):
+            return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
+    for name in (entry.provider, entry.default_provider):
+        if name is not None and not _PROVIDER_NAME.fullmatch(name):
+            return InputIssue(
+                entry.where, "provider must be a provider name such as openai: line skipped"
+            )
     return None
+
+
+def _urls(entry: Entry) -> tuple[tuple[str, str | None], ...]:
+    return (("base_url", entry.base_url), ("default base_url", entry.default_base_url))
 
 
 def _label(entry: Entry, keyset: KeySet) -> str | None:
@@ -160,8 +172,10 @@ def build_keyset(
         items: entries and issues from the sources.
         fingerprint: the install's fingerprinter.
         max_keys: refuse more unique keys than this.
-        provider: provider for entries that do not name one (not for other providers' keys).
-        base_url: base URL for entries that do not name one (not for other providers' keys).
+        provider: provider for entries that do not name one, after the file's own default
+            (not for keys another provider's shape claims).
+        base_url: base URL for entries that do not name one, after the file's own default
+            (not for keys another provider's shape claims).
         strict: a label used for two different keys is an error, not a warning.
         expired: asked before each entry; once it says ``True`` reading stops, and
             :attr:`KeySet.cut_short` says where (the run's deadline covers reading keys).
@@ -188,11 +202,15 @@ def build_keyset(
         if problem is not None:
             result.add_issue(problem)
             continue
+        # Defaults: the file's own ([defaults] / directive), else the command line's.
+        default_provider = item.default_provider or provider
+        default_base = item.default_base_url or base_url
         pinned = item.provider is not None or item.base_url is not None
-        if not pinned and claimed_elsewhere(item.value, provider):
+        if not pinned and claimed_elsewhere(item.value, default_provider):
             chosen_provider, chosen_base = None, None  # defaults never re-route others' keys
         else:
-            chosen_provider, chosen_base = item.provider or provider, item.base_url or base_url
+            chosen_provider = item.provider or default_provider
+            chosen_base = item.base_url or default_base
         if chosen_base is not None:
             try:
                 chosen_base = normalise_base_url(chosen_base)

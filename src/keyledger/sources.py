@@ -22,7 +22,7 @@ import tomllib
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import BinaryIO
 
@@ -60,6 +60,9 @@ _TOML_TABLE = re.compile(
 _TOML_KEYS = re.compile(r"^\s*\[\[\s*keys\s*\]\]\s*(?:#.*)?$")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
 _TOML_FIRST_LINE = re.compile(r"^\s*\[\[?\s*(?:accounts|keys|defaults)\b")
+# ``# keyledger: provider=NAME base_url=URL``: defaults for the key lines after it.
+_DIRECTIVE = re.compile(r"^\s*#\s*keyledger\s*:(.*)$", re.IGNORECASE)
+_PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,11 @@ class Entry:
     base_url: str | None = None
     notes: tuple[str, ...] = ()
     account: str | None = None
+    # The file's defaults for this entry (a TOML ``[defaults]`` table or a
+    # ``# keyledger: provider=…`` directive): used only when the entry pins neither, and never
+    # for a key another provider's shape claims.
+    default_provider: str | None = None
+    default_base_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,66 @@ class InputIssue:
 
 
 Item = Entry | InputIssue
+
+
+class Directives:
+    """The ``# keyledger: provider=NAME base_url=URL`` comment lines of a text or CSV file.
+
+    Each directive sets the defaults for the key lines after it, up to the next directive
+    (which replaces both values; ``# keyledger:`` alone clears them; `` # …`` after the values
+    is a comment). A bad directive is an
+    error and clears the defaults, so the lines after it are routed by their shape alone
+    (an ambiguous key then goes nowhere). Values are never echoed.
+    """
+
+    def __init__(self) -> None:
+        self.provider: str | None = None
+        self.base_url: str | None = None
+        self.issues: list[InputIssue] = []
+
+    def feed(self, where: str, line: str) -> bool:
+        """Take ``line`` if it is a directive (returns whether it was)."""
+        match = _DIRECTIVE.match(line)
+        if match is None:
+            return False
+        self.provider = self.base_url = None
+        values: dict[str, str] = {}
+        for token in re.split(r"\s#", match.group(1), maxsplit=1)[0].split():
+            name, sep, value = token.partition("=")
+            value = value.strip("\"'")
+            if not sep or name not in OPTION_NAMES or not value:
+                self.issues.append(
+                    InputIssue(where, "keyledger directive takes only provider=NAME base_url=URL")
+                )
+                return True
+            if name in values:
+                self.issues.append(InputIssue(where, f"{name}= given twice in the directive"))
+                return True
+            values[name] = value
+        provider, base_url = values.get("provider"), values.get("base_url")
+        if provider is not None and (
+            looks_like_key(provider) or not _PROVIDER_NAME.fullmatch(provider)
+        ):
+            self.issues.append(
+                InputIssue(where, "directive provider must be a provider name such as deepseek")
+            )
+            return True
+        if base_url is not None and looks_like_key(base_url, tokens=False):
+            self.issues.append(InputIssue(where, "directive base_url looks like a secret"))
+            return True
+        self.provider, self.base_url = provider, base_url
+        return True
+
+    def drain(self) -> list[InputIssue]:
+        """Issues met since the last call."""
+        issues, self.issues = self.issues, []
+        return issues
+
+    def apply(self, entry: Entry) -> Entry:
+        """``entry`` with the current defaults."""
+        if self.provider is None and self.base_url is None:
+            return entry
+        return replace(entry, default_provider=self.provider, default_base_url=self.base_url)
 
 
 # --------------------------------------------------------------------------- characters
@@ -218,9 +286,18 @@ def read_source(path: str, stdin: BinaryIO | None = None) -> Iterator[Item]:
         elif fmt == "csv":
             yield from _read_csv(name, all_lines)
         else:
+            directives = Directives()
             for where, line in all_lines:
-                item = line if isinstance(line, InputIssue) else parse_text_line(line, where)
-                if item is not None:
+                if isinstance(line, InputIssue):
+                    yield line
+                    continue
+                if directives.feed(where, line):
+                    yield from directives.drain()
+                    continue
+                item = parse_text_line(line, where)
+                if isinstance(item, Entry):
+                    yield directives.apply(item)
+                elif item is not None:
                     yield item
     except OSError as exc:
         raise KeyFileError(name, f"read failed ({exc.strerror or 'OS error'})") from None
@@ -255,6 +332,11 @@ def _peek(
             kept.append((where, line))
             first = line
             break
+        elif _DIRECTIVE.match(line):
+            kept.append((where, line))  # a directive is kept for the reader (bounded too)
+            issues += 1
+            if issues >= MAX_PEEKED_ISSUES:
+                break
         elif kept and isinstance(kept[-1][0], int):
             start, count = kept[-1]
             kept[-1] = (start, int(count) + 1)
@@ -598,8 +680,11 @@ class _CsvLines:
     :class:`_LineProblem`; the reader then starts afresh.
     """
 
-    def __init__(self, lines: Iterable[tuple[str, str | InputIssue]]) -> None:
+    def __init__(
+        self, lines: Iterable[tuple[str, str | InputIssue]], directives: Directives
+    ) -> None:
         self.lines = iter(lines)
+        self.directives = directives
         self.again: deque[tuple[str, str | InputIssue]] = deque()
         self.record: list[tuple[str, str]] = []
         self.size = 0
@@ -638,6 +723,7 @@ class _CsvLines:
                 raise _LineProblem(line)
             if not self.record:
                 if not line.strip() or line.lstrip().startswith("#"):
+                    self.directives.feed(where, line)
                     continue
                 self.size = 0
             self.record.append((where, line))
@@ -654,11 +740,11 @@ class _CsvLines:
 
 
 def _csv_records(
-    lines: Iterable[tuple[str, str | InputIssue]],
+    lines: Iterable[tuple[str, str | InputIssue]], directives: Directives
 ) -> Iterator[tuple[str, str | None, list[str]] | InputIssue]:
     """``(file:line of the record start, its line if the record is one line, cells)`` per
-    record, or an issue."""
-    feed = _CsvLines(lines)
+    record, or an issue; ``directives`` sees the comment lines between records."""
+    feed = _CsvLines(lines, directives)
     reader = csv.reader(feed, strict=True)
     while True:
         try:
@@ -687,7 +773,9 @@ def _csv_records(
 
 def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
-    for parsed in _csv_records(lines):
+    directives = Directives()
+    for parsed in _csv_records(lines, directives):
+        yield from directives.drain()
         if isinstance(parsed, InputIssue):
             yield parsed
             continue
@@ -721,14 +809,17 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
             else:
                 yield _invalid_char(where, column + bad, value[bad])
             continue
-        yield Entry(
-            value=value,
-            where=where,
-            column=column,
-            label=record.get("label") or None,
-            provider=record.get("provider") or None,
-            base_url=record.get("base_url") or None,
+        yield directives.apply(
+            Entry(
+                value=value,
+                where=where,
+                column=column,
+                label=record.get("label") or None,
+                provider=record.get("provider") or None,
+                base_url=record.get("base_url") or None,
+            )
         )
+    yield from directives.drain()
 
 
 def _toml_lines(text_lines: list[str]) -> tuple[dict[str, int], list[int]]:
@@ -765,6 +856,10 @@ def _load_toml(
         else:
             where = f"{name}:{len(parts)}"
         raise KeyFileError(where, "not valid TOML") from None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
@@ -828,8 +923,12 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
             yield InputIssue(where, 'needs key = "…" or key_env = "ENV_NAME"')
             continue
         value = value.strip(" \t\u00a0")
-        text_fields = {k: merged.get(k) for k in ("label", "provider", "base_url")}
-        if any(v is not None and not isinstance(v, str) for v in text_fields.values()):
+        text_fields = {k: body.get(k) for k in ("label", "provider", "base_url")}
+        fallback = {k: defaults.get(k) for k in ("provider", "base_url")}
+        if any(
+            v is not None and not isinstance(v, str)
+            for v in (*text_fields.values(), *fallback.values())
+        ):
             yield InputIssue(where, "label, provider and base_url must be strings")
             continue
         bad_at = bad_key_char(value)
@@ -846,6 +945,8 @@ def _read_toml(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iter
             account=label,
             provider=text_fields["provider"] if isinstance(text_fields["provider"], str) else None,
             base_url=text_fields["base_url"] if isinstance(text_fields["base_url"], str) else None,
+            default_provider=_text(fallback["provider"]),
+            default_base_url=_text(fallback["base_url"]),
         )
     if inline:
         yield InputIssue(

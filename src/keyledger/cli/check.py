@@ -16,7 +16,7 @@ from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.cli.output import check_writable
-from keyledger.cli.provider_flags import provider_flags, provider_options
+from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
@@ -122,7 +122,16 @@ def http_options(
     "--provider",
     default=None,
     metavar="NAME",
-    help="Provider for keys that do not name one (default: openai).",
+    help="Provider for keys that do not name one (a key whose shape another provider "
+    "claims keeps its own; without it, ambiguous sk- keys go nowhere). "
+    f"Known: {provider_names()}.",
+)
+@click.option(
+    "--detect-provider",
+    is_flag=True,
+    help="Offer each ambiguous key (sk-… of unknown origin) to the providers its shape "
+    "allows, one at a time (longest prefix, then by name), until one recognises it. "
+    "Each candidate's host sees the key; off by default (docs/key-files.md).",
 )
 @click.option(
     "--base-url",
@@ -191,6 +200,7 @@ def check(
     attempts: int,
     deadline: float | None,
     provider: str | None,
+    detect_provider: bool,
     base_url: str | None,
     warn_days: int,
     record: bool,
@@ -225,6 +235,7 @@ def check(
       keyledger check accounts.toml --format json -o report.json
       pass show openai | keyledger check -
       keyledger check relay-tokens.csv --base-url https://relay.example/v1
+      keyledger check sk-keys.txt --provider deepseek
       keyledger check keys.txt --no-record --format json
       keyledger check keys.txt --alerts -q      (from cron: rules once, see docs/alerts.md)
 
@@ -260,6 +271,7 @@ def check(
         strict_perms=strict_perms,
         ident=ident,
         expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
+        detect=detect_provider,
     )
     cap = fit_concurrency(concurrency, per_host or concurrency)
     if cap.capped and not quiet:
@@ -271,7 +283,12 @@ def check(
         keys=keyset.keys,
         http=http_options(cap.per_host, timeout, connect_timeout, attempts),
         check=CheckOptions(provider_options=provider_options(provider_switches)),
-        run=RunOptions(concurrency=cap.concurrency, deadline=deadline, started=started),
+        run=RunOptions(
+            concurrency=cap.concurrency,
+            deadline=deadline,
+            started=started,
+            detect_provider=detect_provider,
+        ),
         fmt=chosen_format,
         output=output,
         progress=progress,

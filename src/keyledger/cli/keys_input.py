@@ -139,10 +139,12 @@ def load_keys(
     strict_perms: bool = False,
     ident: Identity | None = None,
     expired: Callable[[], bool] | None = None,
+    detect: bool = False,
 ) -> KeySet:
     """Read, validate and de-duplicate keys; input problems exit with code 2.
 
-    ``expired`` is the run's deadline: once it passes, reading stops (and is reported).
+    ``expired`` is the run's deadline: once it passes, reading stops (and is reported);
+    ``detect``: ambiguous keys will be offered to their candidates (not reported as held).
     """
     if provider is not None:
         if looks_like_secret(provider):
@@ -184,7 +186,11 @@ def load_keys(
         sys.stderr.write(
             f"keyledger: {keyset.duplicates} duplicate key(s) merged; each is checked once\n"
         )
-    held = Counter(k.problem for k in keyset.keys if k.problem is not None)
+    held = Counter(
+        k.problem
+        for k in keyset.keys
+        if k.problem is not None and not (detect and k.problem == "ambiguous_provider")
+    )
     for problem, count in sorted(held.items()):
         sys.stderr.write(f"keyledger: {count} key(s) sent nowhere ({problem}): {_HINTS[problem]}\n")
     return keyset
@@ -193,8 +199,9 @@ def load_keys(
 _HINTS = defaultdict(
     lambda: "see the reason column",
     {
-        "ambiguous_provider": "their prefix does not say whose they are; "
-        "add provider=openai or base_url=URL on the line (or --base-url)",
+        "ambiguous_provider": "their prefix does not say whose they are; add provider=NAME "
+        "or base_url=URL on the line, a '# keyledger: provider=NAME' line above them, "
+        "--provider NAME, or --detect-provider",
         "unrecognized_key": "not an OpenAI key shape; add base_url=URL for a relay",
         "unsupported_provider": "keyledger does not check that provider yet",
     },

@@ -35,6 +35,11 @@ def provider_flags(command: F) -> F:
     return command
 
 
+def provider_names() -> str:
+    """The registered providers (built-ins and plugins), for ``--help``."""
+    return ", ".join(default_registry().names())
+
+
 def provider_options(switches: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The parsed switches as ``{provider: {option: value}}``."""
     options: dict[str, dict[str, Any]] = {}

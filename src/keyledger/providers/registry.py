@@ -122,7 +122,7 @@ class Registry:
             for shape in provider.key_shapes
             if shape.matches(value)
         ]
-        return sorted(found, key=lambda m: (-m[0], not m[1]))
+        return sorted(found, key=lambda m: (-m[0], not m[1], m[2].name))
 
     def claimant(self, value: str) -> Provider | None:
         """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
@@ -142,7 +142,8 @@ class Registry:
         return claimant.name if claimant is not None else None
 
     def candidates(self, value: str) -> list[str]:
-        """Providers whose shapes (claiming or hinting) ``value`` has, most specific first."""
+        """Providers whose shapes (claiming or hinting) ``value`` has: the longest matching
+        prefix first, then by name (the order ``--detect-provider`` tries them in)."""
         seen: list[str] = []
         for _, _, provider in self._matches(value):
             if provider.name not in seen:
@@ -161,7 +162,8 @@ class Registry:
         """Decide where ``value`` may be sent; never guesses.
 
         A pinned provider is obeyed. A pinned base URL alone goes to the provider serving that
-        host, else to ``openai`` (one-api/new-api relays speak its dialect). Otherwise the key
+        host, else to the provider whose shape claims the key, else to ``openai``
+        (one-api/new-api relays speak its dialect). Otherwise the key
         goes to the provider whose shape claims it; a key that only hints at providers (an
         ``sk-`` key of unknown origin) goes nowhere (``ambiguous_provider``), and any other
         shape goes nowhere (``unrecognized_key``).
@@ -174,7 +176,9 @@ class Registry:
                 return Route(provider, Kind.UNRECOGNIZED, "unsupported_provider")
             return Route(chosen.name, chosen.kind_of(value))
         if base_url is not None:
-            chosen = self.for_host(base_url) or self._providers.get("openai")
+            chosen = (
+                self.for_host(base_url) or self.claimant(value) or self._providers.get("openai")
+            )
             if chosen is None:
                 return Route("openai", Kind.UNRECOGNIZED, "unsupported_provider")
             return Route(chosen.name, chosen.kind_of(value))
