@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 from decimal import Decimal
+
+from rich.console import Console
 
 from keyledger.client import Client
 from keyledger.keyset import build_keyset
 from keyledger.models import CheckResult, Key, Kind, Status
 from keyledger.providers.openai_relay import TOKEN_USAGE, is_relay
+from keyledger.render.table import results_table
 from keyledger.secret import Fingerprinter, Secret
 from keyledger.simulator import SCENARIOS, Simulator, make_key
 from keyledger.simulator.responses import Responder, json_reply
@@ -73,6 +78,20 @@ async def test_uncapped_token_with_empty_wallet_is_ok_with_unknown_money(
     # The token endpoint settled it: the legacy pair is never asked.
     assert paths(sim)[-2:] == ["/api/status", TOKEN_USAGE]
     assert sim.state.count(endpoint=SUBSCRIPTION) == 0
+
+
+async def test_table_never_calls_an_uncapped_token_unlimited_money(
+    client: Client, sim: Simulator
+) -> None:
+    """The table says the money is unknown and shows the spend; never 'unlimited'."""
+    result = await check(client, sim, "relay_unlimited_empty_wallet")
+    out = io.StringIO()
+    console = Console(file=out, width=240, color_system=None, force_terminal=False)
+    console.print(results_table([result], now=dt.datetime.now(dt.UTC)))
+
+    text = out.getvalue()
+    assert "unknown: token uncapped (used 1,234.56 USD)" in text
+    assert "unlimited" not in text
 
 
 async def test_legacy_uncapped_token_keeps_spend_and_says_so(
