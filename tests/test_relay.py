@@ -13,6 +13,7 @@ from keyledger.client import Client
 from keyledger.keyset import build_keyset
 from keyledger.models import CheckResult, Key, Kind, Status
 from keyledger.providers.openai_relay import TOKEN_USAGE, is_relay
+from keyledger.render.serialize import balance_dict
 from keyledger.render.table import results_table
 from keyledger.secret import Fingerprinter, Secret
 from keyledger.simulator import SCENARIOS, Simulator, make_key
@@ -92,6 +93,15 @@ async def test_table_never_calls_an_uncapped_token_unlimited_money(
     text = out.getvalue()
     assert "unknown: token uncapped (used 1,234.56 USD)" in text
     assert "unlimited" not in text
+
+
+async def test_json_balance_records_the_reading(client: Client, sim: Simulator) -> None:
+    """The JSON balance carries which reading was used."""
+    result = await check(client, sim, "relay_oneapi_wallet")
+    balance = balance_dict(result.balance)
+
+    assert balance is not None and balance["reading"].startswith("one-api wallet mode")
+    assert balance["available"] == "3.2"
 
 
 async def test_legacy_uncapped_token_keeps_spend_and_says_so(
