@@ -16,6 +16,7 @@ from keyledger.providers.openai_session import parse_grants
 from keyledger.secret import Fingerprinter
 from keyledger.simulator import SCENARIOS as ALL_SCENARIOS
 from keyledger.simulator import Simulator, make_key
+from keyledger.simulator.scenarios import relay_base_url, scenario_of
 from keyledger.sources import Entry
 
 from .conftest import engine_for
@@ -27,17 +28,20 @@ SCENARIOS = {
 
 
 async def check_all(client: Client, sim: Simulator, entries: list[Entry]) -> dict[str, CheckResult]:
-    """Check entries against the simulator, results by label."""
+    """Check entries against the simulator, results by scenario (or label)."""
     keyset = build_keyset(entries, FP)
     assert keyset.errors == []
     engine = engine_for(client, sim.url)
-    return {r.key.label.lower(): r async for r in engine.run(keyset.keys)}
+    return {
+        scenario_of(r.key.secret.reveal()) or r.key.label.lower() or "": r
+        async for r in engine.run(keyset.keys)
+    }
 
 
 def entry(scenario: str, n: int = 0, relay_url: str | None = None) -> Entry:
     """A key file entry for a simulator scenario, labelled with the scenario name in capitals
     (a label spelling a piece of its own key is refused), other vendors' keys pinned to theirs."""
-    base = f"{relay_url}/v1" if relay_url and SCENARIOS[scenario].relay else None
+    base = relay_base_url(relay_url, scenario) if relay_url and SCENARIOS[scenario].relay else None
     provider = SCENARIOS[scenario].provider
     pin = None if provider == "openai" else provider
     return Entry(
@@ -107,18 +111,19 @@ async def test_relay_balance_is_limit_minus_usage_in_cents(client: Client, sim: 
         Decimal("25.34"),
         Decimal("74.66"),
     )
-    assert balance.expires_at is not None and not balance.unlimited
+    assert balance.expires_at is not None and not balance.token_uncapped
 
 
 async def test_relay_unlimited_has_no_available_figure(client: Client, sim: Simulator) -> None:
-    """100000000 means unlimited: no made-up available figure, usage still reported."""
+    """100000000 means an uncapped token: no made-up available figure, usage still reported."""
     result = (await check_all(client, sim, [entry("relay_unlimited", relay_url=sim.url)]))[
         "relay_unlimited"
     ]
 
     assert result.status is Status.OK
-    assert result.balance is not None and result.balance.unlimited
+    assert result.balance is not None and result.balance.token_uncapped
     assert result.balance.available is None and result.balance.used == Decimal("1234.56")
+    assert result.balance_reason == "token_unlimited"
 
 
 async def test_admin_costs_follow_every_page(client: Client, sim: Simulator) -> None:
@@ -143,7 +148,8 @@ async def test_keys_are_sent_only_in_headers(client: Client, sim: Simulator) -> 
 
     for record in sim.state.requests:
         assert not any(k in record.url for k in keys)
-        assert "authorization" in record.header_names
+        public = record.path == "/api/status"  # a relay's public status gets no key at all
+        assert ("authorization" in record.header_names) is not public
         assert "x-api-key" not in record.header_names
 
 
@@ -242,6 +248,6 @@ async def test_relay_huge_limit_is_a_real_limit_not_unlimited(
 
     result = (await check_all(client, sim, entries))["huge"]
 
-    assert result.balance is not None and not result.balance.unlimited
+    assert result.balance is not None and not result.balance.token_uncapped
     assert result.balance.available == Decimal("1999999987.658902")
     assert result.balance.expires_at is None

@@ -59,7 +59,7 @@ class Request:
     method: str
     url: str
     secret: Secret
-    auth: str = "bearer"  # bearer | x-api-key | x-goog-api-key
+    auth: str = "bearer"  # bearer | x-api-key | x-goog-api-key | none (a public endpoint)
     json_body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     # The calling provider's classification table (the retry policy reads it) and the
@@ -162,6 +162,8 @@ def auth_headers(request: Request) -> SecretHeaders:
         headers["x-api-key"] = request.secret.reveal()
     elif request.auth == "x-goog-api-key":
         headers["x-goog-api-key"] = request.secret.reveal()
+    elif request.auth == "none":  # a public endpoint: the key is never sent
+        pass
     else:
         headers["Authorization"] = "Bearer " + request.secret.reveal()
     return SecretHeaders(headers)

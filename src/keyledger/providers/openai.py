@@ -53,6 +53,8 @@ class OpenAIProvider(Provider):
             "GET /dashboard/billing/credit_grants (session)",
             "GET /v1/models",
             "POST /v1/chat/completions (max_tokens -1, rejected at validation)",
+            "GET /api/status (relays, without the key)",
+            "GET /api/usage/token/ (new-api relays)",
             "GET /v1/dashboard/billing/subscription + /usage",
             "GET /v1/organization/costs (admin)",
         ),

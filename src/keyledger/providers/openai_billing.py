@@ -2,7 +2,8 @@
 
 ``GET /v1/dashboard/billing/subscription`` gives ``hard_limit_usd`` (used + remaining since
 one-api 4139a70), and ``GET /v1/dashboard/billing/usage`` gives ``total_usage`` in cents, so
-remaining = ``hard_limit_usd − total_usage/100``; ``100000000`` means unlimited. OpenAI
+remaining = ``hard_limit_usd − total_usage/100``; ``100000000`` means the *token* has no cap
+(the wallet behind it is unknown). Relays' other readings are in ``openai_relay``. OpenAI
 itself refuses secret keys here with a 403 "session key" answer: that is recorded as the
 reason the balance is missing (``needs_session_key``), never as a bad key.
 """

@@ -42,6 +42,12 @@ def get(key: Key, url: str) -> Request:
     return request("GET", url, key)
 
 
+def public_get(key: Key, url: str) -> Request:
+    """A GET to a public endpoint (a relay's ``/api/status``): no credential header at all;
+    the key rides along only so that answers can be redacted."""
+    return Request("GET", url, key.secret, auth="none", rules=TABLE, keep_headers=_KEPT)
+
+
 def builder(key: Key, options: CheckOptions) -> ResultBuilder:
     """A result builder that classifies answers with OpenAI's rules."""
     return ResultBuilder(key, options, TABLE)

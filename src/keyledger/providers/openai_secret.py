@@ -4,7 +4,8 @@
 2. The zero-cost chat-completions probe (``max_tokens: -1``, rejected at validation): a
    healthy key gets 400 ``max_tokens``, while a key out of quota, without billing,
    deactivated or banned gets 401/429 first. RPM/TPM come from its ``x-ratelimit-*`` headers.
-3. The legacy billing endpoints (balances on relays; ``needs_session_key`` on OpenAI).
+3. The balance: on OpenAI the legacy billing pair (``needs_session_key`` for these keys); on a
+   relay (a key with its own base URL) the site's reading of its token (``openai_relay``).
 4. Optionally ``GET /v1/me`` for the organization.
 
 The verdict is decided by what the endpoints answer, never by the host name.
@@ -28,6 +29,7 @@ from keyledger.providers.openai_common import (
     rate_limits,
     request,
 )
+from keyledger.providers.openai_relay import is_relay, read_relay
 from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply, Request
 
@@ -132,7 +134,8 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
 
     billing_positive = False
     if option(options, "billing", True) and probe.status is not Status.UNREACHABLE:
-        billing = await read_billing(client, key, root, out, options.now())
+        read = read_relay if is_relay(key) else read_billing
+        billing = await read(client, key, root, out, options.now())
         out.balance = billing.balance
         out.balance_reason = billing.reason
         if billing.verdict is not None and billing.verdict.status in FINAL:

@@ -38,6 +38,7 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         "available": money_text(balance.available),
         "reported_available": money_text(balance.reported_available),
         "token_uncapped": balance.token_uncapped,
+        "reading": balance.reading,
         "source": balance.source,
         "read_at": _time(balance.read_at),
         "expires_at": _time(balance.expires_at),

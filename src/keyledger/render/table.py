@@ -53,7 +53,7 @@ def _money_cell(result: CheckResult) -> Text:
     if balance is not None:
         if balance.token_uncapped:
             used = fmt_money(balance.used, balance.currency)
-            return Text(f"unlimited (used {used})")
+            return Text(f"unknown: token uncapped (used {used})")
         text = fmt_money(balance.available, balance.currency)
         if balance.granted is not None:
             text += f" / {fmt_money(balance.granted)} / {fmt_money(balance.used)}"
@@ -155,7 +155,7 @@ def totals_view(summary: Summary) -> RenderableType:
             totals.add_column(header, justify="right" if header != "Currency" else "left")
         for total in sorted(summary.currencies.values(), key=lambda t: t.currency):
             accounts = str(total.accounts) + (
-                f" ({total.unlimited} unlimited)" if total.unlimited else ""
+                f" ({total.unlimited} uncapped, money unknown)" if total.unlimited else ""
             )
             totals.add_row(
                 escape(total.currency),

@@ -8,6 +8,7 @@ account (keys that share one share an organization). Each provider's simulator m
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -61,6 +62,24 @@ def scenario_of(key: str) -> str | None:
     rest = key[start + len(MARKER) :]
     name, sep, _ = rest.partition("__")
     return name if sep else None
+
+
+SITE_PREFIX = "/klsite-"
+
+
+def site_id(scenario: str) -> str:
+    """A relay site's id on the simulator: a digest of its scenario's name (a base URL must
+    not hold any piece of the key, and the key holds the scenario's name)."""
+    return hashlib.sha256(scenario.encode()).hexdigest()[:12]
+
+
+def site_of(path: str) -> tuple[str | None, str]:
+    """The site id a relay's path starts with, and the path without it:
+    ``/klsite-<id>/api/status`` -> (``<id>``, ``/api/status``)."""
+    if not path.startswith(SITE_PREFIX):
+        return None, path
+    ident, _, rest = path[len(SITE_PREFIX) :].partition("/")
+    return ident, "/" + rest
 
 
 def account_of(key: str) -> str | None:

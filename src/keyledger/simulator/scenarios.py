@@ -14,10 +14,13 @@ from keyledger.models import Kind
 from keyledger.simulator.scenario import (
     DAY,
     MARKER,
+    SITE_PREFIX,
     Decorate,
     Scenario,
     account_of,
     scenario_of,
+    site_id,
+    site_of,
 )
 
 
@@ -60,6 +63,12 @@ def provider_base_urls(sim_url: str) -> dict[str, str]:
     }
 
 
+def relay_base_url(sim_url: str, scenario: str) -> str:
+    """A relay key's base URL on the simulator: a site of its own under ``/klsite-<id>``, so
+    that its public ``/api/status`` (sent without the key) is answered for that scenario."""
+    return f"{sim_url.rstrip('/')}{SITE_PREFIX}{site_id(scenario)}/v1"
+
+
 _KIND_PREFIX = {Kind.SESSION: "sess-", Kind.ADMIN: "sk-admin-"}
 
 
@@ -90,5 +99,8 @@ __all__ = [
     "account_of",
     "make_key",
     "provider_base_urls",
+    "relay_base_url",
     "scenario_of",
+    "site_id",
+    "site_of",
 ]

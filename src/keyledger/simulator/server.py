@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import socket
 import ssl
 from collections import Counter, deque
@@ -20,7 +21,15 @@ from aiohttp import web
 from keyledger.simulator.clock import Clock, RealClock
 from keyledger.simulator.faults import FAULTS
 from keyledger.simulator.responses import Ctx, Responder, openai_error
-from keyledger.simulator.scenarios import DECORATORS, ROUTES, SCENARIOS, Scenario, scenario_of
+from keyledger.simulator.scenarios import (
+    DECORATORS,
+    ROUTES,
+    SCENARIOS,
+    Scenario,
+    scenario_of,
+    site_id,
+    site_of,
+)
 from keyledger.simulator.sim_openai import INVALID
 
 NOT_FOUND = openai_error(404, "Invalid URL", code=None)
@@ -66,6 +75,13 @@ class SimState:
     def lookup(self, name: str) -> Scenario | None:
         """The scenario called ``name``: the state's own, the built-in ones, then faults."""
         return self.extra_scenarios.get(name) or SCENARIOS.get(name) or FAULTS.get(name)
+
+    def site_scenario(self, site: str | None) -> str | None:
+        """The scenario whose relay site is ``site`` (see :func:`site_id`)."""
+        if site is None:
+            return None
+        names = itertools.chain(self.extra_scenarios, SCENARIOS, FAULTS)
+        return next((n for n in names if site_id(n) == site), None)
 
     def count(self, scenario: str | None = None, endpoint: str | None = None) -> int:
         """Requests seen, optionally for one scenario and/or endpoint path."""
@@ -130,12 +146,15 @@ def build_app(state: SimState | None = None) -> web.Application:
 
 async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse:
     key = credential_of(request)
-    name = scenario_of(key) if key else None
+    # A relay "site" lives under /klsite-<id>/: its public endpoints (a relay's /api/status)
+    # carry no key, so the path names the scenario they answer for.
+    site, path = site_of(request.path)
+    name = scenario_of(key) if key else state.site_scenario(site)
     if state.record:
         state.requests.append(
             Record(
                 request.method,
-                request.path,
+                path,
                 str(request.rel_url),
                 tuple(sorted(h.lower() for h in request.headers)),
                 fingerprint(key) if key else None,
@@ -148,7 +167,7 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         await asyncio.sleep(state.latency)
     plan = state.phases.get(fingerprint(key)) if key and state.phases else None
     if plan and key:  # a key whose scenario changes from one check to the next
-        first_call = "models" in ROUTES.get((request.method, request.path), ())
+        first_call = "models" in ROUTES.get((request.method, path), ())
         checks = state.calls[(key, "models")] + (1 if first_call else 0)
         name = plan[min(max(checks, 1), len(plan)) - 1]
     scenario = state.lookup(name) if name else None
@@ -157,15 +176,18 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
     spend_rate = scenario.spend_per_day if scenario is not None else Decimal(0)
     if scenario is not None and scenario.dies_as and not scenario.alive_at(now - epoch):
         scenario = state.lookup(scenario.dies_as)
-    endpoint = endpoint_for(request.method, request.path, scenario)
+    endpoint = endpoint_for(request.method, path, scenario)
     if key is None:
-        return await openai_error(401, "You didn't provide an API key.", code=None)(
-            request, Ctx("", "", 1, "")
-        )
-    calls_key = (key, endpoint or request.path)
+        if scenario is None:
+            return await openai_error(401, "You didn't provide an API key.", code=None)(
+                request, Ctx("", "", 1, "")
+            )
+        if endpoint not in scenario.endpoints:  # a relay site's path it does not serve
+            return await NOT_FOUND(request, Ctx("", "", 1, ""))
+    calls_key = (key or "", endpoint or path)
     state.calls[calls_key] += 1
     ctx = Ctx(
-        key,
+        key or "",
         name or "",
         state.calls[calls_key],
         f"{request.scheme}://{request.host}",
@@ -182,7 +204,7 @@ async def _dispatch(request: web.Request, state: SimState) -> web.StreamResponse
         responder = scenario.endpoints.get(endpoint) or scenario.endpoints.get("*", NOT_FOUND)
     response = await responder(request, ctx)
     decorate = DECORATORS.get(scenario.provider) if scenario is not None else None
-    if decorate is not None and scenario is not None and not response.prepared:
+    if decorate is not None and scenario is not None and key and not response.prepared:
         decorate(response, scenario, key)
     return response
 

@@ -38,6 +38,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/dashboard/billing/credit_grants"): "credit_grants",
     ("GET", "/v1/dashboard/billing/credit_grants"): "credit_grants",
     ("GET", "/v1/organization/costs"): "costs",
+    # one-api / new-api sites: the public status (no key) and new-api's token usage.
+    ("GET", "/api/status"): "status",
+    ("GET", "/api/usage/token/"): "token_usage",
+    ("GET", "/api/usage/token"): "token_usage",
 }
 
 RATE_HEADERS = {
@@ -181,6 +185,57 @@ def _usage(cents: str, limit: str | None = None) -> Responder:
         return json_reply({"object": "list", "total_usage": total})
 
     return dynamic(build)
+
+
+def _newapi_status(per_unit: int, display: str, usd_rate: str = "7.3") -> Responder:
+    """new-api's public ``/api/status`` (trimmed to the fields that matter)."""
+    data = {
+        "version": "v0.9.2",
+        "system_name": "New API",
+        "quota_per_unit": per_unit,
+        "display_in_currency": True,
+        "quota_display_type": display,
+        "usd_exchange_rate": Decimal(usd_rate),
+        "custom_currency_symbol": "\u00a4",
+        "custom_currency_exchange_rate": 1,
+    }
+    return json_reply({"success": True, "message": "", "data": data})
+
+
+def _oneapi_status(per_unit: int, in_currency: bool = True) -> Responder:
+    """one-api's public ``/api/status``: no ``quota_display_type``."""
+    data = {
+        "version": "v0.6.10",
+        "system_name": "One API",
+        "quota_per_unit": per_unit,
+        "display_in_currency": in_currency,
+        "top_up_link": "",
+    }
+    return json_reply({"success": True, "message": "", "data": data})
+
+
+def _token_usage(
+    granted: int,
+    used: int,
+    available: int,
+    unlimited: bool = False,
+    account: tuple[int, int] | None = None,
+) -> Responder:
+    """new-api's ``GET /api/usage/token/`` in raw quota; ``account`` = (quota, used_quota)."""
+    data: dict[str, object] = {
+        "object": "token_usage",
+        "name": "team",
+        "total_granted": granted,
+        "total_used": used,
+        "total_available": available,
+        "unlimited_quota": unlimited,
+        "model_limits": {},
+        "model_limits_enabled": False,
+        "expires_at": 0,
+    }
+    if account is not None:
+        data["account"] = {"quota": account[0], "used_quota": account[1]}
+    return json_reply({"code": True, "message": "ok", "data": data})
 
 
 def _epoch_s(moment: datetime) -> int:
@@ -482,11 +537,47 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         _relay(
             "relay_unlimited",
-            "relay token without a limit",
+            "relay token without a cap of its own (legacy pair only): wallet unknown",
             Status.OK,
             None,
             subscription=_subscription("100000000"),
             usage=_usage("123456"),
+        ),
+        _relay(
+            "relay_unlimited_empty_wallet",
+            "new-api token without a cap whose wallet is empty: $1234.56 spent, money unknown",
+            Status.OK,
+            None,
+            status=_newapi_status(500000, "USD"),
+            token_usage=_token_usage(0, 617280000, -617280000, unlimited=True),
+            subscription=_subscription("100000000"),
+            usage=_usage("123456"),
+        ),
+        _relay(
+            "relay_newapi_cny",
+            "new-api site showing CNY (quota_per_unit 1000000, 7.2 CNY/USD): 270 CNY left",
+            Status.OK,
+            None,
+            status=_newapi_status(1000000, "CNY", "7.2"),
+            token_usage=_token_usage(50000000, 12500000, 37500000),
+        ),
+        _relay(
+            "relay_newapi_account",
+            "new-api token endpoint with data.account (no /api/status): $4 left in the wallet",
+            Status.OK,
+            None,
+            token_usage=_token_usage(
+                0, 3000000, -3000000, unlimited=True, account=(2000000, 8000000)
+            ),
+        ),
+        _relay(
+            "relay_oneapi_wallet",
+            "one-api in wallet mode: hard_limit_usd is the $3.20 left, $41.80 used",
+            Status.OK,
+            None,
+            status=_oneapi_status(500000),
+            subscription=_subscription("3.2"),
+            usage=_usage("4180"),
         ),
         _relay(
             "relay_exhausted",
