@@ -39,12 +39,12 @@ def plugin_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_plugin_is_registered_and_routed() -> None:
     """The entry point adds ``acme``; its claiming shape routes ``acme-`` keys to it."""
     registry = build_registry()
-    assert registry.names() == ["acme", "openai"]
+    assert {"acme", "openai"} <= set(registry.names())
     route = registry.route("acme-" + BODY, None, None)
     assert (route.provider, route.problem) == ("acme", None)
     gateway = registry.route("acme-" + BODY, None, "https://gateway.example/acme")
     assert (gateway.provider, gateway.problem) == ("acme", None)  # its own dialect, elsewhere
-    assert build_registry(plugins=False).names() == ["openai"]
+    assert "acme" not in build_registry(plugins=False).names()
 
 
 def _python(code: str, with_plugin: bool) -> str:
@@ -75,7 +75,7 @@ def test_plugin_key_prefix_is_redacted_and_listed_in_help() -> None:
     )
     shown, help_text = json.loads(_python(code, with_plugin=True))
     assert BODY not in shown and "[REDACTED]" in shown
-    assert "Known: acme, openai." in " ".join(help_text.split())
+    assert "acme," in " ".join(help_text.split()) and "Known:" in help_text
     shown, help_text = json.loads(_python(code, with_plugin=False))
     assert BODY in shown  # without the plugin nothing knows the prefix: the test can fail
     assert "Known: openai." in " ".join(help_text.split())
@@ -137,7 +137,7 @@ def test_broken_plugins_are_skipped_with_a_warning(
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="keyledger.providers"):
         registry = build_registry()
-    assert registry.names() == ["openai"]
+    assert registry.names() == build_registry(plugins=False).names()
     warned = sorted(r.getMessage() for r in caplog.records)
     assert len(warned) == 3
     assert all(m.startswith("provider plugin ") and "not loaded" in m for m in warned)

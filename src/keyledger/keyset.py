@@ -123,8 +123,8 @@ def _field_problem(entry: Entry) -> InputIssue | None:
     for shown, url in urls:
         if holds_key(url, redactor, tokens=False):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
-    for name in (entry.provider, entry.default_provider):
-        if name is not None and not _PROVIDER_NAME.fullmatch(name):
+    for named in (entry.provider, entry.default_provider):
+        if named is not None and not _PROVIDER_NAME.fullmatch(named):
             return InputIssue(
                 entry.where, "provider must be a provider name such as openai: line skipped"
             )

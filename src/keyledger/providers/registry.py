@@ -185,9 +185,8 @@ class Registry:
         claimant = self.claimant(value)
         if claimant is not None:
             return Route(claimant.name, claimant.kind_of(value))
-        hints = self.candidates(value)
-        if hints:
-            return Route(hints[0], Kind.SECRET, "ambiguous_provider")
+        if self.candidates(value):  # shapes several vendors share: sent nowhere unless pinned
+            return Route("openai", Kind.SECRET, "ambiguous_provider")
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
