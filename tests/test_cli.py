@@ -14,7 +14,7 @@ import pytest
 
 from keyledger.simulator import SCENARIOS, Simulator, make_key
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v2.schema.json").read_text())
 ESC = "\x1b"
 
 
@@ -67,7 +67,7 @@ def test_demo_runs_and_covers_every_status(run_cli: Any) -> None:
 
 
 def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
-    """`--format json` is valid against schema/results-v1.schema.json, with every scenario."""
+    """`--format json` is valid against schema/results-v2.schema.json, with every scenario."""
     scenarios = list(SCENARIOS)
     proc = run_cli("check", str(key_file(tmp_path, live_sim, scenarios)), "--format", "json")
 
@@ -98,7 +98,7 @@ def test_jsonl_lines_each_follow_the_result_schema(
     result_schema = {"$defs": SCHEMA["$defs"], **SCHEMA["$defs"]["result"]}
     for line in lines:
         row = json.loads(line)
-        assert row["schema"] == "keyledger/result/v1"
+        assert row["schema"] == "keyledger/result/v2"
         jsonschema.validate(row, result_schema)
     assert proc.code == 0
 
