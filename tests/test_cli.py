@@ -15,7 +15,7 @@ import pytest
 from keyledger.simulator import SCENARIOS, Simulator, make_key
 from keyledger.simulator.scenarios import provider_base_urls
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v2.schema.json").read_text())
 ESC = "\x1b"
 
 
@@ -76,7 +76,7 @@ def test_demo_runs_and_covers_every_status(run_cli: Any) -> None:
 
 
 def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_path: Path) -> None:
-    """`--format json` is valid against schema/results-v1.schema.json, with every scenario."""
+    """`--format json` is valid against schema/results-v2.schema.json, with every scenario."""
     scenarios = list(SCENARIOS)
     proc = run_cli("check", str(key_file(tmp_path, live_sim, scenarios)), "--format", "json")
 
@@ -92,6 +92,13 @@ def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_p
         )
     assert by_label["relay"]["balance"]["available"] == "74.66"
     assert by_label["relay"]["base_url"] == live_sim.url
+    uncapped = by_label["relay_unlimited"]  # a token without a cap: its wallet is unknown
+    assert uncapped["balance"]["token_uncapped"] is True
+    assert uncapped["balance"]["available"] is None and uncapped["balances"] == [
+        uncapped["balance"]
+    ]
+    usd = next(t for t in document["summary"]["totals"] if t["currency"] == "USD")
+    assert usd["unknown_accounts"] >= 1 and "unlimited_accounts" not in usd
     assert proc.code == 5  # some not ok and some unknown
     assert_no_key(proc.stdout + proc.stderr, all_keys(scenarios))
 
@@ -107,7 +114,7 @@ def test_jsonl_lines_each_follow_the_result_schema(
     result_schema = {"$defs": SCHEMA["$defs"], **SCHEMA["$defs"]["result"]}
     for line in lines:
         row = json.loads(line)
-        assert row["schema"] == "keyledger/result/v1"
+        assert row["schema"] == "keyledger/result/v2"
         jsonschema.validate(row, result_schema)
     assert proc.code == 0
 
@@ -241,6 +248,17 @@ def test_table_is_sanitised_and_masked(run_cli: Any, live_sim: Simulator, tmp_pa
     assert "[bold]" in proc.stdout
     assert "sk-proj-…Y4nB" in proc.stdout
     assert_no_key(proc.stdout + proc.stderr, [key])
+
+
+def test_table_never_calls_an_uncapped_relay_token_unlimited(
+    run_cli: Any, live_sim: Simulator, tmp_path: Path
+) -> None:
+    """A relay token without a cap shows 'token uncapped (spent X)' and counts as unknown."""
+    proc = run_cli("check", str(key_file(tmp_path, live_sim, ["relay_unlimited"])))
+
+    assert "token uncapped (spent" in proc.stdout
+    assert "(1 unknown)" in proc.stdout
+    assert "unlimited" not in proc.stdout.lower().replace("relay_unlimited", "")
 
 
 def test_every_command_has_help(run_cli: Any) -> None:

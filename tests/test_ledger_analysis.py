@@ -195,22 +195,25 @@ def _key(label: str, fp: str) -> Key:
 
 
 def test_pool_keeps_usable_keys_best_first() -> None:
-    """ok keys only, unlimited first, then most money; unknown money fails --min-available."""
-    keys = [_key(n, f"fp{n}") for n in ("low", "high", "dead", "unknown", "unlimited", "new")]
+    """ok keys only, most known money first; unknown money (an uncapped relay token too) comes
+    last and fails --min-available."""
+    keys = [_key(n, f"fp{n}") for n in ("low", "high", "dead", "unknown", "uncapped", "new")]
     latest = {
         "fplow": row(1, T0, "2", fingerprint="fplow"),
         "fphigh": row(2, T0, "90", fingerprint="fphigh"),
         "fpdead": row(3, T0, "50", fingerprint="fpdead", status="deactivated"),
         "fpunknown": row(4, T0, None, fingerprint="fpunknown"),
-        "fpunlimited": row(5, T0, None, fingerprint="fpunlimited", unlimited=True, currency="USD"),
+        "fpuncapped": row(
+            5, T0, None, fingerprint="fpuncapped", token_uncapped=True, currency="USD"
+        ),
     }
     chosen = select_pool(keys, latest)
-    assert [e.key.label for e in chosen.entries] == ["unlimited", "high", "low", "unknown"]
+    assert [e.key.label for e in chosen.entries] == ["high", "low", "uncapped", "unknown"]
     assert (chosen.never_checked, chosen.excluded) == (1, 1)
     rich = select_pool(keys, latest, min_available=D(5))
-    assert [e.key.label for e in rich.entries] == ["unlimited", "high"]
+    assert [e.key.label for e in rich.entries] == ["high"]
     both = select_pool(keys, latest, statuses=("ok", "deactivated"), min_available=D(5))
-    assert [e.key.label for e in both.entries] == ["unlimited", "high", "dead"]
+    assert [e.key.label for e in both.entries] == ["high", "dead"]
 
 
 def test_an_expiring_grant_is_not_spend() -> None:

@@ -54,7 +54,11 @@ FINAL_COLUMNS = {
         "id", "run_id", "fingerprint", "label", "base_url", "checked_at", "status", "reason",
         "currency", "granted", "used", "available", "unlimited", "balance_source",
         "balance_reason", "balance_expires_at", "next_expiry", "spend", "spend_currency",
-        "spend_start", "spend_end", "organization", "attempts", "duration_ms", "calls",
+        "spend_start", "spend_end", "organization", "attempts", "duration_ms", "calls", "tier",
+    ],
+    "balances": [
+        "id", "result_id", "currency", "granted", "used", "available", "token_uncapped",
+        "reading", "source", "parts",
     ],
     "grants": [
         "id", "result_id", "grant_id", "amount", "used", "effective_at", "expires_at", "expired",
@@ -130,7 +134,7 @@ def test_ledger_lives_in_keyledger_home(isolated_env: Path) -> None:
 def test_migrations_from_empty_reach_the_final_schema(tmp_path: Path) -> None:
     """A new ledger gets every migration, in order, and exactly the documented schema."""
     with Store.open(tmp_path / "l.db") as store:
-        assert store.version == len(MIGRATIONS) == 7
+        assert store.version == len(MIGRATIONS) == 8
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
     names = [m.__name__ for m in MIGRATIONS]

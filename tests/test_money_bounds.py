@@ -43,7 +43,7 @@ from keyledger.sources import Entry
 from .conftest import engine_for
 
 FP = Fingerprinter(os.urandom(32))
-SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v1.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v2.schema.json").read_text())
 LIMIT = Decimal(10) ** MAX_MAGNITUDE
 
 # The values a hostile server sent in issue 7, as raw JSON literals.

@@ -121,9 +121,10 @@ def test_overview_shows_the_ledgers_figures(demo: tuple[Served, Path], page: Any
     seen: set[tuple[str, str]] = set()
     usd = Decimal(0)
     for row in latest.values():
-        account = (row.organization or row.fingerprint, row.currency or "")
-        if row.currency == "USD" and not row.unlimited and account not in seen:
-            usd += row.available or 0
+        balance = row.balance_in("USD")  # every USD balance, primary or not
+        account = (row.organization or row.fingerprint, "USD")
+        if balance is not None and balance.known and account not in seen:
+            usd += balance.available or 0
         seen.add(account)
     shown = page.inner_text('#totals tr[data-currency="USD"] td[data-field="available"]')
     assert shown == fmt_money(usd)

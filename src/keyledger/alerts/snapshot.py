@@ -47,15 +47,17 @@ def snapshots_from_insights(insights: RunInsights) -> list[Snapshot]:
     snapshots: list[Snapshot] = []
     for insight in insights.keys.values():
         row = insight.row
-        balances: tuple[BalanceFigure, ...] = ()
-        runway: dict[str, Decimal] = {}
-        spend: dict[str, Decimal] = {}
-        if row.currency is not None and not row.unlimited:
-            balances = (BalanceFigure(row.currency, row.available, row.granted, row.used),)
-            if insight.runway is not None:
-                runway[row.currency] = insight.runway
+        # Every currency of the key, each on its own; a relay token without a cap has no
+        # known wallet, so it offers no figure a money rule could compare.
+        balances = tuple(
+            BalanceFigure(b.currency, b.available, b.granted, b.used)
+            for b in row.balances
+            if not b.token_uncapped
+        )
+        runway: dict[str, Decimal] = dict(insight.runways)
+        spend: dict[str, Decimal] = {c: b.per_day for c, b in insight.burns.items()}
         if insight.burn is not None and insight.burn.currency:
-            spend[insight.burn.currency] = insight.burn.per_day
+            spend.setdefault(insight.burn.currency, insight.burn.per_day)
         expiries = [t for t in (row.next_expiry, row.balance_expires_at) if t is not None]
         snapshots.append(
             Snapshot(

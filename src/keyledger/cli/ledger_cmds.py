@@ -44,6 +44,7 @@ from keyledger.ledger import (
     runway_days,
     select_pool,
 )
+from keyledger.ledger.analysis import Basis, burn_rates
 from keyledger.ledger.export import (
     EXPORT_SCHEMA,
     HISTORY_SCHEMA,
@@ -390,6 +391,18 @@ def _status_style(status: str) -> str:
         return ""
 
 
+def _available_text(row: ResultRow) -> str:
+    """Every balance of ``row``, primary first: ``81.69 CNY · 0.00 USD``; a relay token
+    without a cap is ``token uncapped`` (its wallet is unknown, never unlimited)."""
+    ordered = sorted(row.balances, key=lambda b: (b.currency != row.currency, b.currency))
+    if not ordered:
+        return fmt_money(None)
+    return " · ".join(
+        "token uncapped" if b.token_uncapped else fmt_money(b.available, b.currency)
+        for b in ordered
+    )
+
+
 def _history_table(rows: Sequence[ResultRow]) -> Table:
     table = Table(header_style="bold")
     for header in (
@@ -413,15 +426,15 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
         previous = before.get(row.fingerprint)
         before[row.fingerprint] = row
         delta = Text("")
-        if (
-            previous is not None
-            and previous.available is not None
-            and row.available is not None
-            and previous.currency == row.currency
-        ):
-            moved = row.available - previous.available
+        for balance in row.balances:  # each currency against itself, never summed
+            earlier = previous.balance_in(balance.currency) if previous is not None else None
+            if earlier is None or not earlier.known or not balance.known:
+                continue
+            assert earlier.available is not None and balance.available is not None
+            moved = balance.available - earlier.available
             if moved:
-                delta = Text(_signed(moved), style="green" if moved > 0 else "red")
+                text = _signed(moved) + (f" {balance.currency}" if len(row.balances) > 1 else "")
+                delta.append(("\n" if delta else "") + text, style="green" if moved > 0 else "red")
         status_style = _status_style(row.status)
         table.add_row(
             f"{row.checked_at:%Y-%m-%d %H:%M}",
@@ -429,7 +442,7 @@ def _history_table(rows: Sequence[ResultRow]) -> Table:
             Text(row.masked),
             Text(row.status, style=status_style),
             safe(row.reason),
-            Text("unlimited" if row.unlimited else fmt_money(row.available, row.currency or "")),
+            Text(_available_text(row)),
             delta,
             Text(_spend_text(row)),
             safe(row.organization or "-"),
@@ -454,22 +467,24 @@ def _burn_table(rows: Sequence[ResultRow]) -> Table | None:
             for r in history_rows
             if r.checked_at >= latest.checked_at - timedelta(days=BURN_WINDOW_DAYS)
         ]
-        burn = burn_rate(recent)
-        if burn is None or burn.per_day <= 0:
-            continue
-        shown += 1
-        runway = None if latest.unlimited else runway_days(latest.available, burn)
-        table.add_row(
-            safe(latest.label),
-            Text(latest.masked),
-            Text(
-                "unlimited"
-                if latest.unlimited
-                else fmt_money(latest.available, latest.currency or "")
-            ),
-            Text(f"{fmt_money(burn.per_day, burn.currency)}/d"),
-            Text("-" if runway is None else ("empty" if runway <= 0 else _days(runway))),
-        )
+        burns = burn_rates(recent)  # one burn rate and runway per currency
+        headline = burn_rate(recent)  # an admin key's spend when it holds no balance
+        if not burns and headline is not None and headline.basis is Basis.SPEND:
+            burns = {headline.currency: headline}
+        for currency, burn in sorted(burns.items()):
+            if burn.per_day <= 0:
+                continue
+            shown += 1
+            balance = latest.balance_in(currency)
+            available = balance.available if balance is not None and balance.known else None
+            runway = runway_days(available, burn)
+            table.add_row(
+                safe(latest.label),
+                Text(latest.masked),
+                Text(fmt_money(available, currency) if balance is not None else "-"),
+                Text(f"{fmt_money(burn.per_day, burn.currency)}/d"),
+                Text("-" if runway is None else ("empty" if runway <= 0 else _days(runway))),
+            )
     return table if shown else None
 
 

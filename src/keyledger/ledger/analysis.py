@@ -10,6 +10,11 @@ not be read has no burn rate and no runway rather than a made-up ``0``.
   (admin keys) use the spend over its period instead.
 - **Runway** is ``available / burn rate`` in days; ``0`` once nothing is left, ``None``
   when nothing is being spent (or nothing is known).
+- **Per currency:** a key with balances in several currencies (DeepSeek's CNY and USD) gets a
+  burn rate and a runway for each currency (:func:`burn_rates`, :func:`runways`), each from
+  that currency's readings alone; amounts in different currencies are never added.
+  :func:`burn_rate` is the headline figure: the primary balance's currency, else the spend.
+  A relay token without a cap has no known balance, so no runway.
 """
 
 from __future__ import annotations
@@ -114,24 +119,52 @@ def runway_days(available: Decimal | None, burn: BurnRate | None) -> Decimal | N
 
 
 def balance_points(rows: Iterable[ResultRow], currency: str) -> list[BalancePoint]:
-    """Readable, limited balances of ``currency`` among ``rows``, oldest first."""
-    return sorted(
-        (
-            BalancePoint(r.checked_at, r.available, r.used)
-            for r in rows
-            if r.available is not None and r.currency == currency and not r.unlimited
-        ),
-        key=lambda p: p.at,
-    )
+    """Known balances in ``currency`` among ``rows`` (any of their balances), oldest first."""
+    points: list[BalancePoint] = []
+    for row in rows:
+        balance = row.balance_in(currency)
+        if balance is not None and balance.known:
+            assert balance.available is not None
+            points.append(BalancePoint(row.checked_at, balance.available, balance.used))
+    return sorted(points, key=lambda p: p.at)
+
+
+def _latest(rows: Sequence[ResultRow]) -> ResultRow:
+    return max(rows, key=lambda r: (r.checked_at, r.id))
+
+
+def burn_rates(rows: Sequence[ResultRow]) -> dict[str, BurnRate]:
+    """A key's burn rate in each currency its latest check holds a known balance in."""
+    if not rows:
+        return {}
+    out: dict[str, BurnRate] = {}
+    for balance in _latest(rows).balances:
+        if balance.known:
+            burn = burn_from_balances(balance_points(rows, balance.currency), balance.currency)
+            if burn is not None:
+                out[balance.currency] = burn
+    return out
+
+
+def runways(row: ResultRow, burns: Mapping[str, BurnRate]) -> dict[str, Decimal]:
+    """Days left in each currency of ``row`` at that currency's burn rate (known ones only)."""
+    out: dict[str, Decimal] = {}
+    for balance in row.balances:
+        days = runway_days(balance.available, burns.get(balance.currency))
+        if balance.known and days is not None:
+            out[balance.currency] = days
+    return out
 
 
 def burn_rate(rows: Sequence[ResultRow]) -> BurnRate | None:
-    """A key's burn rate from its rows (any order): balances first, else its latest spend."""
+    """A key's headline burn rate from its rows (any order): its primary balance's currency
+    first, else its latest spend."""
     if not rows:
         return None
-    latest = max(rows, key=lambda r: (r.checked_at, r.id))
-    if latest.currency is not None and latest.available is not None and not latest.unlimited:
-        from_balances = burn_from_balances(balance_points(rows, latest.currency), latest.currency)
+    latest = _latest(rows)
+    primary = latest.balance_in(latest.currency) if latest.currency is not None else None
+    if primary is not None and primary.known:
+        from_balances = burn_from_balances(balance_points(rows, primary.currency), primary.currency)
         if from_balances is not None:
             return from_balances
     with_spend = [r for r in rows if r.spend is not None and r.spend_start and r.spend_end]
@@ -163,13 +196,16 @@ class Change:
 
     @property
     def balance_delta(self) -> Decimal | None:
-        """``available`` now minus before (same currency, both known), else ``None``."""
+        """``available`` of the primary balance now minus before in that same currency (both
+        known), else ``None``."""
         before, now = self.previous, self.current
-        if before is None or before.available is None or now.available is None:
+        if before is None or now.currency is None or now.available is None:
             return None
-        if before.currency != now.currency:
+        earlier = before.balance_in(now.currency)
+        if earlier is None or not earlier.known or now.token_uncapped:
             return None
-        return now.available - before.available
+        assert earlier.available is not None
+        return now.available - earlier.available
 
     @property
     def spend_delta(self) -> Decimal | None:

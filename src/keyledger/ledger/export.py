@@ -13,11 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from keyledger.ledger.rows import GrantRow, ResultRow, RunRow
-from keyledger.render.writers import csv_safe
+from keyledger.ledger.rows import BalanceRow, GrantRow, ResultRow, RunRow
+from keyledger.render.writers import balances_cell, csv_safe
 
-HISTORY_SCHEMA = "keyledger/history/v1"
-EXPORT_SCHEMA = "keyledger/export/v1"
+HISTORY_SCHEMA = "keyledger/history/v2"
+EXPORT_SCHEMA = "keyledger/export/v2"
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -28,17 +28,34 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
+def balance_row_dict(balance: BalanceRow) -> dict[str, Any]:
+    """One balance (one currency) of a ledger result."""
+    return {
+        "currency": balance.currency,
+        "granted": _money(balance.granted),
+        "used": _money(balance.used),
+        "available": _money(balance.available),
+        "token_uncapped": balance.token_uncapped,
+        "reading": balance.reading,
+        "parts": [{"name": p.name, "amount": _money(p.amount)} for p in balance.parts],
+        "source": balance.source,
+    }
+
+
 def row_dict(row: ResultRow, grants: Sequence[GrantRow] | None = None) -> dict[str, Any]:
     """One ledger result: ``label``, ``fingerprint``, ``checked_at``, ``status``, ``reason``,
-    ``balance`` and ``spend`` (the contract of ``keyledger history --format json``)."""
+    ``balance`` (the primary one), ``balances`` (one per currency), ``tier`` and ``spend``
+    (the contract of ``keyledger history --format json``)."""
     balance: dict[str, Any] | None = None
     if row.currency is not None:
+        primary = row.balance_in(row.currency)
         balance = {
             "currency": row.currency,
             "granted": _money(row.granted),
             "used": _money(row.used),
             "available": _money(row.available),
-            "unlimited": row.unlimited,
+            "token_uncapped": bool(row.token_uncapped),
+            "reading": primary.reading if primary is not None else None,
             "source": row.balance_source,
             "expires_at": _time(row.balance_expires_at),
             "next_expiry": _time(row.next_expiry),
@@ -67,7 +84,9 @@ def row_dict(row: ResultRow, grants: Sequence[GrantRow] | None = None) -> dict[s
         "status": row.status,
         "reason": row.reason,
         "balance": balance,
+        "balances": [balance_row_dict(b) for b in row.balances],
         "balance_reason": row.balance_reason,
+        "tier": row.tier,
         "spend": spend,
     }
 
@@ -114,7 +133,8 @@ CSV_COLUMNS = (
     "available",
     "granted",
     "used",
-    "unlimited",
+    "token_uncapped",
+    "balances",
     "balance_source",
     "balance_reason",
     "next_expiry",
@@ -122,8 +142,9 @@ CSV_COLUMNS = (
     "spend_currency",
     "spend_period_start",
     "spend_period_end",
+    "tier",
 )
-_NUMERIC = frozenset({"run_id", "available", "granted", "used", "spend", "unlimited"})
+_NUMERIC = frozenset({"run_id", "available", "granted", "used", "spend", "token_uncapped"})
 
 
 def csv_row(row: ResultRow) -> list[str]:
@@ -131,7 +152,7 @@ def csv_row(row: ResultRow) -> list[str]:
     data = row_dict(row)
     balance: Mapping[str, Any] = data["balance"] or {}
     spend: Mapping[str, Any] = data["spend"] or {}
-    unlimited = balance.get("unlimited")
+    uncapped = balance.get("token_uncapped")
     cells: dict[str, Any] = {
         **{k: data[k] for k in ("run_id", "checked_at", "label", "fingerprint", "key")},
         **{k: data[k] for k in ("provider", "kind", "base_url", "account", "status", "reason")},
@@ -139,7 +160,8 @@ def csv_row(row: ResultRow) -> list[str]:
         "available": balance.get("available"),
         "granted": balance.get("granted"),
         "used": balance.get("used"),
-        "unlimited": None if unlimited is None else str(unlimited).lower(),
+        "token_uncapped": None if uncapped is None else str(uncapped).lower(),
+        "balances": balances_cell(data["balances"]),
         "balance_source": balance.get("source"),
         "balance_reason": data["balance_reason"],
         "next_expiry": balance.get("next_expiry"),
@@ -147,6 +169,7 @@ def csv_row(row: ResultRow) -> list[str]:
         "spend_currency": spend.get("currency"),
         "spend_period_start": spend.get("period_start"),
         "spend_period_end": spend.get("period_end"),
+        "tier": data["tier"],
     }
     return [
         "" if cells[c] is None else (str(cells[c]) if c in _NUMERIC else csv_safe(str(cells[c])))

@@ -16,8 +16,10 @@ from keyledger.ledger.analysis import (
     Change,
     ExpiryWarning,
     burn_rate,
+    burn_rates,
     expiry_warnings,
     runway_days,
+    runways,
     sparkline,
 )
 from keyledger.ledger.rows import ResultRow, RunRow
@@ -33,9 +35,11 @@ class KeyInsight:
 
     row: ResultRow
     change: Change
-    burn: BurnRate | None
+    burn: BurnRate | None  # the headline: primary balance's currency, else the spend
     runway: Decimal | None
     spark: str
+    burns: dict[str, BurnRate] = field(default_factory=dict)  # by currency
+    runways: dict[str, Decimal] = field(default_factory=dict)  # by currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,11 @@ class RunInsights:
         return sum(1 for k in self.keys.values() if k.change.balance_delta)
 
 
+def _available_in(row: ResultRow, currency: str | None) -> Decimal | None:
+    balance = row.balance_in(currency) if currency is not None else None
+    return balance.available if balance is not None and balance.known else None
+
+
 def run_insights(
     store: Store,
     run_id: int,
@@ -83,13 +92,16 @@ def run_insights(
         if not any(r.id == row.id for r in history):
             history.append(row)
         burn = burn_rate(history)
-        recent = [r.available if r.currency == row.currency else None for r in history]
+        burns = burn_rates(history)
+        recent = [_available_in(r, row.currency) for r in history]
         insights[row.fingerprint] = KeyInsight(
             row=row,
             change=Change(row, previous.get(row.fingerprint)),
             burn=burn,
-            runway=runway_days(row.available, burn) if not row.unlimited else None,
+            runway=runway_days(row.available, burn) if not row.token_uncapped else None,
             spark=sparkline(recent[-spark_points:]) if row.available is not None else "",
+            burns=burns,
+            runways=runways(row, burns),
         )
     warnings = expiry_warnings(
         rows, store.grants([r.id for r in rows]), now=now, warn_days=warn_days

@@ -194,6 +194,43 @@ def m007_add_result_calls(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN calls INTEGER")
 
 
+@migration
+def m008_create_balances(conn: sqlite3.Connection) -> None:
+    """Every balance of a result, one row per currency, and the result's usage tier.
+
+    ``results`` keeps its balance columns for the primary balance, so older readers still
+    work; the balances of earlier rows are copied here so every reader sees one shape.
+    ``parts`` is a JSON array of ``[name, amount-text]`` pairs.
+    """
+    conn.execute(
+        """
+        CREATE TABLE balances (
+            id INTEGER PRIMARY KEY,
+            result_id INTEGER NOT NULL REFERENCES results (id) ON DELETE CASCADE,
+            currency TEXT NOT NULL,
+            granted TEXT,
+            used TEXT,
+            available TEXT,
+            token_uncapped INTEGER NOT NULL DEFAULT 0,
+            reading TEXT,
+            source TEXT,
+            parts TEXT,
+            UNIQUE (result_id, currency)
+        )
+        """
+    )
+    conn.execute(
+        """
+        INSERT INTO balances (result_id, currency, granted, used, available, token_uncapped,
+                              source, parts)
+        SELECT id, currency, granted, used, available, coalesce(unlimited, 0), balance_source,
+               '[]'
+        FROM results WHERE currency IS NOT NULL
+        """
+    )
+    conn.execute("ALTER TABLE results ADD COLUMN tier TEXT")
+
+
 # The tables each schema version must have: a version without them is impossible.
 _TABLES_AT = {
     1: {"runs", "keys", "results"},
@@ -201,6 +238,7 @@ _TABLES_AT = {
     4: {"meta"},
     5: {"alert_state", "alert_events"},
     6: {"alert_outbox"},
+    8: {"balances"},
 }
 
 

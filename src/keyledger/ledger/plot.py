@@ -56,7 +56,7 @@ def chart_data(series: Mapping[str, Sequence[ResultRow]], max_lines: int = MAX_L
         if not rows:
             continue
         label = clean_label(rows[-1].label, 40)
-        money = [r for r in rows if r.available is not None and r.currency and not r.unlimited]
+        money = [r for r in rows if r.available is not None and r.currency and not r.token_uncapped]
         if money:
             currency = money[-1].currency or ""
             line = Line(

@@ -43,13 +43,19 @@ def _status_rank(status: str) -> int:
         return len(STATUS_ORDER)
 
 
-def pool_order(entry: PoolEntry) -> tuple[int, int, int, Decimal, float, str]:
-    """Sort key, best first: status, unlimited, most money left, freshest check, label."""
+def _known(row: ResultRow) -> list[Decimal]:
+    """The known available amounts of ``row``, one per currency (never summed)."""
+    return [b.available for b in row.balances if b.known and b.available is not None]
+
+
+def pool_order(entry: PoolEntry) -> tuple[int, int, Decimal, float, str]:
+    """Sort key, best first: status, known money first and most of it left (the primary
+    balance's), freshest check, label. A relay token without a cap has unknown money."""
     row = entry.row
-    available = row.available
+    primary = row.balance_in(row.currency) if row.currency is not None else None
+    available = primary.available if primary is not None and primary.known else None
     return (
         _status_rank(row.status),
-        0 if row.unlimited else 1,
         0 if available is not None else 1,
         -(available or Decimal(0)),
         -row.checked_at.timestamp(),
@@ -66,11 +72,11 @@ def select_pool(
     now: datetime | None = None,
 ) -> PoolSelection:
     """Keys whose latest result has one of ``statuses`` and, if ``min_available`` is set, at
-    least that much available (in the key's own currency; unlimited counts, unknown does
-    not), best first.
+    least that much available in one of the key's own currencies (unknown money, such as a
+    relay token without a cap, does not count), best first.
 
-    Never in the pool: admin keys (they cannot call models), keys whose balance is known to
-    be spent, and keys whose balance has expired.
+    Never in the pool: admin keys (they cannot call models), keys whose every balance is
+    known to be spent, and keys whose balance has expired.
     """
     wanted = set(statuses)
     now = now or datetime.now(UTC)
@@ -80,16 +86,15 @@ def select_pool(
         if row is None:
             selection.never_checked += 1
             continue
-        spent = row.available is not None and row.available <= 0 and not row.unlimited
+        known = _known(row)
+        spent = (
+            bool(row.balances) and len(known) == len(row.balances) and all(a <= 0 for a in known)
+        )
         expired = row.balance_expires_at is not None and row.balance_expires_at <= now
         if row.status not in wanted or key.kind is Kind.ADMIN or spent or expired:
             selection.excluded += 1
             continue
-        if (
-            min_available is not None
-            and not row.unlimited
-            and (row.available is None or row.available < min_available)
-        ):
+        if min_available is not None and not any(a >= min_available for a in known):
             selection.excluded += 1
             continue
         selection.entries.append(PoolEntry(key, row))

@@ -3,19 +3,22 @@
 Rows never hold a key: a key is its ``fingerprint`` (an HMAC with the install secret) and
 its ``masked`` form. Money is ``Decimal`` (stored as exact text), missing money is ``None``.
 
-:func:`result_from_db`, :func:`run_from_db` and :func:`grant_from_db` are the one place where a
-database row becomes values. A hand-damaged row never raises there: garbage in an optional
-column reads as ``None``, and garbage in a column the row cannot do without (its id, key,
-label, time or status) makes the whole row ``None``, for the caller to skip and count.
+:func:`result_from_db` (with its balances, :class:`BalanceRow`), :func:`run_from_db` and
+:func:`grant_from_db` are the one place where a database row becomes values. A hand-damaged
+row never raises there: garbage in an optional column reads as ``None``, and garbage in a
+column the row cannot do without (its id, key, label, time or status) makes the whole row
+``None``, for the caller to skip and count.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from keyledger.models import BalancePart
 from keyledger.money import stored_money
 
 
@@ -80,6 +83,29 @@ class GrantRow:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceRow:
+    """One balance of a result, in one currency (the ``balances`` table).
+
+    ``token_uncapped`` is a relay token without a cap of its own: its ``available`` is
+    unknown (``None``), never infinite.
+    """
+
+    currency: str
+    available: Decimal | None = None
+    granted: Decimal | None = None
+    used: Decimal | None = None
+    token_uncapped: bool = False
+    reading: str | None = None
+    source: str | None = None
+    parts: tuple[BalancePart, ...] = ()
+
+    @property
+    def known(self) -> bool:
+        """Whether the money available in this currency is known."""
+        return self.available is not None and not self.token_uncapped
+
+
+@dataclass(frozen=True, slots=True)
 class ResultRow:
     """One key's check as the ledger keeps it."""
 
@@ -98,7 +124,7 @@ class ResultRow:
     granted: Decimal | None = None
     used: Decimal | None = None
     available: Decimal | None = None
-    unlimited: bool | None = None
+    token_uncapped: bool | None = None  # of the primary balance (column ``unlimited``)
     balance_source: str | None = None
     balance_reason: str | None = None
     balance_expires_at: datetime | None = None
@@ -110,11 +136,36 @@ class ResultRow:
     organization: str | None = None
     attempts: int | None = None
     duration_ms: int | None = None
+    tier: str | None = None
+    balance_rows: tuple[BalanceRow, ...] = ()  # from the ``balances`` table, by currency
 
     @property
     def has_balance(self) -> bool:
         """Whether this check read a balance at all."""
-        return self.currency is not None
+        return self.currency is not None or bool(self.balance_rows)
+
+    @property
+    def balances(self) -> tuple[BalanceRow, ...]:
+        """Every balance of this check, by currency; a row written before the ``balances``
+        table (or without its rows) gives its primary balance alone."""
+        if self.balance_rows:
+            return self.balance_rows
+        if self.currency is None:
+            return ()
+        primary = BalanceRow(
+            self.currency,
+            self.available,
+            self.granted,
+            self.used,
+            bool(self.token_uncapped),
+            None,
+            self.balance_source,
+        )
+        return (primary,)
+
+    def balance_in(self, currency: str) -> BalanceRow | None:
+        """This check's balance in ``currency``, if it read one."""
+        return next((b for b in self.balances if b.currency == currency), None)
 
     @property
     def spend_truncated(self) -> bool:
@@ -158,6 +209,57 @@ def _need(value: Any) -> Any:
     return value
 
 
+def _parts(value: Any) -> tuple[BalancePart, ...]:
+    """``[[name, amount-text], …]`` as parts; a damaged item is left out."""
+    try:
+        items = json.loads(value) if isinstance(value, str) else []
+    except ValueError:
+        return ()
+    parts: list[BalancePart] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
+            amount = money_value(item[1])
+            if amount is not None:
+                parts.append(BalancePart(item[0], amount))
+    return tuple(parts)
+
+
+def balances_from_db(value: Any) -> tuple[BalanceRow, ...]:
+    """The ``balances`` of a result, as the JSON array of arrays the store's query builds
+    (currency, granted, used, available, token_uncapped, reading, source, parts), ordered by
+    currency; a damaged item is left out, never guessed."""
+    try:
+        items = json.loads(value) if isinstance(value, str) else []
+    except ValueError:
+        return ()
+    out: list[BalanceRow] = []
+    for item in items if isinstance(items, list) else []:
+        if not (isinstance(item, list) and len(item) == 8 and isinstance(item[0], str)):
+            continue
+        currency, granted, used, available, uncapped, reading, source, parts = item
+        out.append(
+            BalanceRow(
+                currency=currency,
+                available=money_value(available),
+                granted=money_value(granted),
+                used=money_value(used),
+                token_uncapped=bool(_int(uncapped)),
+                reading=_text(reading),
+                source=_text(source),
+                parts=_parts(parts),
+            )
+        )
+    return tuple(sorted(out, key=lambda b: b.currency))
+
+
+def _optional(row: DbRow, name: str) -> Any:
+    """A column a query may not select (``None`` then)."""
+    try:
+        return row[name]
+    except (KeyError, IndexError):
+        return None
+
+
 def result_from_db(row: DbRow) -> ResultRow | None:
     """A ``results`` row (joined with its key) as values; ``None`` if it is damaged beyond use."""
     try:
@@ -178,7 +280,7 @@ def result_from_db(row: DbRow) -> ResultRow | None:
             granted=money_value(row["granted"]),
             used=money_value(row["used"]),
             available=money_value(row["available"]),
-            unlimited=None if unlimited is None else bool(unlimited),
+            token_uncapped=None if unlimited is None else bool(unlimited),
             balance_source=_text(row["balance_source"]),
             balance_reason=_text(row["balance_reason"]),
             balance_expires_at=_time(row["balance_expires_at"]),
@@ -190,6 +292,8 @@ def result_from_db(row: DbRow) -> ResultRow | None:
             organization=_text(row["organization"]),
             attempts=_int(row["attempts"]),
             duration_ms=_int(row["duration_ms"]),
+            tier=_text(_optional(row, "tier")),
+            balance_rows=balances_from_db(_optional(row, "balances")),
         )
     except _Damaged:
         return None

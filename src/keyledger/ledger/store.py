@@ -44,6 +44,7 @@ from keyledger.ledger.rows import (
     to_text,
 )
 from keyledger.models import CheckResult
+from keyledger.render.serialize import balances_of
 
 DB_NAME: Final = "ledger.db"
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
@@ -55,7 +56,12 @@ _RESULT_COLUMNS = """
     r.checked_at, r.status, r.reason, r.currency, r.granted, r.used, r.available,
     r.unlimited, r.balance_source, r.balance_reason, r.balance_expires_at, r.next_expiry,
     r.spend, r.spend_currency, r.spend_start, r.spend_end, r.organization, r.attempts,
-    r.duration_ms
+    r.duration_ms, r.tier, (
+        SELECT json_group_array(json_array(
+            b.currency, b.granted, b.used, b.available, b.token_uncapped, b.reading, b.source,
+            b.parts
+        )) FROM balances b WHERE b.result_id = r.id
+    ) AS balances
 """
 _RESULTS_FROM = (
     f"SELECT {_RESULT_COLUMNS} FROM results r JOIN keys k ON k.fingerprint = r.fingerprint"
@@ -205,7 +211,26 @@ def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
         "attempts": result.attempts,
         "calls": len(result.evidence),
         "duration_ms": result.duration_ms,
+        "tier": result.tier,
     }
+
+
+def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``balances`` row per currency (the primary balance included)."""
+    return [
+        (
+            result_id,
+            b.currency,
+            money_text(b.granted),
+            money_text(b.used),
+            money_text(b.available),
+            int(b.token_uncapped),
+            b.reading,
+            b.source,
+            json.dumps([[p.name, money_text(p.amount)] for p in b.parts]),
+        )
+        for b in balances_of(result)
+    ]
 
 
 _INSERT_RESULT = """
@@ -213,12 +238,12 @@ _INSERT_RESULT = """
         run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
         used, available, unlimited, balance_source, balance_reason, balance_expires_at,
         next_expiry, spend, spend_currency, spend_start, spend_end, organization, attempts,
-        duration_ms, calls
+        duration_ms, calls, tier
     ) VALUES (
         :run_id, :fingerprint, :label, :base_url, :checked_at, :status, :reason, :currency,
         :granted, :used, :available, :unlimited, :balance_source, :balance_reason,
         :balance_expires_at, :next_expiry, :spend, :spend_currency, :spend_start, :spend_end,
-        :organization, :attempts, :duration_ms, :calls
+        :organization, :attempts, :duration_ms, :calls, :tier
     )
     ON CONFLICT (run_id, fingerprint) DO NOTHING
 """
@@ -228,6 +253,12 @@ _UPSERT_KEY = """
     ON CONFLICT (fingerprint) DO UPDATE SET
         masked = excluded.masked, provider = excluded.provider, kind = excluded.kind,
         last_seen = max(keys.last_seen, excluded.last_seen)
+"""
+_INSERT_BALANCE = """
+    INSERT INTO balances (result_id, currency, granted, used, available, token_uncapped, reading,
+                          source, parts)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (result_id, currency) DO NOTHING
 """
 _INSERT_GRANT = """
     INSERT INTO grants (result_id, grant_id, amount, used, effective_at, expires_at, expired)
@@ -432,9 +463,11 @@ class Store:
                 if cursor.rowcount != 1:
                     continue
                 added += 1
+                result_id = cursor.lastrowid
+                assert result_id is not None
+                conn.executemany(_INSERT_BALANCE, _balance_params(result_id, result))
                 balance = result.balance
                 if balance is not None and balance.grants:
-                    result_id = cursor.lastrowid
                     conn.executemany(
                         _INSERT_GRANT,
                         [

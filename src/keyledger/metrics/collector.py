@@ -80,7 +80,11 @@ def _key_families(snapshot: LedgerSnapshot) -> Iterator[Metric]:
         "burn": gauge(
             "burn_rate_per_day", "Money spent per day over the last 30 days.", MONEY_LABELS
         ),
-        "runway": gauge("runway_days", "Days until the balance runs out at the current burn rate."),
+        "runway": gauge(
+            "runway_days",
+            "Days until the balance runs out at the current burn rate.",
+            MONEY_LABELS,
+        ),
         "status": gauge(
             "key_status",
             "1 for the key's current status, 0 for the others.",
@@ -100,22 +104,22 @@ def _key_families(snapshot: LedgerSnapshot) -> Iterator[Metric]:
 def _add_key(key: KeySnapshot, fp: str, f: dict[str, GaugeMetricFamily]) -> None:
     row = key.row
     labels = [row.label, row.provider, row.organization or "", fp]
-    money = [*labels, row.currency or ""]
-    if row.currency is not None and not row.unlimited:
+    for balance in row.balances:  # one series per currency, never summed
+        money = [*labels, balance.currency]
+        available = balance.available if balance.known else None  # a token cap is no wallet
         for name, value in (
-            ("available", row.available),
-            ("granted", row.granted),
-            ("used", row.used),
+            ("available", available),
+            ("granted", balance.granted),
+            ("used", balance.used),
         ):
             if value is not None:
                 f[name].add_metric(money, float(value))
     if row.spend is not None:
         f["spend"].add_metric([*labels, row.spend_currency or ""], float(row.spend))
-    if key.burn_per_day is not None:
-        currency = row.currency if row.currency is not None else row.spend_currency
-        f["burn"].add_metric([*labels, currency or ""], float(key.burn_per_day))
-    if key.runway_days is not None:
-        f["runway"].add_metric(labels, float(key.runway_days))
+    for currency, per_day in sorted(key.burn_per_day.items()):
+        f["burn"].add_metric([*labels, currency], float(per_day))
+    for currency, days in sorted(key.runway_days.items()):
+        f["runway"].add_metric([*labels, currency], float(days))
     for status in Status:
         f["status"].add_metric([*labels, status.value], 1.0 if row.status == status.value else 0.0)
     f["checked"].add_metric(labels, row.checked_at.timestamp())

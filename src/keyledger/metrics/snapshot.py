@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from keyledger.errors import StoreError
-from keyledger.ledger.analysis import burn_rate, runway_days
+from keyledger.ledger.analysis import burn_rate, burn_rates, runways
 from keyledger.ledger.insights import BURN_WINDOW_DAYS
 from keyledger.ledger.rows import ResultRow
 from keyledger.ledger.store import Store
@@ -27,11 +27,12 @@ ALERTS_SQL = (
 
 @dataclass(frozen=True, slots=True)
 class KeySnapshot:
-    """One key's latest result, with its burn rate and runway over the recent window."""
+    """One key's latest result, with its burn rate and runway per currency over the recent
+    window (``row.balances`` holds its money, one balance per currency)."""
 
     row: ResultRow
-    burn_per_day: Decimal | None
-    runway_days: Decimal | None
+    burn_per_day: dict[str, Decimal] = field(default_factory=dict)  # by currency
+    runway_days: dict[str, Decimal] = field(default_factory=dict)  # by currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,13 @@ def read_snapshot(
         series = store.series(set(latest), since=now - timedelta(days=window_days))
         keys = []
         for fingerprint, row in sorted(latest.items(), key=lambda kv: (kv[1].label, kv[0])):
-            burn = burn_rate(series.get(fingerprint, [row]))
-            runway = None if row.unlimited else runway_days(row.available, burn)
-            keys.append(KeySnapshot(row, burn.per_day if burn else None, runway))
+            history = series.get(fingerprint, [row])
+            burns = burn_rates(history)
+            per_day = {c: b.per_day for c, b in burns.items()}
+            headline = burn_rate(history)  # an admin key's spend when it holds no balance
+            if headline is not None and headline.currency not in per_day:
+                per_day[headline.currency] = headline.per_day
+            keys.append(KeySnapshot(row, per_day, runways(row, burns)))
         runs: dict[str, int] = {}
         last_run = None
         for run in store.runs():

@@ -14,8 +14,8 @@ from keyledger.baseurl import display_url
 from keyledger.models import Balance, CheckResult, Spend
 from keyledger.money import plain_text
 
-SCHEMA = "keyledger/results/v1"
-RESULT_SCHEMA = "keyledger/result/v1"
+SCHEMA = "keyledger/results/v2"
+RESULT_SCHEMA = "keyledger/result/v2"
 
 
 def money_text(value: Decimal | None) -> str | None:
@@ -28,7 +28,7 @@ def _time(value: datetime | None) -> str | None:
 
 
 def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
-    """The ``balance`` object of a result."""
+    """One balance object (``balance`` and each item of ``balances``)."""
     if balance is None:
         return None
     return {
@@ -39,6 +39,7 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         "reported_available": money_text(balance.reported_available),
         "token_uncapped": balance.token_uncapped,
         "reading": balance.reading,
+        "parts": [{"name": p.name, "amount": money_text(p.amount)} for p in balance.parts],
         "source": balance.source,
         "read_at": _time(balance.read_at),
         "expires_at": _time(balance.expires_at),
@@ -56,6 +57,16 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
             for g in balance.grants
         ],
     }
+
+
+def balances_of(result: CheckResult) -> tuple[Balance, ...]:
+    """Every balance of ``result``, one per currency, ordered by currency (providers such as
+    DeepSeek answer in no stable order); the primary one is included even if a hand-built
+    result forgot it in ``balances``."""
+    found = list(result.balances)
+    if result.balance is not None and result.balance not in found:
+        found.append(result.balance)
+    return tuple(sorted(found, key=lambda b: b.currency))
 
 
 def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
@@ -93,6 +104,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "status": result.status.value,
         "reason": result.reason,
         "balance": balance_dict(result.balance),
+        "balances": [balance_dict(b) for b in balances_of(result)],
         "balance_reason": result.balance_reason,
         "spend": spend_dict(result.spend),
         "rate_limits": None
@@ -125,4 +137,5 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "attempts": result.attempts,
         "duration_ms": result.duration_ms,
         "retry_at": _time(result.retry_at),
+        "tier": result.tier,
     }

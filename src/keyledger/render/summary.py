@@ -1,7 +1,10 @@
 """Totals over a run: status counts, money per currency and per account.
 
 Keys that share an account (the same organization at the same host) are counted once: the
-account's balance is taken from its first key that has one.
+account's balances are taken from its first key that has any. Every currency has its own
+total; an amount in one currency is never added to another. An account whose available money
+in a currency is unknown (a relay token without a cap says nothing about the wallet behind
+it) is counted in ``unknown`` and adds nothing to ``available``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from keyledger.models import STATUS_ORDER, CheckResult
 from keyledger.money import WIDE
-from keyledger.render.serialize import money_text
+from keyledger.render.serialize import balances_of, money_text
 
 
 def account_id(result: CheckResult) -> str:
@@ -40,7 +43,7 @@ class CurrencyTotal:
     spend: Decimal | None = None
     spend_truncated: bool = False  # some account's spend is only a lower bound
     accounts: int = 0
-    unlimited: int = 0
+    unknown: int = 0  # accounts whose available money in this currency is unknown
 
 
 def _add(total: Decimal | None, value: Decimal | None) -> Decimal | None:
@@ -68,20 +71,22 @@ class Summary:
         """Compute currency totals, one balance and one spend per account."""
         self.currencies = {}
         for results in self.accounts.values():
-            balance = next((r.balance for r in results if r.balance is not None), None)
+            balances = next((balances_of(r) for r in results if balances_of(r)), ())
             spend = next((r.spend for r in results if r.spend is not None), None)
-            if balance is not None:
+            for balance in balances:
                 total = self.currencies.setdefault(
                     balance.currency, CurrencyTotal(balance.currency)
                 )
                 total.accounts += 1
-                total.unlimited += int(balance.token_uncapped)
-                total.available = _add(total.available, balance.available)
+                if balance.token_uncapped or balance.available is None:
+                    total.unknown += 1
+                else:
+                    total.available = _add(total.available, balance.available)
                 total.granted = _add(total.granted, balance.granted)
                 total.used = _add(total.used, balance.used)
             if spend is not None:
                 total = self.currencies.setdefault(spend.currency, CurrencyTotal(spend.currency))
-                if balance is None or balance.currency != spend.currency:
+                if all(b.currency != spend.currency for b in balances):
                     total.accounts += 1
                 total.spend = _add(total.spend, spend.amount)
                 total.spend_truncated = total.spend_truncated or spend.truncated
@@ -109,7 +114,7 @@ class Summary:
                     "spend": money_text(t.spend),
                     "spend_truncated": t.spend_truncated,
                     "accounts": t.accounts,
-                    "unlimited_accounts": t.unlimited,
+                    "unknown_accounts": t.unknown,
                 }
                 for t in sorted(self.currencies.values(), key=lambda t: t.currency)
             ],

@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from keyledger.models import STATUS_ORDER, CheckResult, Status
+from keyledger.models import STATUS_ORDER, Balance, CheckResult, Status
 from keyledger.money import fmt_money
+from keyledger.render.serialize import balances_of
 from keyledger.render.summary import Summary
 from keyledger.sanitize import neutralise
 
@@ -48,19 +49,31 @@ def _reason_cell(result: CheckResult) -> Text:
     return cell
 
 
+def balance_text(balance: Balance) -> str:
+    """One balance in a cell: ``81.69 CNY``, ``available / granted / used``, or a relay token
+    without a cap as ``token uncapped (spent X)`` (its wallet is unknown, never unlimited)."""
+    if balance.token_uncapped:
+        spent = fmt_money(balance.used, balance.currency)
+        return "token uncapped" + (f" (spent {spent})" if balance.used is not None else "")
+    text = fmt_money(balance.available, balance.currency)
+    if balance.available is None:
+        text = f"unknown {balance.currency.upper()}"
+    if balance.granted is not None:
+        text += f" / {fmt_money(balance.granted)} / {fmt_money(balance.used)}"
+    for part in balance.parts:
+        text += f" ({neutralise(part.name)} {fmt_money(part.amount)})"
+    return text
+
+
 def _money_cell(result: CheckResult) -> Text:
-    balance = result.balance
-    if balance is not None:
-        if balance.token_uncapped:
-            used = fmt_money(balance.used, balance.currency)
-            return Text(f"unknown: token uncapped (used {used})")
-        text = fmt_money(balance.available, balance.currency)
-        if balance.granted is not None:
-            text += f" / {fmt_money(balance.granted)} / {fmt_money(balance.used)}"
-        cell = Text(text)
-        stale = balance.reported_available
-        if stale is not None and balance.available is not None and stale != balance.available:
-            cell.append(f"\nAPI total {fmt_money(stale)} incl. expired", style="dim")
+    if result.balance is not None or result.balances:
+        primary = result.balance
+        ordered = sorted(balances_of(result), key=lambda b: (b is not primary, b.currency))
+        cell = Text("\n".join(neutralise(balance_text(b)) for b in ordered))
+        for balance in ordered:
+            stale = balance.reported_available
+            if stale is not None and balance.available is not None and stale != balance.available:
+                cell.append(f"\nAPI total {fmt_money(stale)} incl. expired", style="dim")
         return cell
     if result.spend is not None:
         spend = result.spend
@@ -155,7 +168,7 @@ def totals_view(summary: Summary) -> RenderableType:
             totals.add_column(header, justify="right" if header != "Currency" else "left")
         for total in sorted(summary.currencies.values(), key=lambda t: t.currency):
             accounts = str(total.accounts) + (
-                f" ({total.unlimited} uncapped, money unknown)" if total.unlimited else ""
+                f" ({total.unknown} unknown)" if total.unknown else ""
             )
             totals.add_row(
                 escape(total.currency),
@@ -166,6 +179,15 @@ def totals_view(summary: Summary) -> RenderableType:
                 accounts,
             )
         parts.append(totals)
+        unknown = sum(t.unknown for t in summary.currencies.values())
+        if unknown:
+            parts.append(
+                Text(
+                    f"{unknown} balance(s) with unknown available money (such as a relay token "
+                    "without a cap) are counted as unknown, not in Available.",
+                    style="dim",
+                )
+            )
     shared = summary.shared_accounts
     if shared:
         lines = Text("Shared accounts (counted once):", style="bold")

@@ -94,7 +94,8 @@ CSV_COLUMNS = (
     "available",
     "granted",
     "used",
-    "unlimited",
+    "token_uncapped",
+    "balances",
     "balance_source",
     "balance_reason",
     "next_expiry",
@@ -103,9 +104,24 @@ CSV_COLUMNS = (
     "rpm",
     "tpm",
     "organization",
+    "tier",
     "checked_at",
 )
-_NUMERIC = frozenset({"available", "granted", "used", "spend", "rpm", "tpm", "unlimited"})
+_NUMERIC = frozenset({"available", "granted", "used", "spend", "rpm", "tpm", "token_uncapped"})
+
+
+def balances_cell(balances: list[dict[str, Any]]) -> str | None:
+    """Every balance in one cell, by currency: ``CNY 81.69; USD 0.00`` (never summed); a
+    relay token without a cap reads ``USD unknown (token uncapped)``."""
+    if not balances:
+        return None
+    items = []
+    for b in balances:
+        figure = b["available"] if b["available"] is not None else "unknown"
+        items.append(
+            f"{b['currency']} {figure}" + (" (token uncapped)" if b["token_uncapped"] else "")
+        )
+    return "; ".join(items)
 
 
 class CsvWriter:
@@ -130,7 +146,10 @@ class CsvWriter:
             "available": balance.get("available"),
             "granted": balance.get("granted"),
             "used": balance.get("used"),
-            "unlimited": "true" if balance.get("unlimited") else ("false" if balance else None),
+            "token_uncapped": ("true" if balance["token_uncapped"] else "false")
+            if balance
+            else None,
+            "balances": balances_cell(data["balances"]),
             "balance_source": balance.get("source"),
             "balance_reason": data["balance_reason"],
             "next_expiry": balance.get("next_expiry"),
@@ -139,6 +158,7 @@ class CsvWriter:
             "rpm": limits.get("requests_limit"),
             "tpm": limits.get("tokens_limit"),
             "organization": account.get("organization"),
+            "tier": data["tier"],
             "checked_at": data["checked_at"],
         }
         self.writer.writerow(

@@ -19,7 +19,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from keyledger.ledger.analysis import burn_rate, expiry_warnings, runway_days, sparkline
+from keyledger.ledger.analysis import (
+    burn_rate,
+    burn_rates,
+    expiry_warnings,
+    runway_days,
+    runways,
+    sparkline,
+)
 from keyledger.ledger.rows import ResultRow, RunRow, to_text
 from keyledger.ledger.store import Store
 from keyledger.models import STATUS_ORDER, Evidence
@@ -53,18 +60,27 @@ def _time(value: datetime | None) -> str | None:
     return to_text(value)
 
 
-def balances(row: ResultRow) -> list[Json]:
-    """The balances a result read (one per currency; empty when none was read)."""
-    if row.currency is None:
-        return []
+def balances(row: ResultRow, history: Sequence[ResultRow] = ()) -> list[Json]:
+    """The balances a result read (one per currency, primary first; empty when none was read),
+    each with its burn rate and runway over ``history`` when there is one. A relay token
+    without a cap has ``token_uncapped`` and an unknown (null) ``available``."""
+    burns = burn_rates(list(history)) if history else {}
+    days = runways(row, burns)
+    ordered = sorted(row.balances, key=lambda b: (b.currency != row.currency, b.currency))
     return [
         {
-            "currency": clean_label(row.currency, 16),
-            "available": _money(row.available),
-            "granted": _money(row.granted),
-            "used": _money(row.used),
-            "unlimited": bool(row.unlimited),
+            "currency": clean_label(b.currency, 16),
+            "available": _money(b.available),
+            "granted": _money(b.granted),
+            "used": _money(b.used),
+            "token_uncapped": b.token_uncapped,
+            "reading": clean_label(b.reading, 40) if b.reading else None,
+            "burn_per_day": _money(burns[b.currency].per_day.quantize(PER_DAY))
+            if b.currency in burns
+            else None,
+            "runway_days": _days(days.get(b.currency)),
         }
+        for b in ordered
     ]
 
 
@@ -83,11 +99,16 @@ def snapshot(store: Store, now: datetime) -> Snapshot:
     return Snapshot(store.latest(), store.series(since=since), now)
 
 
+def _available_in(row: ResultRow, currency: str | None) -> Decimal | None:
+    balance = row.balance_in(currency) if currency is not None else None
+    return balance.available if balance is not None and balance.known else None
+
+
 def _key_summary(row: ResultRow, history: Sequence[ResultRow]) -> Json:
     rows = list(history) or [row]
     burn = burn_rate(rows) if row.status == "ok" or row.available is not None else None
-    runway = None if row.unlimited else runway_days(row.available, burn)
-    spark_values = [r.available if r.currency == row.currency else None for r in rows]
+    runway = None if row.token_uncapped else runway_days(row.available, burn)
+    spark_values = [_available_in(r, row.currency) for r in rows]
     points = [
         (to_text(r.checked_at), _money(r.available))
         for r in rows[-SPARK_POINTS:]
@@ -104,7 +125,7 @@ def _key_summary(row: ResultRow, history: Sequence[ResultRow]) -> Json:
         "status_rank": STATUS_RANK.get(row.status, len(STATUS_RANK)),
         "reason": clean_message(row.reason) if row.reason else None,
         "balance_reason": row.balance_reason,
-        "balances": balances(row),
+        "balances": balances(row, rows),
         "spend": None
         if row.spend is None
         else {"amount": _money(row.spend), "currency": row.spend_currency},
@@ -116,7 +137,7 @@ def _key_summary(row: ResultRow, history: Sequence[ResultRow]) -> Json:
         },
         "runway_days": _days(runway),
         "next_expiry": _time(row.next_expiry),
-        "tier": None,  # not recorded by the ledger yet
+        "tier": clean_label(row.tier, 40) if row.tier else None,
         "last_checked": _time(row.checked_at),
         "spark": sparkline(spark_values[-SPARK_POINTS:]) if row.available is not None else "",
         "spark_points": points,
@@ -131,28 +152,36 @@ def keys(snap: Snapshot) -> list[Json]:
 
 
 def _totals(rows: Sequence[ResultRow]) -> list[Json]:
-    """Money per currency; an account shared by several keys is counted once."""
+    """Money per currency, never summed across currencies; an account shared by several keys
+    is counted once. An account whose available money is unknown (a relay token without a
+    cap) is counted in ``unknown`` and adds nothing to ``available``."""
     seen: set[tuple[str, str]] = set()
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
-        if row.currency is None:
-            continue
         account = row.organization or row.fingerprint
-        if (account, row.currency) in seen:
-            continue
-        seen.add((account, row.currency))
-        total = totals.setdefault(
-            row.currency,
-            {"available": Decimal(0), "granted": Decimal(0), "used": Decimal(0), "accounts": 0},
-        )
-        total["accounts"] += 1
-        if row.unlimited:
-            total["unlimited"] = total.get("unlimited", 0) + 1
-            continue
-        for name in ("available", "granted", "used"):
-            value = getattr(row, name)
-            if value is not None:
-                total[name] += value
+        for balance in row.balances:
+            if (account, balance.currency) in seen:
+                continue
+            seen.add((account, balance.currency))
+            total = totals.setdefault(
+                balance.currency,
+                {
+                    "available": Decimal(0),
+                    "granted": Decimal(0),
+                    "used": Decimal(0),
+                    "accounts": 0,
+                    "unknown": 0,
+                },
+            )
+            total["accounts"] += 1
+            if not balance.known:
+                total["unknown"] += 1
+            elif balance.available is not None:
+                total["available"] += balance.available
+            for name in ("granted", "used"):
+                value = getattr(balance, name)
+                if value is not None:
+                    total[name] += value
     return [
         {
             "currency": clean_label(currency, 16),
@@ -160,7 +189,7 @@ def _totals(rows: Sequence[ResultRow]) -> list[Json]:
             "granted": _money(t["granted"]),
             "used": _money(t["used"]),
             "accounts": t["accounts"],
-            "unlimited": t.get("unlimited", 0),
+            "unknown": t["unknown"],
         }
         for currency, t in sorted(totals.items())
     ]

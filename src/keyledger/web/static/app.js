@@ -86,7 +86,7 @@
   function moneyText(k) {
     if (k.balances.length) {
       return k.balances.map(function (b) {
-        if (b.unlimited) return "unknown: token uncapped (used " + money(b.used, b.currency) + ")";
+        if (b.token_uncapped) return "token uncapped" + (b.used !== null ? " (spent " + money(b.used, b.currency) + ")" : "");
         var text = money(b.available, b.currency);
         if (b.granted !== null) text += " / " + money(b.granted) + " / " + money(b.used);
         return text;
