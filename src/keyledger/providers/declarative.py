@@ -262,6 +262,14 @@ class DeclarativeProvider(Provider):
             self._simulated = simulated(self.definition, self.default_base_url)
         return self._simulated
 
+    def base_url(self, key: Key, settings: CheckOptions) -> str:
+        """As for every provider; a key's ``base_url=`` pin loses a trailing ``/v1`` when it is
+        read (relay roots), so it is put back when the default base URL ends in ``/v1``."""
+        root = super().base_url(key, settings)
+        if key.base_url and self.default_base_url.endswith("/v1") and not root.endswith("/v1"):
+            root += "/v1"
+        return root
+
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         """One balance request; its answer read by the definition's paths and flags."""
         spec = self.definition

@@ -75,7 +75,10 @@ class _Reader:
         """``data``, refused when it holds a setting not in ``allowed`` (a typo)."""
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise self.cfg.error((*path, unknown[0]), f"unknown setting {unknown[0]!r}")
+            where = (*path, unknown[0])
+            if isinstance(data[unknown[0]], list):  # an array of tables: its first header
+                where = (*where, 0)
+            raise self.cfg.error(where, f"unknown setting {unknown[0]!r}")
         return data
 
     def tables(
