@@ -324,8 +324,6 @@ def test_s9_option_and_variable_errors_never_echo_a_key(
     assert proc.code != 0
     assert proc.stderr.strip()
     assert_clean(proc.stdout + proc.stderr, [OPTION_KEY], "error message")
-
-
 async def test_s1_metrics_output_is_clean(sim: Simulator, tmp_path: Path) -> None:
     """S1: a metrics scrape of a ledger holding every fault's result has no key, no key
     fragment and no whole fingerprint."""
