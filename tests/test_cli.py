@@ -85,7 +85,8 @@ def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_p
     assert document["complete"] is True
     assert len(document["results"]) == len(scenarios)
     by_label = {r["label"].lower(): r for r in document["results"]}
-    for name, scenario in SCENARIOS.items():
+    for name in scenarios:
+        scenario = SCENARIOS[name]
         assert (by_label[name]["status"], by_label[name]["reason"]) == (
             scenario.expect.value,
             scenario.expect_reason,

@@ -42,10 +42,16 @@ def config_path(environ: Mapping[str, str], explicit: Path | None = None) -> Pat
     override = environ.get("KEYLEDGER_CONFIG", "").strip()
     if override:
         return Path(override).expanduser()
+    return config_dir(environ) / CONFIG_NAME
+
+
+def config_dir(environ: Mapping[str, str]) -> Path:
+    """The user config directory (``$XDG_CONFIG_HOME/keyledger`` on Linux): ``config.toml``
+    and ``providers/*.toml`` live there."""
     xdg = environ.get("XDG_CONFIG_HOME", "").strip()
     if os.name == "posix" and sys.platform != "darwin" and xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "keyledger" / CONFIG_NAME
-    return Path(platformdirs.user_config_dir("keyledger", appauthor=False)) / CONFIG_NAME
+        return Path(xdg) / "keyledger"
+    return Path(platformdirs.user_config_dir("keyledger", appauthor=False))
 
 
 def _parts(dotted: str) -> list[str]:

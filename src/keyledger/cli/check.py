@@ -22,8 +22,10 @@ from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.limits import fit_concurrency
-from keyledger.providers import CheckOptions
+from keyledger.providers import CheckOptions, default_registry
+from keyledger.providers.declarative_load import register_user_providers
 from keyledger.render.writers import Format
+from keyledger.sanitize import holds_key
 from keyledger.transport import HttpOptions
 
 DEFAULTS = HttpOptions()
@@ -40,6 +42,15 @@ def output_format(fmt: str | None, output: Path | None) -> Format:
             "--output needs --format json, jsonl or csv (or a .json, .jsonl or .csv file name)"
         )
     return Format(fmt)
+
+
+def required_model_names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--require-model`` values split on commas, without blanks or repeats."""
+    names = [n.strip() for value in values for n in value.split(",") if n.strip()]
+    for name in names:
+        if len(name) > 128 or holds_key(name):
+            raise UsageExit("--require-model takes model ids (and this one is not one)")
+    return tuple(dict.fromkeys(names))
 
 
 def http_options(
@@ -139,6 +150,23 @@ def http_options(
     metavar="URL",
     help="Base URL for keys that do not name one (a relay, e.g. https://relay.example/v1).",
 )
+@click.option(
+    "--providers",
+    "provider_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A declarative provider definition (TOML; repeatable), added to those in "
+    "<config dir>/providers/*.toml. See docs/providers.md.",
+)
+@click.option(
+    "--require-model",
+    "require_model",
+    multiple=True,
+    metavar="MODEL[,MODEL]",
+    help="Models a key must reach: a key whose model list lacks one is restricted "
+    "(model_missing). Repeatable or comma-separated.",
+)
 @provider_flags
 @click.option(
     "--warn-days",
@@ -202,6 +230,8 @@ def check(
     provider: str | None,
     detect_provider: bool,
     base_url: str | None,
+    provider_files: tuple[Path, ...],
+    require_model: tuple[str, ...],
     warn_days: int,
     record: bool,
     new_identity: bool,
@@ -260,6 +290,11 @@ def check(
             normalise_base_url(base_url)
         except ConfigError as exc:
             raise UsageExit(str(exc)) from None
+    try:
+        register_user_providers(default_registry(), os.environ, provider_files)
+    except ConfigError as exc:
+        raise UsageExit(str(exc)) from None
+    required_models = required_model_names(require_model)
     ident = identity(os.environ, record=record, new_identity=new_identity)
     keyset = load_keys(
         files,
@@ -282,7 +317,9 @@ def check(
     job = CheckJob(
         keys=keyset.keys,
         http=http_options(cap.per_host, timeout, connect_timeout, attempts),
-        check=CheckOptions(provider_options=provider_options(provider_switches)),
+        check=CheckOptions(
+            provider_options=provider_options(provider_switches), required_models=required_models
+        ),
         run=RunOptions(
             concurrency=cap.concurrency,
             deadline=deadline,

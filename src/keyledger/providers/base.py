@@ -170,8 +170,29 @@ class ResultBuilder:
         self.balances = list(balances)
         self.balance = primary_balance(self.balances)
 
+    def missing_models(self) -> list[str]:
+        """Required models (``CheckOptions.required_models``) absent from a known model list.
+
+        Ids are compared exactly, ignoring a ``models/`` prefix (Gemini lists ``models/…``).
+        """
+        if self.models is None or not self.options.required_models:
+            return []
+        listed = {m.removeprefix("models/") for m in self.models}
+        return [m for m in self.options.required_models if m.removeprefix("models/") not in listed]
+
     def finish(self, status: Status, reason: str | None) -> CheckResult:
-        """The result, with ``status`` and ``reason`` as decided by the provider."""
+        """The result, with ``status`` and ``reason`` as decided by the provider.
+
+        A key that lacks a required model becomes ``restricted``/``model_missing`` (with
+        evidence naming the models) unless its status is already worse.
+        """
+        missing = self.missing_models()
+        if missing and STATUS_ORDER.index(status) > STATUS_ORDER.index(Status.RESTRICTED):
+            status, reason = Status.RESTRICTED, "model_missing"
+            names = self.clean(", ".join(missing), 200)
+            self.evidence.append(
+                Evidence("required_models", None, message=f"missing: {names}", outcome=reason)
+            )
         balances = tuple(self.balances)
         if self.balance is not None and self.balance not in balances:
             balances = (self.balance, *(b for b in balances if b.currency != self.balance.currency))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from keyledger.classify import Verdict
 from keyledger.client import Client
-from keyledger.models import Account, CheckResult, Key, Status
+from keyledger.models import Account, CheckResult, Key, RateLimits, Status
 from keyledger.providers.base import ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
 from keyledger.providers.openai_common import (
@@ -38,6 +38,19 @@ CHAT = "/v1/chat/completions"
 ME = "/v1/me"
 PROBE_MODELS = ("gpt-4o-mini", "gpt-4.1-nano", "gpt-3.5-turbo", "gpt-4o", "babbage-002")
 MAX_MODELS_KEPT = 500
+# provider-apis.md §2.3: a key whose x-ratelimit-limit-requests is at most 250 is a trial
+# (free) key (trial text models allowed 200 requests a day). Higher limits do not reveal which
+# paid tier a key is on (limits vary per model), so no tier is claimed for them.
+TRIAL_MAX_RPM = 250
+
+
+def tier_hint(limits: RateLimits | None) -> str | None:
+    """``"trial"`` when the request limit says so; ``None`` (unknown) otherwise."""
+    if limits is None or limits.requests_limit is None:
+        return None
+    return "trial" if limits.requests_limit <= TRIAL_MAX_RPM else None
+
+
 # Verdicts that settle the key's fate, whichever call gave them.
 FINAL = frozenset({Status.INVALID, Status.DEACTIVATED, Status.BILLING_INACTIVE, Status.NO_QUOTA})
 
@@ -118,6 +131,7 @@ async def check_secret(client: Client, key: Key, options: CheckOptions) -> Check
         probe = out.record(exchange, "probe")
         if isinstance(exchange.outcome, Reply):
             out.rate_limits = rate_limits(exchange.outcome.headers, out.clean) or out.rate_limits
+            out.tier = tier_hint(out.rate_limits) or out.tier
             out.account = organization(exchange.outcome.headers, out.account, out.clean)
         if probe is None:  # a 2xx: served only if it really is a completion
             served = isinstance(exchange.outcome, Reply) and "choices" in (

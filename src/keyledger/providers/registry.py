@@ -1,6 +1,7 @@
 """The provider registry: built-in providers, plugins, and what is derived from them.
 
-Built-ins are listed in :data:`BUILTINS` (adding a vendor is one line there). Third-party
+Built-ins are listed in :data:`BUILTINS` (adding a vendor is one line there), or written as a
+declarative definition in ``providers/defs/*.toml`` (adding one is one file). Third-party
 providers register through the entry-point group ``keyledger.providers`` (the way ``llm`` and
 ``pytest`` load plugins): each entry point names a :class:`~keyledger.providers.spec.Provider`
 subclass. From the registry come key routing (which provider a key goes to), the key prefixes
@@ -230,7 +231,10 @@ def _plugins() -> Iterator[tuple[str, Provider]]:
 
 def build_registry(*, plugins: bool = True) -> Registry:
     """A registry of the built-in providers and, with ``plugins``, the installed plugins."""
+    from keyledger.providers.declarative_load import builtin_definitions, register_definitions
+
     registry = Registry(_load(spec) for spec in BUILTINS)
+    register_definitions(registry, builtin_definitions())  # providers/defs/*.toml
     if plugins:
         for entry_name, provider in _plugins():
             try:

@@ -84,6 +84,9 @@ class CheckOptions:
     base_urls: Mapping[str, str] = field(default_factory=dict)  # provider -> default base URL
     provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     now: Callable[[], datetime] = _utcnow
+    # Models a key must reach (``--require-model``): a key whose model list is known and lacks
+    # one becomes ``restricted``/``model_missing``.
+    required_models: tuple[str, ...] = ()
 
     def option(self, provider: str, name: str, default: Any = None) -> Any:
         """``provider``'s option ``name``, or ``default``."""

@@ -118,6 +118,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
             "tokens_reset": limits.tokens_reset,
         },
         "models": list(result.models) if result.models is not None else None,
+        "tier": result.tier,
         "account": None
         if account is None
         else {"organization": account.organization, "name": account.name, "plan": account.plan},

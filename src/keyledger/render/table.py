@@ -127,6 +127,7 @@ def results_table(
     table.add_column("Available / Granted / Used", overflow="fold")
     table.add_column("Expires")
     table.add_column("RPM / TPM", justify="right")
+    table.add_column("Tier", no_wrap=True)
     extra = extra_columns or {}
     for header in extra:
         table.add_column(header)
@@ -146,6 +147,7 @@ def results_table(
             _money_cell(result),
             _expiry_cell(result, now, warn),
             _limits_cell(result),
+            safe(result.tier) if result.tier else Text("-", style="dim"),
             *(cells.get(key.fingerprint, Text("")) for cells in extra.values()),
         )
     return table

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import urllib.parse
+from typing import Any
 
 from keyledger.models import Kind
 from keyledger.simulator.scenario import (
@@ -24,6 +25,16 @@ from keyledger.simulator.scenario import (
 )
 
 
+def simulator_of(provider: object) -> Any:
+    """A provider's simulator module (``ROUTES``, ``SCENARIOS``), or ``None``: its
+    ``simulator`` module, or the pieces a declarative provider generates (``simulated()``)."""
+    simulated = getattr(provider, "simulated", None)
+    if callable(simulated):
+        return simulated()
+    module_name = getattr(provider, "simulator", None)
+    return importlib.import_module(module_name) if module_name else None
+
+
 def _gather() -> tuple[dict[str, Scenario], dict[tuple[str, str], list[str]], dict[str, Decorate]]:
     from keyledger.providers.registry import default_registry
 
@@ -31,10 +42,9 @@ def _gather() -> tuple[dict[str, Scenario], dict[tuple[str, str], list[str]], di
     routes: dict[tuple[str, str], list[str]] = {}
     decorators: dict[str, Decorate] = {}
     for provider in default_registry():
-        module_name = getattr(provider, "simulator", None)
-        if not module_name:
+        module = simulator_of(provider)
+        if module is None:
             continue
-        module = importlib.import_module(module_name)
         for name, scenario in module.SCENARIOS.items():
             if name in scenarios:
                 raise ValueError(f"simulator scenario {name!r} is declared twice")
