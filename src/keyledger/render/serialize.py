@@ -138,5 +138,4 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "attempts": result.attempts,
         "duration_ms": result.duration_ms,
         "retry_at": _time(result.retry_at),
-        "tier": result.tier,
     }
