@@ -190,7 +190,13 @@ class Registry:
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
-BUILTINS: tuple[str, ...] = ("keyledger.providers.openai:OpenAIProvider",)
+BUILTINS: tuple[str, ...] = (
+    "keyledger.providers.openai:OpenAIProvider",
+    "keyledger.providers.moonshot:MoonshotProvider",
+    "keyledger.providers.moonshot:MoonshotGlobalProvider",
+    "keyledger.providers.siliconflow:SiliconFlowProvider",
+    "keyledger.providers.siliconflow:SiliconFlowGlobalProvider",
+)
 
 
 def _load(spec: str) -> Provider:
