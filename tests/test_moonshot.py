@@ -242,3 +242,11 @@ def test_base_url_routes_by_region() -> None:
     assert registry.route(key, "moonshot-global", None).provider == "moonshot-global"
     assert registry.route(key, None, None).problem == "ambiguous_provider"
     assert "moonshot" not in registry.candidates(key)
+
+
+async def test_key_file_base_url_without_v1(sim: Simulator, client: Client) -> None:
+    """A key's base_url stored without /v1 (as key files keep it) still reaches the balance."""
+    key = _key(make_key("moonshot_ok", 3), "moonshot", base_url=sim.url)
+    (result,) = await _check(client, {}, [key])
+    assert result.status is Status.OK
+    assert sim.state.count("moonshot_ok", BALANCE_PATH) == 1

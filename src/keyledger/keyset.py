@@ -15,6 +15,7 @@ from keyledger.keys import (
     claimed_elsewhere,
     first_bad_char,
     is_placeholder,
+    is_provider_name,
     route,
 )
 from keyledger.models import Key
@@ -102,7 +103,9 @@ def _field_problem(entry: Entry) -> InputIssue | None:
     if not any(text for _, _, text in fields) and entry.base_url is None:
         return None
     redactor = Redactor((entry.value,))
-    for _, shown, text in fields:
+    for name, shown, text in fields:
+        if name == "provider" and text is not None and is_provider_name(text):
+            continue  # a provider's own name is public, even when a key happens to contain it
         if text is not None and holds_key(text, redactor):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
     if entry.base_url is not None and holds_key(entry.base_url, redactor, tokens=False):

@@ -93,7 +93,7 @@ class MoonshotProvider(RegionalProvider):
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         """Read the balance; its answer decides the status."""
         out = ResultBuilder(key, options, self.classification)
-        url = self.base_url(key, options) + BALANCE
+        url = self.api_base(key, options) + BALANCE
         refused = self.refuse_foreign(url, out)
         if refused is not None:
             return refused

@@ -13,9 +13,9 @@ import urllib.parse
 from dataclasses import replace
 from typing import ClassVar
 
-from keyledger.models import CheckResult, Evidence, Status
+from keyledger.models import CheckResult, Evidence, Key, Status
 from keyledger.providers.base import ResultBuilder
-from keyledger.providers.spec import Provider, host_of
+from keyledger.providers.spec import CheckOptions, Provider, host_of
 
 REGION_MISMATCH = "region_mismatch"
 
@@ -25,6 +25,14 @@ class RegionalProvider(Provider):
 
     sibling: ClassVar[str]
     foreign_hosts: ClassVar[tuple[str, ...]] = ()  # the other region's hosts
+
+    def api_base(self, key: Key, options: CheckOptions) -> str:
+        """The base URL ending in ``/v1``, whether or not it was given with it.
+
+        Key files store a ``base_url`` without its ``/v1`` (``baseurl.normalise_base_url``),
+        while these vendors document their base URLs with it: both mean the same API.
+        """
+        return self.base_url(key, options).removesuffix("/v1") + "/v1"
 
     def refuse_foreign(self, url: str, out: ResultBuilder) -> CheckResult | None:
         """A result refusing to send the key to ``url`` when it is the other region's host."""

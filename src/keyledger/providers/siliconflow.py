@@ -87,7 +87,7 @@ class SiliconFlowProvider(RegionalProvider):
     async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
         """Read the user info; when it is retired, the models list decides the status."""
         out = ResultBuilder(key, options, self.classification)
-        root = self.base_url(key, options)
+        root = self.api_base(key, options)
         url = root + USER_INFO
         refused = self.refuse_foreign(url, out)
         if refused is not None:
