@@ -250,3 +250,32 @@ async def test_key_file_base_url_without_v1(sim: Simulator, client: Client) -> N
     (result,) = await _check(client, {}, [key])
     assert result.status is Status.OK
     assert sim.state.count("moonshot_ok", BALANCE_PATH) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"code": 0, "data": {"available_balance": "1e999"}, "status": True},
+        {"code": 0, "data": {"cash_balance": 3}, "status": True},
+        {"code": 1, "data": None, "status": False},
+    ],
+)
+async def test_odd_balance_is_unknown(
+    sim: Simulator, client: Client, answer: dict[str, object]
+) -> None:
+    """A balance answer without a bounded available_balance is unknown, never ok or 0."""
+    from dataclasses import replace
+
+    from keyledger.simulator.responses import json_reply
+    from keyledger.simulator.sim_moonshot import BALANCE
+
+    sim.state.extra_scenarios["ms_odd"] = replace(
+        SCENARIOS["moonshot_ok"], name="ms_odd", endpoints={BALANCE: json_reply(answer)}
+    )
+    key = _key("sk-KLSIM__ms_odd__000001x7Rq2LmZ9vK3pT8wY4nB", "moonshot")
+    (result,) = await _check(client, provider_base_urls(sim.url), [key])
+    assert (result.status, result.reason, result.balance) == (
+        Status.UNKNOWN,
+        "unexpected_body",
+        None,
+    )

@@ -178,3 +178,38 @@ def test_base_url_routes_by_region() -> None:
     )
     assert registry.route(key, None, "https://api.siliconflow.cn/v1").provider == "siliconflow"
     assert registry.route(key, None, None).problem == "ambiguous_provider"
+
+
+async def test_invalid_key_evidence_names_the_other_region(sim: Simulator, client: Client) -> None:
+    """A 401 reminds that SiliconFlow keys work only in their own region."""
+    value = make_key("siliconflow_invalid")
+    (result,) = await _check(client, provider_base_urls(sim.url), [_key(value, "siliconflow")])
+    message = result.evidence[-1].message or ""
+    assert "siliconflow-global" in message and value not in message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"code": 50000, "message": "error", "status": False, "data": None},
+        {"code": 20000, "message": "OK", "status": True, "data": {"totalBalance": "1e999"}},
+        {"code": 20000, "message": "OK", "status": True, "data": {"balance": "5"}},
+    ],
+)
+async def test_odd_user_info_is_unknown(
+    sim: Simulator, client: Client, answer: dict[str, object]
+) -> None:
+    """A user info that is not a code-20000 answer with a bounded totalBalance is unknown."""
+    from keyledger.simulator.responses import json_reply
+    from keyledger.simulator.sim_siliconflow import USER_INFO, scenario
+
+    sim.state.extra_scenarios["sf_odd"] = scenario(
+        "sf_odd", "siliconflow-global", "odd", Status.UNKNOWN, None, {USER_INFO: json_reply(answer)}
+    )
+    key = _key("sk-KLSIM__sf_odd__000001x7Rq2LmZ9vK3pT8wY4nB", "siliconflow-global")
+    (result,) = await _check(client, provider_base_urls(sim.url), [key])
+    assert (result.status, result.reason, result.balance) == (
+        Status.UNKNOWN,
+        "unexpected_body",
+        None,
+    )
