@@ -581,3 +581,13 @@ def test_key_env_holding_a_key_is_not_echoed(tmp_path: Path) -> None:
     path.write_text(f'[accounts.work]\nkey_env = "{body}"\n')
     issues = [i for i in read_source(str(path)) if isinstance(i, InputIssue)]
     assert issues and all(body not in str(i) for i in issues)
+
+
+def test_a_provider_name_inside_the_key_is_not_a_secret() -> None:
+    """A registered provider's name is public: a key containing it keeps its provider field."""
+    value = "sk-" + "Zr4Tq8Wmoonshot2Xn6Yb0Vc3Ud7Se1Rf5Qg9Ph2Oi6Nj"
+    built = build(Entry(value, "k:1", provider="moonshot"))
+    assert built.errors == []
+    assert [k.provider for k in built.keys] == ["moonshot"]
+    leaked = build(Entry(value, "k:1", provider="moonshot2Xn"))  # not a provider: a piece
+    assert leaked.keys == [] and leaked.errors

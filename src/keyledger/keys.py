@@ -57,6 +57,13 @@ def route(value: str, provider: str | None, base_url: str | None) -> Route:
     return default_registry().route(value, provider, base_url)
 
 
+def is_provider_name(text: str) -> bool:
+    """Whether ``text`` is the name of a registered provider (public, never part of a key)."""
+    from keyledger.providers.registry import default_registry
+
+    return text in default_registry()
+
+
 def claimed_elsewhere(value: str, provider: str | None) -> bool:
     """Whether another provider's shape claims ``value`` (defaults never re-route such keys)."""
     from keyledger.providers.registry import default_registry

@@ -95,13 +95,6 @@ def looks_like_secret(text: str, value: str = "") -> bool:
     return holds_key(text, Redactor((value,)) if value else None)
 
 
-def _registered(name: str) -> bool:
-    """Whether ``name`` is a registered provider's name."""
-    from keyledger.providers.registry import default_registry
-
-    return name in default_registry()
-
-
 def _field_problem(entry: Entry) -> InputIssue | None:
     """Why an entry's other fields cannot be kept: one of them carries a key (F1).
 
@@ -116,7 +109,7 @@ def _field_problem(entry: Entry) -> InputIssue | None:
         return None
     redactor = Redactor((entry.value,))
     for name, shown, text in fields:
-        if name == "provider" and text is not None and _registered(text):
+        if name == "provider" and text is not None and is_provider_name(text):
             continue  # a registered provider's name is public, even if the key spells it
         if text is not None and holds_key(text, redactor):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")

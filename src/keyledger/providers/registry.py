@@ -206,6 +206,10 @@ BUILTINS: tuple[str, ...] = (
     "keyledger.providers.fireworks:FireworksProvider",
     "keyledger.providers.perplexity:PerplexityProvider",
     "keyledger.providers.cohere:CohereProvider",
+    "keyledger.providers.moonshot:MoonshotProvider",
+    "keyledger.providers.moonshot:MoonshotGlobalProvider",
+    "keyledger.providers.siliconflow:SiliconFlowProvider",
+    "keyledger.providers.siliconflow:SiliconFlowGlobalProvider",
 )
 
 
