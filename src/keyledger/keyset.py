@@ -15,6 +15,7 @@ from keyledger.keys import (
     claimed_elsewhere,
     first_bad_char,
     is_placeholder,
+    is_provider_name,
     route,
 )
 from keyledger.models import Key
