@@ -2,49 +2,85 @@
 
 from __future__ import annotations
 
-from keyledger.simulator.scenarios import make_key
+from keyledger.simulator.scenarios import make_key, relay_base_url
 
-# (label, scenario, routed to a relay base URL?); acme-prod and acme-staging share an org.
-DEMO_ACCOUNTS: tuple[tuple[str, str, bool], ...] = (
-    ("personal (browser session)", "grants", False),
-    ("research trial (session)", "grant_lapses_day_24", False),
-    ("new signup (session)", "zero_balance", False),
-    ("banned account (session)", "session_deactivated", False),
-    ("acme-prod", "ok", False),
-    ("acme-staging", "rate_limited_then_ok", False),
-    ("side-project", "no_quota", False),
-    ("old-startup", "billing_off", False),
-    ("leaked-2023", "deactivated", False),
-    ("policy-strike", "terminated", False),
-    ("typo-in-env", "invalid", False),
-    ("ci-readonly", "restricted", False),
-    ("batch-jobs", "rate_limited", False),
-    ("travel-laptop", "region", False),
-    ("flaky-gateway", "html_502", False),
-    ("cafe-wifi", "captive_portal", False),
-    ("relay-team", "relay", True),
-    ("relay-uncapped", "relay_unlimited", True),
-    ("relay-spent", "relay_spent", True),
-    ("relay-drained", "relay_exhausted", True),
-    ("relay-revoked", "relay_invalid", True),
-    ("org-admin", "admin", False),
-    ("admin-misused", "admin_no_scope", False),
+# (label, scenario, pin): pin is None (the key's shape routes it), RELAY (a one-api/new-api
+# relay site on the simulator) or a provider name (``provider=NAME``, as a user pins a plain sk-
+# key). acme-prod and acme-staging share an org. Labels never repeat 8 characters of their
+# key (simulator keys spell their scenario's name), so vendor names are capitalised.
+RELAY = "relay"
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
+    ("personal (browser session)", "grants", None),
+    ("research trial (session)", "grant_lapses_day_24", None),
+    ("new signup (session)", "zero_balance", None),
+    ("banned account (session)", "session_deactivated", None),
+    ("acme-prod", "ok", None),
+    ("acme-staging", "rate_limited_then_ok", None),
+    ("side-project", "no_quota", None),
+    ("old-startup", "billing_off", None),
+    ("leaked-2023", "deactivated", None),
+    ("policy-strike", "terminated", None),
+    ("typo-in-env", "invalid", None),
+    ("ci-readonly", "restricted", None),
+    ("batch-jobs", "rate_limited", None),
+    ("travel-laptop", "region", None),
+    ("flaky-gateway", "html_502", None),
+    ("cafe-wifi", "captive_portal", None),
+    ("relay-team", "relay", RELAY),
+    ("relay-uncapped", "relay_unlimited", RELAY),
+    ("relay-spent", "relay_spent", RELAY),
+    ("relay-drained", "relay_exhausted", RELAY),
+    ("relay-revoked", "relay_invalid", RELAY),
+    ("relay CNY site", "relay_newapi_cny", RELAY),
+    ("relay empty wallet", "relay_unlimited_empty_wallet", RELAY),
+    ("relay one-api wallet", "relay_oneapi_wallet", RELAY),
+    ("org-admin", "admin", None),
+    ("admin-misused", "admin_no_scope", None),
     # Accounts that move with the simulated clock, so the demo ledger's history has a story.
-    ("team-credits (session)", "grants_spending", False),
-    ("relay-metered", "relay_spending", True),
-    ("org-admin-billing", "admin_spending", False),
-    ("intern-laptop", "dies_midrun", False),
+    ("team-credits (session)", "grants_spending", None),
+    ("relay-metered", "relay_spending", RELAY),
+    ("org-admin-billing", "admin_spending", None),
+    ("intern-laptop", "dies_midrun", None),
+    # Every other provider: balances in CNY, USD, points and DIEM, and their own signals.
+    ("DeepSeek wallet", "deepseek_multi_currency", "deepseek"),
+    ("DeepSeek unpaid", "deepseek_unavailable", "deepseek"),
+    ("OpenRouter app", "openrouter_ok", None),
+    ("OpenRouter admin", "openrouter_management", None),
+    ("OpenRouter free", "openrouter_zero_credits", None),
+    ("Moonshot cn", "moonshot_ok", "moonshot"),
+    ("Moonshot in debt", "moonshot_debt", "moonshot"),
+    ("Kimi global", "moonshot_global_ok", "moonshot-global"),
+    ("SiliconFlow cn", "siliconflow_retired", "siliconflow"),
+    ("SiliconFlow intl", "siliconflow_global_ok", "siliconflow-global"),
+    ("Groq org", "groq_restricted", None),
+    ("Mistral team", "mistral_ok", "mistral"),
+    ("Zhipu GLM", "zhipu_no_balance", "zhipu"),
+    ("Z.ai", "zai_ok", "zai"),
+    ("DashScope", "dashscope_arrearage", "dashscope"),
+    ("Ark (Volcengine)", "ark_ok", "ark"),
+    ("MiniMax", "minimax_no_balance", "minimax"),
+    ("Together", "together_credit_limit_then_ok", "together"),
+    ("FW inference", "fireworks_ok", "fireworks"),
+    ("PPLX search", "perplexity_ok", None),
+    ("Cohere", "cohere_ok", "cohere"),
+    ("StepFun", "stepfun_ok", "stepfun"),
+    ("302.ai", "302ai_ok", "302ai"),
+    ("API2D", "api2d_ok", "api2d"),
+    ("Venice", "venice_cannot_consume", "venice"),
+    ("DeepInfra", "deepinfra_ok", "deepinfra"),
 )
 
 
 def demo_lines(sim_url: str, unreachable_url: str) -> list[str]:
-    """The demo key file's lines (labels, keys, relay base URLs)."""
+    """The demo key file's lines (labels, keys, pins)."""
     lines = ["# keyledger demo: every key below is answered by the built-in simulator"]
-    for n, (label, scenario, relay) in enumerate(DEMO_ACCOUNTS):
+    for n, (label, scenario, pin) in enumerate(DEMO_ACCOUNTS):
         account = "acme" if label.startswith("acme-") else None
         line = f'"{label}" {make_key(scenario, n, account=account)}'
-        if relay:
-            line += f" base_url={sim_url}/v1"
+        if pin == RELAY:
+            line += f" base_url={relay_base_url(sim_url, scenario)}"
+        elif pin is not None:
+            line += f" provider={pin}"
         lines.append(line)
     lines.append(f'"self-hosted (down)" {make_key("ok", 999)} base_url={unreachable_url}')
     return lines
