@@ -25,9 +25,6 @@ _BASE_PREFIXES: tuple[str, ...] = (
 
 _lock = threading.Lock()
 _prefixes: tuple[str, ...] = _BASE_PREFIXES
-_pattern: re.Pattern[str] | None = None
-_word_pattern: re.Pattern[str] | None = None
-_token_pattern: re.Pattern[str] | None = None
 _loaded = False
 
 
@@ -43,11 +40,11 @@ def _ensure_loaded() -> None:
 
 def register_prefixes(prefixes: tuple[str, ...] | list[str]) -> None:
     """Add key prefixes (a provider's shapes); masking and redaction pick them up."""
-    global _prefixes, _pattern, _word_pattern, _token_pattern
+    global _prefixes
     with _lock:
         merged = set(_prefixes) | {p for p in prefixes if p}
         _prefixes = tuple(sorted(merged, key=lambda p: (-len(p), p)))
-        _pattern = _word_pattern = _token_pattern = None
+        _compiled.clear()
 
 
 def prefixes() -> tuple[str, ...]:
@@ -64,34 +61,39 @@ def public_prefix(value: str) -> str:
     return ""
 
 
+# The three key-shape patterns, as (text before the prefix, body length, bearer form); each is
+# compiled from the known prefixes on first use and again after a provider registers more.
+_FORMS: dict[str, tuple[str, int, str]] = {
+    # anything key-shaped, anywhere (redaction of remote text)
+    "any": ("", 8, r"Bearer\s+[A-Za-z0-9_\-\.]{8,}"),
+    # in text the user typed: a prefix glued to a word (``task-force``) is not a key
+    "token": ("(?<![A-Za-z0-9])", 8, r"Bearer\s+[A-Za-z0-9_\-\.]{8,}"),
+    # a whole key-shaped word (``desk-computer-1234…`` is not an ``sk-`` key)
+    "word": (r"(?<![A-Za-z0-9_\-])", 16, r"(?i:bearer)\s+\S{16,}"),
+}
+_compiled: dict[str, re.Pattern[str]] = {}
+
+
+def _form(name: str) -> re.Pattern[str]:
+    _ensure_loaded()
+    pattern = _compiled.get(name)
+    if pattern is None:
+        before, length, bearer = _FORMS[name]
+        alternatives = "|".join(re.escape(p) for p in _prefixes)
+        pattern = re.compile(rf"{before}(?:{alternatives})[A-Za-z0-9_\-]{{{length},}}|{bearer}")
+        _compiled[name] = pattern
+    return pattern
+
+
 def key_pattern() -> re.Pattern[str]:
     """A regex matching anything key-shaped: a known prefix then a token, or a bearer token."""
-    global _pattern
-    _ensure_loaded()
-    pattern = _pattern
-    if pattern is None:
-        alternatives = "|".join(re.escape(p) for p in _prefixes)
-        pattern = re.compile(
-            rf"(?:{alternatives})[A-Za-z0-9_\-]{{8,}}|Bearer\s+[A-Za-z0-9_\-\.]{{8,}}"
-        )
-        _pattern = pattern
-    return pattern
+    return _form("any")
 
 
 def token_pattern() -> re.Pattern[str]:
-    """Key shapes in text the user typed, where a prefix glued to a word (``task-force``) is
-    not a key: a known prefix that does not follow a letter or digit, then 8+ key characters."""
-    global _token_pattern
-    _ensure_loaded()
-    pattern = _token_pattern
-    if pattern is None:
-        alternatives = "|".join(re.escape(p) for p in _prefixes)
-        pattern = re.compile(
-            rf"(?<![A-Za-z0-9])(?:{alternatives})[A-Za-z0-9_\-]{{8,}}"
-            rf"|Bearer\s+[A-Za-z0-9_\-\.]{{8,}}"
-        )
-        _token_pattern = pattern
-    return pattern
+    """Key shapes in text the user typed: a known prefix that does not follow a letter or
+    digit, then 8+ key characters, or a bearer token."""
+    return _form("token")
 
 
 def looks_like_key(text: str) -> bool:
@@ -100,13 +102,4 @@ def looks_like_key(text: str) -> bool:
     The prefix must start a word (``desk-computer-1234…`` is not an ``sk-`` key), and a
     bearer token counts too.
     """
-    global _word_pattern
-    _ensure_loaded()
-    pattern = _word_pattern
-    if pattern is None:
-        alternatives = "|".join(re.escape(p) for p in _prefixes)
-        pattern = re.compile(
-            rf"(?<![A-Za-z0-9_\-])(?:{alternatives})[A-Za-z0-9_\-]{{16,}}|(?i:bearer)\s+\S{{16,}}"
-        )
-        _word_pattern = pattern
-    return pattern.search(text) is not None
+    return _form("word").search(text) is not None
