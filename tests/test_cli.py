@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from keyledger.simulator import SCENARIOS, Simulator, make_key
-from keyledger.simulator.scenarios import provider_base_urls
+from keyledger.simulator.scenarios import provider_base_urls, relay_base_url
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schema/results-v2.schema.json").read_text())
 ESC = "\x1b"
@@ -35,6 +35,8 @@ def key_file(tmp_path: Path, sim: Simulator, scenarios: list[str], name: str = "
 def _pin(scenario: str, sim: Simulator) -> str:
     """OpenAI scenarios go to the simulator as a relay; other vendors' are pinned to theirs."""
     provider = SCENARIOS[scenario].provider if scenario in SCENARIOS else "openai"
+    if provider == "openai" and SCENARIOS[scenario].relay:
+        return f"base_url={relay_base_url(sim.url, scenario)}"
     if provider == "openai":
         return f"base_url={sim.url}/v1"
     return f"provider={provider} base_url={provider_base_urls(sim.url)[provider]}"
@@ -85,12 +87,9 @@ def test_json_output_follows_the_schema(run_cli: Any, live_sim: Simulator, tmp_p
     assert document["complete"] is True
     assert len(document["results"]) == len(scenarios)
     by_label = {r["label"].lower(): r for r in document["results"]}
-    for name in scenarios:
-        scenario = SCENARIOS[name]
-        assert (by_label[name]["status"], by_label[name]["reason"]) == (
-            scenario.expect.value,
-            scenario.expect_reason,
-        )
+    got = {n: (by_label[n]["status"], by_label[n]["reason"]) for n in scenarios}
+    expected = {n: (SCENARIOS[n].expect.value, SCENARIOS[n].expect_reason) for n in scenarios}
+    assert got == expected
     assert by_label["relay"]["balance"]["available"] == "74.66"
     assert by_label["relay"]["base_url"] == live_sim.url
     uncapped = by_label["relay_unlimited"]  # a token without a cap: its wallet is unknown

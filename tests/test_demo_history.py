@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from keyledger.ledger import Store
+from keyledger.simulator.demo import DEMO_ACCOUNTS
 from keyledger.simulator.demo_history import HISTORY_DAYS, demo_epoch, ensure_demo_ledger
 
 NOW = datetime(2026, 4, 22, 9, 30, tzinfo=UTC)
@@ -27,7 +28,8 @@ def test_history_is_daily_exact_and_filled_once(tmp_path: Path) -> None:
         latest = {r.label: r for r in store.latest().values()}
     start = NOW - timedelta(days=HISTORY_DAYS)
     assert [r.started_at for r in runs] == [start + timedelta(days=n) for n in range(21)]
-    assert all(r.status == "complete" and r.results_recorded == 28 for r in runs)
+    expected = len(DEMO_ACCOUNTS) + 1  # every demo account and the unreachable host
+    assert all(r.status == "complete" and r.results_recorded == expected for r in runs)
     assert latest["relay-metered"].available == Decimal("44.66")  # 74.66 - 20 days x 1.50
     assert latest["team-credits (session)"].available == Decimal("60.000000")
     assert latest["intern-laptop"].status == "deactivated"

@@ -173,8 +173,8 @@ async def test_the_older_auth_key_path_is_tried_when_key_is_missing(
     client: Client, sim: Simulator
 ) -> None:
     """A 404 on /key falls back to /auth/key; its unwrapped body is read the same way."""
-    result = (await check_entries(client, sim, [scenario_entry("openrouter_auth_key")]))[
-        "openrouter_auth_key"
+    result = (await check_entries(client, sim, [scenario_entry("openrouter_legacy_path")]))[
+        "openrouter_legacy_path"
     ]
 
     assert result.status is Status.OK

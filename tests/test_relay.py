@@ -91,7 +91,7 @@ async def test_table_never_calls_an_uncapped_token_unlimited_money(
     console.print(results_table([result], now=dt.datetime.now(dt.UTC)))
 
     text = out.getvalue()
-    assert "unknown: token uncapped (used 1,234.56 USD)" in text
+    assert "token uncapped (spent 1,234.56 USD)" in text
     assert "unlimited" not in text
 
 

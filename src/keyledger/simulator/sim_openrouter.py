@@ -15,7 +15,7 @@ from keyledger.simulator.scenario import Scenario
 
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/key"): "openrouter_key",
-    ("GET", "/api/v1/auth/key"): "openrouter_auth_key",
+    ("GET", "/api/v1/auth/key"): "openrouter_legacy_path",
     ("GET", "/api/v1/credits"): "openrouter_credits",
 }
 
@@ -131,11 +131,11 @@ SCENARIOS: dict[str, Scenario] = {
             openrouter_credits=ZERO_CREDITS,
         ),
         _scenario(
-            "openrouter_auth_key",
+            "openrouter_legacy_path",
             "OpenRouter: only the older /auth/key path, unwrapped (a 2025 capture)",
             Status.OK,
             None,
-            openrouter_auth_key=json_reply(
+            openrouter_legacy_path=json_reply(
                 {
                     "label": "sk-or-v1-0fa...240",
                     "limit": None,
