@@ -41,14 +41,9 @@ class Route:
 # for an ambiguous ``sk-`` key. A provider module registered under the same name replaces its
 # entry here.
 RECOGNISED_ONLY: dict[str, str] = {
-    "sk-ant-admin01-": "anthropic",
-    "sk-ant-api03-": "anthropic",
-    "sk-ant-": "anthropic",
     "sk-or-": "openrouter",
-    "xai-": "xai",
     "gsk_": "groq",
     "pplx-": "perplexity",
-    "AIza": "gemini",
 }
 
 
@@ -190,7 +185,12 @@ class Registry:
         return Route("openai", Kind.UNRECOGNIZED, "unrecognized_key")
 
 
-BUILTINS: tuple[str, ...] = ("keyledger.providers.openai:OpenAIProvider",)
+BUILTINS: tuple[str, ...] = (
+    "keyledger.providers.openai:OpenAIProvider",
+    "keyledger.providers.anthropic:AnthropicProvider",
+    "keyledger.providers.xai:XAIProvider",
+    "keyledger.providers.gemini:GeminiProvider",
+)
 
 
 def _load(spec: str) -> Provider:
