@@ -8,6 +8,7 @@ checks as ``CheckOptions.provider_options``.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from keyledger.secret import Secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PREFIX = "provider_opt__"
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # upper case: a key is never all upper case
 
 
 def provider_flags(command: F) -> F:
@@ -66,9 +68,11 @@ def provider_options(
             if (provider, option) in secret_env:
                 if value is None:
                     continue
+                flag = f"--{provider}-{option.replace('_', '-')}"
+                if not _ENV_NAME.fullmatch(value):  # never echoed: it may be a pasted key
+                    raise click.UsageError(f"{flag} takes the NAME of an environment variable")
                 if not env.get(value):
-                    flag = f"--{provider}-{option.replace('_', '-')}"
-                    raise click.UsageError(f"{flag}: environment variable {value!r} is not set")
+                    raise click.UsageError(f"{flag}: environment variable {value} is not set")
                 value = Secret(env[value])
             options.setdefault(provider, {})[option] = value
     return options
