@@ -47,8 +47,6 @@ RULES: Rules = (
         "invalid_api_key",
     ),
     Rule("no-credit", _no_credit, Status.NO_QUOTA, "insufficient_quota"),
-    # /v1/api-key answers 401 for other unusable keys too (trufflehog: 400/401 invalid)
-    Rule("unauthorized", lambda i: i.http_status == 401, Status.INVALID, "invalid_api_key"),
 )
 
 
