@@ -15,6 +15,7 @@ from keyledger.client import Client, make_session
 from keyledger.engine import Engine, RunOptions
 from keyledger.providers import CheckOptions
 from keyledger.simulator import SimState, Simulator
+from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.transport import HttpOptions
 
 # Fast limits for tests: short deadlines, tiny backoff.
@@ -72,7 +73,6 @@ async def client() -> AsyncIterator[Client]:
 
 def engine_for(client: Client, sim_url: str, **run: object) -> Engine:
     """An engine whose every provider's default base URL is on the simulator."""
-    from keyledger.simulator.scenarios import provider_base_urls
 
     options = CheckOptions(base_urls=provider_base_urls(sim_url))
     return Engine(client, options, RunOptions(**run))  # type: ignore[arg-type]

@@ -167,9 +167,9 @@ def test_invalid_character_without_a_column_names_the_position() -> None:
         (LEGACY, "openai", Kind.SECRET, None),
         (ADMIN, "openai", Kind.ADMIN, None),
         (SESSION, "openai", Kind.SESSION, None),
-        (ANTHROPIC, "anthropic", Kind.UNRECOGNIZED, "unsupported_provider"),
-        (ANTHROPIC_ADMIN, "anthropic", Kind.UNRECOGNIZED, "unsupported_provider"),
-        (GEMINI, "gemini", Kind.UNRECOGNIZED, "unsupported_provider"),
+        (ANTHROPIC, "anthropic", Kind.SECRET, None),
+        (ANTHROPIC_ADMIN, "anthropic", Kind.ADMIN, None),
+        (GEMINI, "gemini", Kind.SECRET, None),
         (OPENROUTER, "openrouter", Kind.SECRET, None),
         (DEEPSEEK, "openai", Kind.SECRET, "ambiguous_provider"),
         (RELAY, "openai", Kind.SECRET, "ambiguous_provider"),
@@ -206,11 +206,20 @@ def test_defaults_leave_a_claimed_key_with_its_own_provider() -> None:
     assert (key.provider, key.problem, key.base_url) == ("openrouter", None, None)
 
 
-@pytest.mark.parametrize("value", [ANTHROPIC, GEMINI])
-def test_default_provider_and_base_url_never_reroute_other_providers_keys(value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "owner", "problem"),
+    [
+        (ANTHROPIC, "anthropic", None),
+        (GEMINI, "gemini", None),
+        (OPENROUTER, "openrouter", None),
+    ],
+)
+def test_default_provider_and_base_url_never_reroute_other_providers_keys(
+    value: str, owner: str, problem: str | None
+) -> None:
     """``--provider``/``--base-url`` defaults do not send another provider's key anywhere."""
     (key,) = build(Entry(value, "k:1"), provider="openai", base_url="https://relay.example").keys
-    assert (key.problem, key.base_url) == ("unsupported_provider", None)
+    assert (key.provider, key.problem, key.base_url) == (owner, problem, None)
     (explicit,) = build(Entry(value, "k:1", provider="openai")).keys
     assert explicit.provider == "openai"  # the user pinned it on the line: obeyed
     assert explicit.problem != "unsupported_provider"
@@ -221,7 +230,8 @@ def test_route_is_a_pure_table() -> None:
     assert route(PROJ, None, None).problem is None
     assert route(DEEPSEEK, None, None).problem == "ambiguous_provider"
     assert route(DEEPSEEK, "openai", None).problem is None
-    assert route(ANTHROPIC, "anthropic", None).problem == "unsupported_provider"
+    assert route(OPENROUTER, "openrouter", None).problem == "unsupported_provider"
+    assert route(ANTHROPIC, "anthropic", None).problem is None
 
 
 def test_bad_base_url_on_a_line_is_an_error_showing_only_scheme_and_host() -> None:
@@ -496,7 +506,8 @@ def test_input_issues_printed_by_the_cli_never_echo(tmp_path: Path) -> None:
 
 
 _SECRETISH = re.compile(r"key|token|secret|password|passwd|auth|credential|bearer", re.I)
-_ALLOWED_VALUE_OPTIONS = {"--max-keys"}  # an integer, not a key
+# An integer, and the NAME of an environment variable (upper case; a key value is refused).
+_ALLOWED_VALUE_OPTIONS = {"--max-keys", "--xai-management-key-env"}
 
 
 def _commands() -> dict[str, click.Command]:
@@ -570,8 +581,8 @@ def test_provider_from_a_file_must_be_a_plain_name() -> None:
     assert [str(i) for i in built.errors] == [
         "k:7: error: provider must be a provider name such as openai: line skipped"
     ]
-    (other,) = build(Entry(PROJ, "k:1", provider="anthropic")).keys
-    assert (other.provider, other.problem) == ("anthropic", "unsupported_provider")
+    (other,) = build(Entry(PROJ, "k:1", provider="openrouter")).keys
+    assert (other.provider, other.problem) == ("openrouter", "unsupported_provider")
 
 
 def test_key_env_holding_a_key_is_not_echoed(tmp_path: Path) -> None:

@@ -81,6 +81,7 @@ class ErrorInfo:
     param: str | None = None
     body_kind: str = "json"  # json | html | empty | text | invalid_json
     has_error_object: bool = False
+    quota_id: str | None = None  # Google's ``details[].violations[].quotaId`` (which quota ran out)
 
     text: str = ""  # the message lower-cased, once, for the substring rules
 
@@ -95,6 +96,16 @@ def _text(value: object) -> str | None:
     return None
 
 
+def _quota_id(details: list[Any]) -> str | None:
+    """The first ``violations[].quotaId`` of a Google RPC ``QuotaFailure`` detail."""
+    for item in details:
+        violations = item.get("violations") if isinstance(item, dict) else None
+        for violation in violations if isinstance(violations, list) else ():
+            if isinstance(violation, dict) and _text(violation.get("quotaId")):
+                return _text(violation.get("quotaId"))
+    return None
+
+
 def error_info(status: int, body: bytes) -> ErrorInfo:
     """Extract type, code, message and param from any provider's error envelope."""
     stripped = body.strip()
@@ -106,10 +117,13 @@ def error_info(status: int, body: bytes) -> ErrorInfo:
         data = parse_json(stripped)
     except DecodeError:
         return ErrorInfo(status, body_kind="invalid_json")
+    if isinstance(data, str) and status >= 400:
+        # A bare JSON string is the whole message (xAI's no-credit answers); not an envelope.
+        return ErrorInfo(status, message=data or None, text=data.lower())
     if not isinstance(data, dict):
         return ErrorInfo(status, body_kind="json")
     err = data.get("error")
-    etype = code = message = param = None
+    etype = code = message = param = quota_id = None
     has_error = False
     if isinstance(err, dict):
         message = _text(err.get("message"))
@@ -122,6 +136,7 @@ def error_info(status: int, body: bytes) -> ErrorInfo:
                 if isinstance(item, dict) and _text(item.get("reason")):
                     code = _text(item.get("reason"))
                     break
+            quota_id = _quota_id(details)
         has_error = any((message, etype, code))
     elif isinstance(err, str) and err:
         message, etype, has_error = err, _text(data.get("type")), True
@@ -137,6 +152,7 @@ def error_info(status: int, body: bytes) -> ErrorInfo:
         message=message,
         param=param,
         has_error_object=has_error,
+        quota_id=quota_id,
         text=(message or "").lower(),
     )
 

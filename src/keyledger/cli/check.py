@@ -242,7 +242,7 @@ def check(
     max_keys: int,
     progress: bool | None,
     quiet: bool,
-    **provider_switches: bool,
+    **provider_switches: bool | str | None,
 ) -> None:
     """Check keys: which work, how much is left, and why the others fail.
 

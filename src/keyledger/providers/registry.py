@@ -37,33 +37,13 @@ class Route:
     problem: str | None = None
 
 
-# Vendors keyledger recognises by key shape but cannot check yet: their keys are redacted and
-# masked like any other, and routed nowhere (``unsupported_provider``) instead of being taken
-# for an ambiguous ``sk-`` key. A provider module registered under the same name replaces its
-# entry here.
-RECOGNISED_ONLY: dict[str, str] = {
-    "sk-ant-admin01-": "anthropic",
-    "sk-ant-api03-": "anthropic",
-    "sk-ant-": "anthropic",
-    "xai-": "xai",
-    "AIza": "gemini",
-}
-
-
 class Registry:
     """Providers by name, and the routing built from their declared key shapes."""
 
     def __init__(self, providers: Iterable[Provider] = ()) -> None:
         self._providers: dict[str, Provider] = {}
-        keyshapes.register_prefixes(list(RECOGNISED_ONLY))
         for provider in providers:
             self.register(provider)
-
-    def _recognised_only(self, value: str) -> str | None:
-        for prefix, name in RECOGNISED_ONLY.items():
-            if value.startswith(prefix) and name not in self._providers:
-                return name
-        return None
 
     def register(self, provider: Provider) -> None:
         """Add ``provider``; its key prefixes become known to masking and redaction.
@@ -127,8 +107,6 @@ class Registry:
 
     def claimant(self, value: str) -> Provider | None:
         """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
-        if self._recognised_only(value) is not None:
-            return None
         for _, claims, provider in self._matches(value):
             if claims:
                 return provider
@@ -136,9 +114,6 @@ class Registry:
 
     def owner(self, value: str) -> str | None:
         """The name of the provider that claims ``value`` by shape (checkable or not)."""
-        other = self._recognised_only(value)
-        if other is not None:
-            return other
         claimant = self.claimant(value)
         return claimant.name if claimant is not None else None
 
@@ -169,8 +144,6 @@ class Registry:
         ``sk-`` key of unknown origin) goes nowhere (``ambiguous_provider``), and any other
         shape goes nowhere (``unrecognized_key``).
         """
-        if provider is None and (other := self._recognised_only(value)) is not None:
-            return Route(other, Kind.UNRECOGNIZED, "unsupported_provider")
         if provider is not None:
             chosen = self._providers.get(provider)
             if chosen is None:
@@ -210,6 +183,9 @@ BUILTINS: tuple[str, ...] = (
     "keyledger.providers.moonshot:MoonshotGlobalProvider",
     "keyledger.providers.siliconflow:SiliconFlowProvider",
     "keyledger.providers.siliconflow:SiliconFlowGlobalProvider",
+    "keyledger.providers.anthropic:AnthropicProvider",
+    "keyledger.providers.xai:XAIProvider",
+    "keyledger.providers.gemini:GeminiProvider",
 )
 
 

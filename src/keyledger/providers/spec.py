@@ -61,12 +61,16 @@ class Capabilities:
 class ProviderOption:
     """A provider-specific switch (``--whoami`` for OpenAI), declared by the provider.
 
-    The CLI turns each into a flag; checks read it with :meth:`CheckOptions.option`.
+    The CLI turns each into a flag; checks read it with :meth:`CheckOptions.option`. A
+    ``secret_env`` option instead takes the NAME of an environment variable holding a second
+    secret (``--xai-management-key-env NAME``): the CLI edge reads the variable and the check
+    gets a :class:`~keyledger.secret.Secret` (or ``None`` when the option is not given).
     """
 
     name: str  # the flag without dashes, e.g. "whoami"; the value's key in CheckOptions
     help: str
-    default: bool = False
+    default: bool | None = False
+    secret_env: bool = False
 
 
 def _utcnow() -> datetime:
