@@ -112,8 +112,13 @@ class MailBox:
     def __init__(self) -> None:
         self.messages: list[tuple[Envelope, Message]] = []
         self.logins: list[tuple[str, str]] = []
+        self.refuse = 0  # answer this many messages with a temporary failure first
+        self.refused = 0
 
     async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
+        if self.refused < self.refuse:
+            self.refused += 1
+            return "451 4.3.0 Temporary server error, try again later"
         content = envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
         self.messages.append((envelope, message_from_bytes(raw)))

@@ -15,9 +15,9 @@ from keyledger.alerts.channels import Channel, load_channels
 from keyledger.alerts.outbox import BACKOFF_BASE, BACKOFF_CAP, Outbox, backoff
 from keyledger.ledger.store import Store
 
-from .alert_receivers import FULL_KEY, Receiver, make_event, receiver
+from .alert_receivers import FULL_KEY, MailBox, Receiver, make_event, receiver, smtp_server
 
-__all__ = ["receiver"]
+__all__ = ["receiver", "smtp_server"]
 
 TOKEN = "Xy9Zab8Cde7Fgh6Ijk5Lmn4O"
 SECRET = "SEC19dd84be8c7f3cf71761974f1ed3ef77c1451906ae8ba18acf56103ee"
@@ -87,6 +87,80 @@ async def test_three_500s_then_200_deliver_exactly_once(
     assert reports[-1].ok and box.pending() == []
     row = store.conn.execute("SELECT attempts, delivered_at FROM alert_outbox").fetchone()
     assert row["attempts"] == 4 and row["delivered_at"] is not None
+
+
+# Every HTTP channel: its config table (``URL`` is the receiver's base), the path it posts to,
+# and the answer its vendor gives on success.
+HTTP_CHANNELS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "webhook": ({"type": "webhook", "url": f"URL/hook/{TOKEN}"}, f"/hook/{TOKEN}", "ok"),
+    "slack": (
+        {"type": "slack", "url": f"URL/services/T0/B0/{TOKEN}"},
+        f"/services/T0/B0/{TOKEN}",
+        "ok",
+    ),
+    "feishu": (
+        {"type": "feishu", "url": f"URL/open-apis/bot/v2/hook/{TOKEN}", "secret": SECRET},
+        f"/open-apis/bot/v2/hook/{TOKEN}",
+        '{"code":0,"msg":"success","data":{}}',
+    ),
+    "dingtalk": (
+        {"type": "dingtalk", "url": f"URL/robot/send?access_token={TOKEN}", "secret": SECRET},
+        "/robot/send",
+        '{"errcode":0,"errmsg":"ok"}',
+    ),
+    "wecom": (
+        {"type": "wecom", "url": f"URL/cgi-bin/webhook/send?key={TOKEN}"},
+        "/cgi-bin/webhook/send",
+        '{"errcode":0,"errmsg":"ok"}',
+    ),
+    "ntfy": ({"type": "ntfy", "server": "URL", "topic": f"ops-{TOKEN}"}, f"/ops-{TOKEN}", "{}"),
+}
+
+
+async def three_failures_then_success(box: Outbox, clock: Clock, session: Any) -> list[int]:
+    """Delivery passes a backoff apart; how many each delivered."""
+    box.enqueue(make_event(), ["c"])
+    delivered = []
+    for _ in range(6):
+        delivered.append((await box.deliver_due(session)).delivered)
+        clock.advance(BACKOFF_CAP)
+    assert box.pending() == []
+    return delivered
+
+
+@pytest.mark.parametrize("kind", sorted(HTTP_CHANNELS))
+async def test_every_http_channel_gets_the_alert_once_after_three_500s(
+    kind: str, store: Store, receiver: Receiver, session: Any
+) -> None:
+    """Each HTTP channel's receiver answers 500 three times, then its success: one alert."""
+    table, path, success = HTTP_CHANNELS[kind]
+    table = {
+        k: v.replace("URL", receiver.base) if isinstance(v, str) else v for k, v in table.items()
+    }
+    receiver.on(path, *[(500, "oops")] * 3, (200, success))
+    clock = Clock()
+    chans = load_channels({"c": table}, lambda p: "cfg.toml:1", {})
+    box = Outbox(store, chans, clock=clock, rng=random.Random(7))
+
+    assert await three_failures_then_success(box, clock, session) == [0, 0, 0, 1, 0, 0]
+    assert len(receiver.at(path)) == 4 and len(receiver.hits) == 4
+    assert "team-a" in receiver.at(path)[-1].body.decode()
+
+
+async def test_email_gets_the_alert_once_after_three_temporary_refusals(
+    store: Store, smtp_server: tuple[MailBox, int], session: Any
+) -> None:
+    """The SMTP server refuses the message three times (451), then takes it: one mail."""
+    mailbox, port = smtp_server
+    mailbox.refuse = 3
+    table = {"type": "email", "host": "127.0.0.1", "port": port, "security": "none",
+             "from": "keyledger@example.com", "to": "ops@example.com"}  # fmt: skip
+    clock = Clock()
+    chans = load_channels({"c": table}, lambda p: "cfg.toml:1", {})
+    box = Outbox(store, chans, clock=clock, rng=random.Random(7))
+
+    assert await three_failures_then_success(box, clock, session) == [0, 0, 0, 1, 0, 0]
+    assert mailbox.refused == 3 and len(mailbox.messages) == 1
 
 
 async def test_failed_delivery_waits_for_its_backoff(
