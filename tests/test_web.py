@@ -21,7 +21,7 @@ from keyledger.web import CheckConfig, CheckManager, Guard, create_app
 from keyledger.web.app import CHECKS, GUARD
 from keyledger.web.data import ID_LENGTH, key_id
 
-from .webutil import XSS_LABEL, XSS_MESSAGE, XSS_REASON, now_utc, seed_ledger, xss_evidence
+from .webutil import XSS_LABEL, XSS_MESSAGE, XSS_REASON, now_utc, seed_ledger
 
 TOKEN = "t0ken-" + "x" * 40
 PAGES = ("/", "/api/v1/overview", "/api/v1/keys", "/api/v1/runs", "/api/v1/check")
@@ -51,7 +51,6 @@ async def _site(
     server = TestServer(app, host=host, port=0)
     await server.start_server()
     app[GUARD].port = server.port or 0
-    app[CHECKS].evidence.update(xss_evidence(keys[1]))
     try:
         yield Site(server, keys)
     finally:
@@ -253,6 +252,40 @@ async def test_label_and_messages_are_escaped(site: Site) -> None:
     assert "&lt;img src=x onerror=alert(&#39;msg&#39;)&gt;" in page
     _, _, resp = await _get(site, f"/api/v1/key/{xss}/history")
     assert resp.content_type == "application/json"  # data, never rendered as HTML
+
+
+async def test_last_checks_evidence_comes_from_the_ledger(site: Site) -> None:
+    """The key page and its history show what each endpoint answered, as the ledger recorded
+    it with the last check (in call order); a check recorded without any shows none."""
+    xss = key_id(site.keys[1].fingerprint)
+    _, body, _ = await _get(site, f"/api/v1/key/{xss}/history")
+    assert json.loads(body)["evidence"] == [
+        {
+            "endpoint": "/v1/models",
+            "http_status": 401,
+            "error_type": "invalid_request",
+            "error_code": None,
+            "message": XSS_MESSAGE,
+            "attempts": 2,
+            "outcome": "invalid",
+        },
+        {
+            "endpoint": "/v1/dashboard/billing/subscription",
+            "http_status": None,
+            "error_type": None,
+            "error_code": None,
+            "message": None,
+            "attempts": 1,
+            "outcome": "not reached",
+        },
+    ]
+    _, page, _ = await _get(site, f"/key/{xss}")
+    assert page.count('<td class="mono">/v1/') == 2
+    first = key_id(site.keys[0].fingerprint)
+    _, body, _ = await _get(site, f"/api/v1/key/{first}/history")
+    assert json.loads(body)["evidence"] == []
+    _, page, _ = await _get(site, f"/key/{first}")
+    assert 'id="evidence"' not in page and "No endpoint answers were recorded" in page
 
 
 async def test_api_matches_the_ledger(site: Site, isolated_env: Path) -> None:
