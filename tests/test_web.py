@@ -18,7 +18,7 @@ from keyledger.models import Key
 from keyledger.providers import CheckOptions
 from keyledger.simulator import Simulator
 from keyledger.web import CheckConfig, CheckManager, Guard, create_app
-from keyledger.web.app import CHECKS, GUARD
+from keyledger.web.app import GUARD
 from keyledger.web.data import ID_LENGTH, key_id
 
 from .webutil import XSS_LABEL, XSS_MESSAGE, XSS_REASON, now_utc, seed_ledger

@@ -81,8 +81,6 @@ def seed_ledger(home: Path, now: datetime) -> tuple[Path, list[Key]]:
     return path, keys
 
 
-
-
 @dataclass
 class Served:
     """An app running on a real loopback port."""
