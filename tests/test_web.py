@@ -289,6 +289,7 @@ async def test_last_checks_evidence_comes_from_the_ledger(site: Site) -> None:
     assert json.loads(body)["evidence"] == []
     _, page, _ = await _get(site, f"/key/{first}")
     assert 'id="evidence"' not in page and "No endpoint answers were recorded" in page
+    assert '<span id="tier">tier-2 &lt;b&gt;</span>' in page  # the tier, escaped
 
 
 async def test_api_matches_the_ledger(site: Site, isolated_env: Path) -> None:
@@ -308,6 +309,8 @@ async def test_api_matches_the_ledger(site: Site, isolated_env: Path) -> None:
     assert overview["counts"]["ok"] == 1 and overview["counts"]["invalid"] == 1
     assert overview["counts"]["no_quota"] == 1
     assert {t["currency"]: t["available"] for t in overview["totals"]} == {"CNY": "0", "USD": "50"}
+    cny = next(t for t in overview["totals"] if t["currency"] == "CNY")
+    assert (cny["granted"], cny["used"]) == (None, None)  # never reported: unknown, not 0
     assert [k["status"] for k in keys] == ["invalid", "no_quota", "ok"]
     assert all(len(k["id"]) == ID_LENGTH for k in keys)
     (usd,) = history["series"]

@@ -59,6 +59,7 @@ def seed_ledger(home: Path, now: datetime) -> tuple[Path, list[Key]]:
                         used=Decimal(50 - 5 * day),
                         available=Decimal(50 + 5 * day),
                     ),
+                    tier="tier-2 <b>",
                 ),
                 CheckResult(
                     keys[1],

@@ -154,7 +154,8 @@ def keys(snap: Snapshot) -> list[Json]:
 def _totals(rows: Sequence[ResultRow]) -> list[Json]:
     """Money per currency, never summed across currencies; an account shared by several keys
     is counted once. An account whose available money is unknown (a relay token without a
-    cap) is counted in ``unknown`` and adds nothing to ``available``."""
+    cap) is counted in ``unknown`` and adds nothing to ``available``. A figure no account of
+    the currency reported (no granted amount anywhere, say) is ``None``, never ``0``."""
     seen: set[tuple[str, str]] = set()
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -165,23 +166,15 @@ def _totals(rows: Sequence[ResultRow]) -> list[Json]:
             seen.add((account, balance.currency))
             total = totals.setdefault(
                 balance.currency,
-                {
-                    "available": Decimal(0),
-                    "granted": Decimal(0),
-                    "used": Decimal(0),
-                    "accounts": 0,
-                    "unknown": 0,
-                },
+                {"available": None, "granted": None, "used": None, "accounts": 0, "unknown": 0},
             )
             total["accounts"] += 1
             if not balance.known:
                 total["unknown"] += 1
-            elif balance.available is not None:
-                total["available"] += balance.available
-            for name in ("granted", "used"):
+            for name in ("available", "granted", "used"):
                 value = getattr(balance, name)
-                if value is not None:
-                    total[name] += value
+                if value is not None and (name != "available" or balance.known):
+                    total[name] = (total[name] or Decimal(0)) + value
     return [
         {
             "currency": clean_label(currency, 16),
