@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from keyledger.cli.demo import simulator_thread
+from keyledger.ledger import Store
 from keyledger.models import Kind, Status
 from keyledger.simulator import Scenario, SimState, make_key
 from keyledger.simulator.responses import Ctx, Responder, dynamic, json_reply
@@ -177,6 +178,12 @@ def test_echoed_key_reaches_no_output_file_or_ledger(
     texts = [p.stdout + p.stderr for p in runs] + [report.read_text()]
     blobs = [p.read_bytes() for p in isolated_env.rglob("*") if p.is_file()]
     assert "org-[REDACTED]" in report.read_text()  # the field is kept, the key cut out
+    # The ledger keeps each check's evidence, so the scan below covers echoed messages too.
+    with Store.open(isolated_env / "ledger.db") as store:
+        stored = [r[0] for r in store.conn.execute("SELECT message FROM evidence")]
+    assert any("bad [REDACTED]" in (m or "") for m in stored)
+    latest = [r for r in json.loads(runs[3].stdout)["rows"] if r["evidence"] is not None]
+    assert len(latest) == len(keys) and all(r["evidence"] for r in latest)
     for key in keys.values():
         body = key.rsplit("__", 1)[-1]
         windows = {body[i : i + 8] for i in range(len(body) - 7)}
@@ -205,6 +212,8 @@ def test_key_echoed_with_invisible_characters_is_still_redacted(
     (result,) = json.loads(runs[0].stdout)["results"]
     messages = " ".join(e["message"] or "" for e in result["evidence"])
     assert "Incorrect API key provided: [REDACTED]" in messages
+    *_, latest = json.loads(runs[2].stdout)["rows"]  # as the ledger recorded it
+    assert "Incorrect API key provided: [REDACTED]" in latest["evidence"][0]["message"]
     body = key.rsplit("__", 1)[-1]
     windows = {body[i : i + 8] for i in range(len(body) - 7)}
     blobs = [p.stdout + p.stderr for p in runs]

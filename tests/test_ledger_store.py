@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -15,10 +16,20 @@ from pathlib import Path
 import pytest
 
 from keyledger.errors import StoreError
-from keyledger.ledger import LedgerRecorder, Store, ledger_path, run_insights
+from keyledger.ledger import EvidenceRow, LedgerRecorder, Store, ledger_path, run_insights
 from keyledger.ledger.migrations import MIGRATIONS
 from keyledger.ledger.store import DB_NAME
-from keyledger.models import Account, Balance, CheckResult, Grant, Key, Kind, Spend, Status
+from keyledger.models import (
+    Account,
+    Balance,
+    CheckResult,
+    Evidence,
+    Grant,
+    Key,
+    Kind,
+    Spend,
+    Status,
+)
 from keyledger.secret import Fingerprinter, Secret
 
 FP = Fingerprinter(b"k" * 32)
@@ -74,6 +85,10 @@ FINAL_COLUMNS = {
     "alert_outbox": [
         "id", "event_id", "channel", "event_json", "created_at", "attempts", "next_attempt_at",
         "delivered_at", "last_error",
+    ],
+    "evidence": [
+        "result_id", "position", "endpoint", "http_status", "error_type", "error_code",
+        "message", "attempts", "outcome",
     ],
 }  # fmt: skip
 
@@ -134,7 +149,7 @@ def test_ledger_lives_in_keyledger_home(isolated_env: Path) -> None:
 def test_migrations_from_empty_reach_the_final_schema(tmp_path: Path) -> None:
     """A new ledger gets every migration, in order, and exactly the documented schema."""
     with Store.open(tmp_path / "l.db") as store:
-        assert store.version == len(MIGRATIONS) == 8
+        assert store.version == len(MIGRATIONS) == 9
         for table, expected in FINAL_COLUMNS.items():
             assert columns(store.conn, table) == expected
     names = [m.__name__ for m in MIGRATIONS]
@@ -316,6 +331,44 @@ def test_every_result_references_its_run_and_a_key_once_per_run(tmp_path: Path) 
         with pytest.raises(StoreError):
             store.record(run + 100, [result(make_key("b"))])
         assert store.count_results() == 1
+
+
+def test_evidence_round_trips_in_call_order_once_per_result(tmp_path: Path) -> None:
+    """Each result's evidence is recorded with it in call order, read back whole, and a key
+    recorded twice in a run keeps its first evidence only."""
+    key, quiet = make_key("a"), make_key("b", 1)
+    answers = (
+        Evidence("/v1/models", 429, "rate_limit", "rl_1", "slow down", 3, "rate_limited"),
+        Evidence("/v1/dashboard/billing/credit_grants", 200, outcome="balance"),
+    )
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(2)
+        first = dataclasses.replace(result(key), evidence=answers)
+        store.record(run, [first, result(quiet)])
+        store.record(run, [dataclasses.replace(first, evidence=answers[:1])])
+        ids = {r.label: r.id for r in store.results_of_run(run)}
+        found = store.evidence(ids.values())
+    assert found == {
+        ids["a"]: [
+            EvidenceRow(ids["a"], 0, "/v1/models", 429, "rate_limit", "rl_1", "slow down", 3,
+                        "rate_limited"),
+            EvidenceRow(ids["a"], 1, "/v1/dashboard/billing/credit_grants", 200,
+                        outcome="balance"),
+        ]
+    }  # fmt: skip
+
+
+def test_a_damaged_evidence_row_is_skipped_and_counted(tmp_path: Path) -> None:
+    """An evidence row whose endpoint is not text is left out and counted, never raised."""
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(1)
+        answer = Evidence("/v1/models", 401, message="bad key")
+        store.record(run, [dataclasses.replace(result(make_key("a")), evidence=(answer,) * 2)])
+        (row,) = store.results_of_run(run)
+        store.conn.execute("UPDATE evidence SET endpoint = x'07' WHERE position = 1")
+        found = store.evidence([row.id])
+        assert [e.message for e in found[row.id]] == ["bad key"]
+        assert store.damaged == 1
 
 
 def test_stale_running_run_of_a_dead_process_becomes_interrupted(tmp_path: Path) -> None:

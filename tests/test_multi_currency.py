@@ -279,7 +279,7 @@ def test_a_version_7_ledger_keeps_its_rows_readable_after_migration(tmp_path: Pa
     )
     conn.close()
     with Store.open(path) as store:
-        assert store.version == len(MIGRATIONS) == 8
+        assert store.version == len(MIGRATIONS) == 9
         copied = store.conn.execute("SELECT count(*) FROM balances").fetchone()[0]
         rows = {r.label: r for r in store.iter_results()}
     assert copied == 2

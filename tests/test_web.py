@@ -17,11 +17,14 @@ from keyledger.ledger import Store
 from keyledger.models import Key
 from keyledger.providers import CheckOptions
 from keyledger.simulator import Simulator
+from keyledger.simulator.demo import DEMO_ACCOUNTS
+from keyledger.simulator.demo_history import demo_ledger_path
 from keyledger.web import CheckConfig, CheckManager, Guard, create_app
-from keyledger.web.app import CHECKS, GUARD
+from keyledger.web.app import GUARD
 from keyledger.web.data import ID_LENGTH, key_id
+from keyledger.web.demo import DemoBackend
 
-from .webutil import XSS_LABEL, XSS_MESSAGE, XSS_REASON, now_utc, seed_ledger, xss_evidence
+from .webutil import XSS_LABEL, XSS_MESSAGE, XSS_REASON, now_utc, seed_ledger
 
 TOKEN = "t0ken-" + "x" * 40
 PAGES = ("/", "/api/v1/overview", "/api/v1/keys", "/api/v1/runs", "/api/v1/check")
@@ -51,7 +54,6 @@ async def _site(
     server = TestServer(app, host=host, port=0)
     await server.start_server()
     app[GUARD].port = server.port or 0
-    app[CHECKS].evidence.update(xss_evidence(keys[1]))
     try:
         yield Site(server, keys)
     finally:
@@ -255,6 +257,41 @@ async def test_label_and_messages_are_escaped(site: Site) -> None:
     assert resp.content_type == "application/json"  # data, never rendered as HTML
 
 
+async def test_last_checks_evidence_comes_from_the_ledger(site: Site) -> None:
+    """The key page and its history show what each endpoint answered, as the ledger recorded
+    it with the last check (in call order); a check recorded without any shows none."""
+    xss = key_id(site.keys[1].fingerprint)
+    _, body, _ = await _get(site, f"/api/v1/key/{xss}/history")
+    assert json.loads(body)["evidence"] == [
+        {
+            "endpoint": "/v1/models",
+            "http_status": 401,
+            "error_type": "invalid_request",
+            "error_code": None,
+            "message": XSS_MESSAGE,
+            "attempts": 2,
+            "outcome": "invalid",
+        },
+        {
+            "endpoint": "/v1/dashboard/billing/subscription",
+            "http_status": None,
+            "error_type": None,
+            "error_code": None,
+            "message": None,
+            "attempts": 1,
+            "outcome": "not reached",
+        },
+    ]
+    _, page, _ = await _get(site, f"/key/{xss}")
+    assert page.count('<td class="mono">/v1/') == 2
+    first = key_id(site.keys[0].fingerprint)
+    _, body, _ = await _get(site, f"/api/v1/key/{first}/history")
+    assert json.loads(body)["evidence"] == []
+    _, page, _ = await _get(site, f"/key/{first}")
+    assert 'id="evidence"' not in page and "No endpoint answers were recorded" in page
+    assert '<span id="tier">tier-2 &lt;b&gt;</span>' in page  # the tier, escaped
+
+
 async def test_api_matches_the_ledger(site: Site, isolated_env: Path) -> None:
     """The API gives the ledger's figures: counts by status, per-currency totals, history."""
     async with aiohttp.ClientSession() as session:
@@ -272,6 +309,8 @@ async def test_api_matches_the_ledger(site: Site, isolated_env: Path) -> None:
     assert overview["counts"]["ok"] == 1 and overview["counts"]["invalid"] == 1
     assert overview["counts"]["no_quota"] == 1
     assert {t["currency"]: t["available"] for t in overview["totals"]} == {"CNY": "0", "USD": "50"}
+    cny = next(t for t in overview["totals"] if t["currency"] == "CNY")
+    assert (cny["granted"], cny["used"]) == (None, None)  # never reported: unknown, not 0
     assert [k["status"] for k in keys] == ["invalid", "no_quota", "ok"]
     assert all(len(k["id"]) == ID_LENGTH for k in keys)
     (usd,) = history["series"]
@@ -369,3 +408,49 @@ async def test_stopping_the_server_closes_a_running_check(
     with Store.open(ledger) as store:
         assert store.runs()[-1].status == "interrupted"
     assert manager.status()["state"] == "failed"
+
+
+async def test_demo_check_now_checks_the_demo_keys_of_the_history(isolated_env: Path) -> None:
+    """``serve --demo``: "check now" checks the demo ledger's own keys (no key appears beside
+    them), records a result for every demo key, and the spending accounts go on from where the
+    history left them."""
+    backend = DemoBackend(isolated_env)
+    app = create_app(
+        backend.ledger, Guard(host="127.0.0.1", port=0), start=backend.start, stop=backend.stop
+    )
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    app[GUARD].port = server.port or 0
+    site = Site(server, [])
+    try:
+        assert backend.ledger == demo_ledger_path(isolated_env)
+        with Store.open(backend.ledger) as store:
+            keys_before = {r[0] for r in store.conn.execute("SELECT fingerprint FROM keys")}
+            history_runs = len(store.runs())
+            before = {r.label: r for r in store.latest().values()}
+        async with _session() as session:
+            csrf = await _csrf(session, site)
+            headers = {"Origin": site.origin, "X-CSRF-Token": csrf}
+            async with session.post(site.origin + "/api/v1/check", headers=headers) as resp:
+                assert resp.status == 202
+            for _ in range(600):
+                async with session.get(site.origin + "/api/v1/check") as resp:
+                    state = await resp.json()
+                if state["state"] != "running":
+                    break
+                await asyncio.sleep(0.05)
+        demo_keys = len(DEMO_ACCOUNTS) + 1  # and a self-hosted one that is down
+        assert state["state"] == "done" and state["done"] == demo_keys
+        with Store.open(backend.ledger) as store:
+            keys_after = {r[0] for r in store.conn.execute("SELECT fingerprint FROM keys")}
+            runs = store.runs()
+            newest = store.results_of_run(runs[-1].id)
+    finally:
+        await server.close()
+    assert len(keys_before) == demo_keys and keys_after == keys_before
+    assert len(runs) == history_runs + 1
+    assert {r.fingerprint for r in newest} == keys_before and len(newest) == demo_keys
+    now = {r.label: r for r in newest}
+    for label in ("relay-metered", "team-credits (session)"):  # accounts that spend daily
+        earlier, later = before[label].available, now[label].available
+        assert earlier is not None and later is not None and later < earlier

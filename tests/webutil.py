@@ -24,6 +24,11 @@ BODY = "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wYz4cBe7gDi0kFm3oHq6sJu9w"
 XSS_LABEL = "<script>alert('label')</script>"
 XSS_REASON = "<b onmouseover=alert(1)>bold</b>"
 XSS_MESSAGE = "<img src=x onerror=alert('msg')>"
+# What the last check of the ``<script>``-labelled key recorded: a provider message with HTML.
+XSS_EVIDENCE = (
+    Evidence("/v1/models", 401, "invalid_request", None, XSS_MESSAGE, 2, "invalid"),
+    Evidence("/v1/dashboard/billing/subscription", None, outcome="not reached"),
+)
 
 
 def make_key(home: Path, n: int, label: str) -> Key:
@@ -54,8 +59,15 @@ def seed_ledger(home: Path, now: datetime) -> tuple[Path, list[Key]]:
                         used=Decimal(50 - 5 * day),
                         available=Decimal(50 + 5 * day),
                     ),
+                    tier="tier-2 <b>",
                 ),
-                CheckResult(keys[1], Status.INVALID if day == 0 else Status.OK, XSS_REASON, at),
+                CheckResult(
+                    keys[1],
+                    Status.INVALID if day == 0 else Status.OK,
+                    XSS_REASON,
+                    at,
+                    evidence=XSS_EVIDENCE if day == 0 else (),
+                ),
                 CheckResult(
                     keys[2],
                     Status.NO_QUOTA,
@@ -68,11 +80,6 @@ def seed_ledger(home: Path, now: datetime) -> tuple[Path, list[Key]]:
             store.record(run_id, results)
             store.finish_run(run_id, "complete", now=at)
     return path, keys
-
-
-def xss_evidence(key: Key) -> dict[str, tuple[Evidence, ...]]:
-    """Evidence whose provider message holds HTML."""
-    return {key.fingerprint: (Evidence("/v1/models", 401, "invalid_request", None, XSS_MESSAGE),)}
 
 
 @dataclass

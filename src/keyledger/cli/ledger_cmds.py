@@ -36,6 +36,7 @@ from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.home import home_dir
 from keyledger.keyset import DEFAULT_MAX_KEYS, looks_like_secret
 from keyledger.ledger import (
+    EvidenceRow,
     KeyInsight,
     ResultRow,
     Store,
@@ -536,6 +537,7 @@ def history(
     """
     _refuse_key_argument(selector)
     path = chosen_ledger(demo)
+    evidence: dict[int, list[EvidenceRow]] = {}
     if not path.exists():
         maker = "`keyledger demo`" if demo else "`keyledger check`"
         stderr_console().print(
@@ -546,6 +548,11 @@ def history(
         store = open_ledger(create=False, path=path)
         try:
             rows = _guard(lambda: list(store.iter_results(selector, since=since)))
+            if fmt == "json":  # each key's latest row carries what its endpoints answered
+                newest = {r.fingerprint: r.id for r in rows}
+                evidence = _guard(lambda: store.evidence(newest.values()))
+                for result_id in newest.values():
+                    evidence.setdefault(result_id, [])
         finally:
             store.close()
         warn_damaged(store)
@@ -569,7 +576,9 @@ def history(
                 "selector": selector,
                 "since": since.isoformat() if since else None,
             }
-            write_json_document(stream, header, "rows", (row_dict(r) for r in rows))
+            write_json_document(
+                stream, header, "rows", (row_dict(r, evidence=evidence.get(r.id)) for r in rows)
+            )
         else:
             write_csv(rows, stream)
 

@@ -15,13 +15,14 @@ from keyledger.ledger.analysis import BurnRate, Change, ExpiryWarning, burn_rate
 from keyledger.ledger.insights import KeyInsight, RunInsights, run_insights
 from keyledger.ledger.pool import PoolEntry, PoolSelection, select_pool
 from keyledger.ledger.recorder import LedgerRecorder
-from keyledger.ledger.rows import GrantRow, ResultRow, RunRow
+from keyledger.ledger.rows import EvidenceRow, GrantRow, ResultRow, RunRow
 from keyledger.ledger.store import DB_NAME, Store, ledger_path
 
 __all__ = [
     "DB_NAME",
     "BurnRate",
     "Change",
+    "EvidenceRow",
     "ExpiryWarning",
     "GrantRow",
     "KeyInsight",

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
-from keyledger.ledger.rows import BalanceRow, GrantRow, ResultRow, RunRow
+from keyledger.ledger.rows import BalanceRow, EvidenceRow, GrantRow, ResultRow, RunRow
 from keyledger.render.writers import balances_cell, csv_safe
 
 HISTORY_SCHEMA = "keyledger/history/v2"
@@ -42,10 +42,28 @@ def balance_row_dict(balance: BalanceRow) -> dict[str, Any]:
     }
 
 
-def row_dict(row: ResultRow, grants: Sequence[GrantRow] | None = None) -> dict[str, Any]:
+def evidence_dict(item: EvidenceRow) -> dict[str, Any]:
+    """What one endpoint answered (sanitised by the provider when it was recorded)."""
+    return {
+        "endpoint": item.endpoint,
+        "http_status": item.http_status,
+        "error_type": item.error_type,
+        "error_code": item.error_code,
+        "message": item.message,
+        "attempts": item.attempts,
+        "outcome": item.outcome,
+    }
+
+
+def row_dict(
+    row: ResultRow,
+    grants: Sequence[GrantRow] | None = None,
+    evidence: Sequence[EvidenceRow] | None = None,
+) -> dict[str, Any]:
     """One ledger result: ``label``, ``fingerprint``, ``checked_at``, ``status``, ``reason``,
-    ``balance`` (the primary one), ``balances`` (one per currency), ``tier`` and ``spend``
-    (the contract of ``keyledger history --format json``)."""
+    ``balance`` (the primary one), ``balances`` (one per currency), ``tier``, ``spend`` and
+    ``evidence`` (a list when given, else ``null``) (the contract of ``keyledger history
+    --format json``)."""
     balance: dict[str, Any] | None = None
     if row.currency is not None:
         primary = row.balance_in(row.currency)
@@ -88,6 +106,7 @@ def row_dict(row: ResultRow, grants: Sequence[GrantRow] | None = None) -> dict[s
         "balance_reason": row.balance_reason,
         "tier": row.tier,
         "spend": spend,
+        "evidence": None if evidence is None else [evidence_dict(e) for e in evidence],
     }
 
 

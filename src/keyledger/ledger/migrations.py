@@ -231,6 +231,30 @@ def m008_create_balances(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE results ADD COLUMN tier TEXT")
 
 
+@migration
+def m009_create_evidence(conn: sqlite3.Connection) -> None:
+    """What each endpoint of a check answered (sanitised by the provider), in call order.
+
+    Rows recorded before this table have no evidence: readers show the outcome alone.
+    """
+    conn.execute(
+        """
+        CREATE TABLE evidence (
+            result_id INTEGER NOT NULL REFERENCES results (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            endpoint TEXT NOT NULL,
+            http_status INTEGER,
+            error_type TEXT,
+            error_code TEXT,
+            message TEXT,
+            attempts INTEGER NOT NULL,
+            outcome TEXT,
+            PRIMARY KEY (result_id, position)
+        )
+        """
+    )
+
+
 # The tables each schema version must have: a version without them is impossible.
 _TABLES_AT = {
     1: {"runs", "keys", "results"},
@@ -239,6 +263,7 @@ _TABLES_AT = {
     5: {"alert_state", "alert_events"},
     6: {"alert_outbox"},
     8: {"balances"},
+    9: {"evidence"},
 }
 
 

@@ -3,11 +3,11 @@
 Rows never hold a key: a key is its ``fingerprint`` (an HMAC with the install secret) and
 its ``masked`` form. Money is ``Decimal`` (stored as exact text), missing money is ``None``.
 
-:func:`result_from_db` (with its balances, :class:`BalanceRow`), :func:`run_from_db` and
-:func:`grant_from_db` are the one place where a database row becomes values. A hand-damaged
-row never raises there: garbage in an optional column reads as ``None``, and garbage in a
-column the row cannot do without (its id, key, label, time or status) makes the whole row
-``None``, for the caller to skip and count.
+:func:`result_from_db` (with its balances, :class:`BalanceRow`), :func:`run_from_db`,
+:func:`grant_from_db` and :func:`evidence_from_db` are the one place where a database row
+becomes values. A hand-damaged row never raises there: garbage in an optional column reads
+as ``None``, and garbage in a column the row cannot do without (its id, key, label, time or
+status) makes the whole row ``None``, for the caller to skip and count.
 """
 
 from __future__ import annotations
@@ -80,6 +80,25 @@ class GrantRow:
     def remaining(self) -> Decimal:
         """What is left on the grant, never below zero."""
         return max(Decimal(0), self.amount - self.used)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """What one endpoint answered during a check (the ``evidence`` table), in call order.
+
+    The provider sanitised and redacted ``message`` before it was recorded (no key, no raw
+    HTML page); a reader showing it on a terminal or page still escapes it for that medium.
+    """
+
+    result_id: int
+    position: int
+    endpoint: str
+    http_status: int | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+    message: str | None = None
+    attempts: int = 1
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +346,24 @@ def grant_from_db(row: DbRow) -> GrantRow | None:
             effective_at=_time(row["effective_at"]),
             expires_at=_time(row["expires_at"]),
             expired=bool(expired),
+        )
+    except _Damaged:
+        return None
+
+
+def evidence_from_db(row: DbRow) -> EvidenceRow | None:
+    """An ``evidence`` row as values; ``None`` if it is damaged beyond use."""
+    try:
+        return EvidenceRow(
+            result_id=_need(_int(row["result_id"])),
+            position=_need(_int(row["position"])),
+            endpoint=_need(_text(row["endpoint"])),
+            http_status=_int(row["http_status"]),
+            error_type=_text(row["error_type"]),
+            error_code=_text(row["error_code"]),
+            message=_text(row["message"]),
+            attempts=_int(row["attempts"]) or 1,
+            outcome=_text(row["outcome"]),
         )
     except _Damaged:
         return None

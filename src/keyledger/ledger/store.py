@@ -34,9 +34,11 @@ from keyledger.home import create_private_file, ensure_private_dir, home_dir, ti
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
 from keyledger.ledger.rows import (
     DbRow,
+    EvidenceRow,
     GrantRow,
     ResultRow,
     RunRow,
+    evidence_from_db,
     grant_from_db,
     money_text,
     result_from_db,
@@ -233,6 +235,24 @@ def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]
     ]
 
 
+def _evidence_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``evidence`` row per endpoint answer, in call order."""
+    return [
+        (
+            result_id,
+            position,
+            e.endpoint,
+            e.http_status,
+            e.error_type,
+            e.error_code,
+            e.message,
+            e.attempts,
+            e.outcome,
+        )
+        for position, e in enumerate(result.evidence)
+    ]
+
+
 _INSERT_RESULT = """
     INSERT INTO results (
         run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
@@ -259,6 +279,11 @@ _INSERT_BALANCE = """
                           source, parts)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (result_id, currency) DO NOTHING
+"""
+_INSERT_EVIDENCE = """
+    INSERT INTO evidence (result_id, position, endpoint, http_status, error_type, error_code,
+                          message, attempts, outcome)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _INSERT_GRANT = """
     INSERT INTO grants (result_id, grant_id, amount, used, effective_at, expires_at, expired)
@@ -448,9 +473,12 @@ class Store:
     def record(self, run_id: int, results: Iterable[CheckResult]) -> int:
         """Commit ``results`` of run ``run_id`` in one transaction; returns rows added.
 
-        A key already recorded in this run is not recorded twice.
+        A key already recorded in this run is not recorded twice. Each result's evidence
+        (what its endpoints answered, already sanitised by the provider) is written with it,
+        the whole batch's in one ``executemany``.
         """
         added = 0
+        evidence: list[tuple[Any, ...]] = []
         with self._transaction() as conn:
             for result in results:
                 key = result.key
@@ -466,6 +494,7 @@ class Store:
                 result_id = cursor.lastrowid
                 assert result_id is not None
                 conn.executemany(_INSERT_BALANCE, _balance_params(result_id, result))
+                evidence.extend(_evidence_params(result_id, result))
                 balance = result.balance
                 if balance is not None and balance.grants:
                     conn.executemany(
@@ -483,6 +512,7 @@ class Store:
                             for g in balance.grants
                         ],
                     )
+            conn.executemany(_INSERT_EVIDENCE, evidence)
         return added
 
     def finish_run(self, run_id: int, status: RunStatus, *, now: datetime | None = None) -> None:
@@ -629,6 +659,23 @@ class Store:
                 self.damaged += 1
                 continue
             out.setdefault(grant.result_id, []).append(grant)
+        return out
+
+    def evidence(self, result_ids: Collection[int]) -> dict[int, list[EvidenceRow]]:
+        """What the endpoints answered in each of ``result_ids``, in call order (a result
+        recorded before the ledger kept evidence has none)."""
+        rows = self._query(
+            "SELECT * FROM evidence WHERE result_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY result_id, position",
+            (json.dumps(sorted(result_ids)),),
+        )
+        out: dict[int, list[EvidenceRow]] = {}
+        for row in rows:
+            item = evidence_from_db(row)
+            if item is None:
+                self.damaged += 1
+                continue
+            out.setdefault(item.result_id, []).append(item)
         return out
 
     def iter_results(

@@ -120,7 +120,7 @@ def _history(request: web.Request) -> data.Json:
     row = data.find(snap, request.match_info["id"])
     if row is None:
         raise web.HTTPNotFound(text="no such key")
-    return data.history(request.app[STORE], row, request.app[CHECKS].evidence)
+    return data.history(request.app[STORE], row)
 
 
 async def overview_page(request: web.Request) -> web.Response:

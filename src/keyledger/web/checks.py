@@ -2,8 +2,8 @@
 
 The run goes through the same core the CLI uses (:func:`keyledger.runner.run_checks` and a
 :class:`~keyledger.ledger.LedgerRecorder` sink), on the server's own event loop. Progress is
-kept as plain counters for the page to poll; the last evidence of each key is kept in memory
-(the ledger does not store it), already sanitised by the providers.
+kept as plain counters for the page to poll; what each endpoint answered is recorded in the
+ledger with the results (its ``evidence`` table), for the key page.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from keyledger.engine import RunOptions
 from keyledger.errors import StoreError
 from keyledger.ledger import LedgerRecorder, Store
-from keyledger.models import CheckResult, Evidence, Key
+from keyledger.models import CheckResult, Key
 from keyledger.providers import CheckOptions
 from keyledger.runner import run_checks
 from keyledger.transport import HttpOptions
@@ -47,7 +47,6 @@ class CheckManager:
     def __init__(self, ledger: Path, config: CheckConfig | None) -> None:
         self.ledger = ledger
         self.config = config
-        self.evidence: dict[str, tuple[Evidence, ...]] = {}
         self.state = "idle"  # idle | running | done | failed
         self.done = 0
         self.total = 0
@@ -67,11 +66,6 @@ class CheckManager:
     def running(self) -> bool:
         """Whether a check is under way."""
         return self._task is not None and not self._task.done()
-
-    def remember(self, results: Sequence[CheckResult]) -> None:
-        """Keep each result's evidence for the key page."""
-        for result in results:
-            self.evidence[result.key.fingerprint] = result.evidence
 
     def start(self) -> None:
         """Start a check in the background.
@@ -125,9 +119,8 @@ class CheckManager:
                 store.close()
 
     def add(self, result: CheckResult) -> None:
-        """A runner sink: count progress and keep the evidence."""
+        """A runner sink: count progress."""
         self.done += 1
-        self.evidence[result.key.fingerprint] = result.evidence
 
     def _finish(self, state: str, error: str | None) -> None:
         self.state = state

@@ -13,7 +13,7 @@ of balances (one per currency) so that multi-currency accounts fit without a new
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,9 +27,9 @@ from keyledger.ledger.analysis import (
     runways,
     sparkline,
 )
-from keyledger.ledger.rows import ResultRow, RunRow, to_text
+from keyledger.ledger.rows import EvidenceRow, ResultRow, RunRow, to_text
 from keyledger.ledger.store import Store
-from keyledger.models import STATUS_ORDER, Evidence
+from keyledger.models import STATUS_ORDER
 from keyledger.sanitize import clean_label, clean_message
 
 ID_LENGTH = 10
@@ -154,7 +154,8 @@ def keys(snap: Snapshot) -> list[Json]:
 def _totals(rows: Sequence[ResultRow]) -> list[Json]:
     """Money per currency, never summed across currencies; an account shared by several keys
     is counted once. An account whose available money is unknown (a relay token without a
-    cap) is counted in ``unknown`` and adds nothing to ``available``."""
+    cap) is counted in ``unknown`` and adds nothing to ``available``. A figure no account of
+    the currency reported (no granted amount anywhere, say) is ``None``, never ``0``."""
     seen: set[tuple[str, str]] = set()
     totals: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -165,23 +166,15 @@ def _totals(rows: Sequence[ResultRow]) -> list[Json]:
             seen.add((account, balance.currency))
             total = totals.setdefault(
                 balance.currency,
-                {
-                    "available": Decimal(0),
-                    "granted": Decimal(0),
-                    "used": Decimal(0),
-                    "accounts": 0,
-                    "unknown": 0,
-                },
+                {"available": None, "granted": None, "used": None, "accounts": 0, "unknown": 0},
             )
             total["accounts"] += 1
             if not balance.known:
                 total["unknown"] += 1
-            elif balance.available is not None:
-                total["available"] += balance.available
-            for name in ("granted", "used"):
+            for name in ("available", "granted", "used"):
                 value = getattr(balance, name)
-                if value is not None:
-                    total[name] += value
+                if value is not None and (name != "available" or balance.known):
+                    total[name] = (total[name] or Decimal(0)) + value
     return [
         {
             "currency": clean_label(currency, 16),
@@ -237,7 +230,8 @@ def find(snap: Snapshot, ident: str) -> ResultRow | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def _evidence(items: Sequence[Evidence]) -> list[Json]:
+def _evidence(items: Sequence[EvidenceRow]) -> list[Json]:
+    """What each endpoint of a check answered, in call order (sanitised again for the page)."""
     return [
         {
             "endpoint": clean_label(e.endpoint, 200),
@@ -245,16 +239,16 @@ def _evidence(items: Sequence[Evidence]) -> list[Json]:
             "error_type": clean_label(e.error_type, 64) if e.error_type else None,
             "error_code": clean_label(e.error_code, 64) if e.error_code else None,
             "message": clean_message(e.message) if e.message else None,
-            "outcome": e.outcome,
+            "attempts": e.attempts,
+            "outcome": clean_label(e.outcome, 64) if e.outcome else None,
         }
         for e in items
     ]
 
 
-def history(
-    store: Store, row: ResultRow, evidence: Mapping[str, Sequence[Evidence]] | None = None
-) -> Json:
-    """One key's (or its account's) series per currency, status timeline and last evidence."""
+def history(store: Store, row: ResultRow) -> Json:
+    """One key's (or its account's) series per currency, status timeline and the evidence of
+    its last check (what each endpoint answered, as the ledger recorded it)."""
     rows = store.series([row.fingerprint]).get(row.fingerprint, [row])
     series: dict[str, list[Json]] = {}
     for r in rows:
@@ -292,7 +286,7 @@ def history(
         "series": [{"currency": c, "points": p} for c, p in sorted(series.items())],
         "timeline": timeline,
         "checks": len(rows),
-        "evidence": _evidence((evidence or {}).get(row.fingerprint, ())),
+        "evidence": _evidence(store.evidence([row.id]).get(row.id, [])),
     }
 
 
