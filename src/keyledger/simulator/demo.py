@@ -68,6 +68,12 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str | None], ...] = (
     ("API2D", "api2d_ok", "api2d"),
     ("Venice", "venice_cannot_consume", "venice"),
     ("DeepInfra", "deepinfra_ok", "deepinfra"),
+    ("Claude team", "anthropic_ok", None),
+    ("Claude no credit", "anthropic_no_credit", None),
+    ("Claude admin", "anthropic_admin", None),
+    ("Grok", "xai_ok", None),
+    ("Gemini free", "gemini_free", None),
+    ("Gemini paid", "gemini_paid", None),
 )
 
 
