@@ -560,6 +560,22 @@ CASES: list[tuple[str, int, bytes, Status, str]] = [
         Status.UNKNOWN,
         "unexpected_body",
     ),
+    # sub2api's wallet-empty answer (providers-2026.md §2)
+    (
+        "sub2api-insufficient-balance",
+        403,
+        body({"code": "INSUFFICIENT_BALANCE", "message": "Insufficient account balance"}),
+        Status.NO_QUOTA,
+        "insufficient_balance",
+    ),
+    # providers-2026.md §1: a request-level 400 says nothing about the key
+    (
+        "openai-invalid-service-tier",
+        400,
+        openai("Invalid service_tier argument", "invalid_request_error"),
+        Status.UNKNOWN,
+        "bad_request",
+    ),
     ("501", 501, b"", Status.UNKNOWN, "server_error"),
     ("503-empty", 503, b"", Status.UNKNOWN, "server_error"),
     ("408", 408, b"", Status.UNKNOWN, "timeout"),

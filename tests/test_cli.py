@@ -321,3 +321,20 @@ def test_a_key_given_as_a_selector_is_refused_unechoed(run_cli: Any, command: st
 
     assert proc.code == 2 and "looks like a key" in proc.stderr
     assert_no_key(proc.stdout + proc.stderr, [key])
+
+
+def test_demo_json_follows_the_v2_schema_with_every_provider_and_currency(run_cli: Any) -> None:
+    """`keyledger demo -f json` is valid v2 JSON: a key of every provider, totals in several
+    currencies, and balances listed per currency."""
+    from keyledger.providers import default_registry
+
+    proc = run_cli("demo", "-f", "json")
+
+    assert proc.code == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    jsonschema.validate(document, SCHEMA)
+    assert {r["provider"] for r in document["results"]} == set(default_registry().names())
+    currencies = {t["currency"] for t in document["summary"]["totals"]}
+    assert {"USD", "CNY"} <= currencies
+    multi = [r for r in document["results"] if len(r["balances"]) > 1]
+    assert multi and all(r["balance"] in r["balances"] for r in multi)
