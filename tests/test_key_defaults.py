@@ -47,8 +47,8 @@ key = "{ANTHROPIC}"
     keyset = load(tmp_path, data, "accounts.toml")
     assert routes(keyset) == [
         ("openai", "https://relay.example", None),
-        ("anthropic", "https://relay.example", "unsupported_provider"),
-        ("anthropic", None, "unsupported_provider"),  # sk-ant- is never sent to the relay
+        ("anthropic", "https://relay.example", None),
+        ("anthropic", None, None),  # sk-ant- is never sent to the relay
     ]
 
 
@@ -75,7 +75,7 @@ def test_text_directive_sets_defaults_for_the_lines_after_it(tmp_path: Path) -> 
     assert routes(keyset) == [
         ("openai", None, "ambiguous_provider"),
         ("openai", "https://relay.example", None),
-        ("anthropic", None, "unsupported_provider"),
+        ("anthropic", None, None),
         ("openai", None, None),
         ("openai", None, "ambiguous_provider"),
     ]
@@ -93,7 +93,7 @@ def test_csv_directive_applies_to_the_rows_after_it(tmp_path: Path) -> None:
     keyset = load(tmp_path, data, "keys.csv")
     assert routes(keyset) == [
         ("openai", None, None),
-        ("anthropic", None, "unsupported_provider"),
+        ("anthropic", None, None),
     ]
 
 
@@ -133,7 +133,7 @@ def test_provider_option_is_the_default_for_ambiguous_keys(tmp_path: Path) -> No
     keyset = load(tmp_path, data, "keys.txt", provider="openai")
     assert routes(keyset) == [
         ("openai", None, None),
-        ("anthropic", None, "unsupported_provider"),
+        ("anthropic", None, None),
     ]
     claimed = load(tmp_path, f"{ANTHROPIC}\n", "other.txt", provider="openai")
-    assert routes(claimed) == [("anthropic", None, "unsupported_provider")]
+    assert routes(claimed) == [("anthropic", None, None)]
