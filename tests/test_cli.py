@@ -247,7 +247,7 @@ def test_table_is_sanitised_and_masked(run_cli: Any, live_sim: Simulator, tmp_pa
 
     assert ESC not in proc.stdout
     assert "[bold]" in proc.stdout
-    assert "sk-proj-…Y4nB" in proc.stdout
+    assert f"sk-proj-…{key[-4:]}" in proc.stdout
     assert_no_key(proc.stdout + proc.stderr, [key])
 
 
