@@ -596,7 +596,7 @@ def history(
 )
 @DEMO_OPTION
 def plot(selector: str | None, since: datetime | None, output: Path, demo: bool) -> None:
-    """Draw available balance and spend over time, one line per key, as a PNG.
+    """Draw available balance and spend over time, one line per key and currency, as a PNG.
 
     Needs matplotlib, which comes with the plot extra:
     pip install 'keyledger[plot]'. The 20 keys with the most money are drawn.
