@@ -216,6 +216,11 @@ def http_options(
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Table: every column, values in full (default: fit the terminal; see docs/table.md).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def check(
     files: tuple[str, ...],
@@ -241,6 +246,7 @@ def check(
     strict_perms: bool,
     max_keys: int,
     progress: bool | None,
+    wide: bool,
     quiet: bool,
     **provider_switches: bool | str | None,
 ) -> None:
@@ -329,6 +335,7 @@ def check(
         fmt=chosen_format,
         output=output,
         progress=progress,
+        wide=wide,
         quiet=quiet,
         warn_days=warn_days,
         input_cut_short=keyset.cut_short is not None,

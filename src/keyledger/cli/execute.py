@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Protocol
 
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from keyledger.cli import signals
 from keyledger.cli.output import opened, silence_stdout
@@ -25,7 +35,7 @@ from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
-from keyledger.render.table import results_table, sort_key, totals_view
+from keyledger.render.table import CheckTable, sort_key, totals_view
 from keyledger.render.writers import Format
 from keyledger.runner import FinishingSink, RunReport, Sink, finish_sinks, run_checks
 from keyledger.transport import HttpOptions
@@ -66,6 +76,7 @@ class CheckJob:
     fmt: Format = Format.TABLE
     output: Path | None = None
     progress: bool | None = None  # None: only when stderr is a terminal
+    wide: bool = False  # the table shows every column, values in full (no fitting)
     quiet: bool = False
     warn_days: int = 7
     # Core sinks fed every result; each one's finish(report) runs when the run is over.
@@ -89,18 +100,35 @@ class TableView(Protocol):
         ...
 
 
-class _Progress:
-    """A rich progress bar on stderr that counts results as a sink."""
+class RateColumn(ProgressColumn):
+    """Keys checked per second, over rich's recent samples (``-- keys/s`` before any)."""
 
-    def __init__(self, total: int, console: Console) -> None:
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        if speed is None:
+            return Text("-- keys/s", style="progress.data.speed")
+        return Text(f"{speed:,.0f} keys/s", style="progress.data.speed")
+
+
+class _Progress:
+    """A rich progress bar on stderr that counts results as a sink: done of total, ok and
+    not ok, keys/s, time elapsed and the estimated time left (ETA)."""
+
+    def __init__(
+        self, total: int, console: Console, get_time: Callable[[], float] | None = None
+    ) -> None:
         self.bar = Progress(
             TextColumn("checking"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
+            RateColumn(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
+            get_time=get_time,
         )
         self.task = self.bar.add_task("check", total=total, ok=0, bad=0)
         self.ok = self.bad = 0
@@ -214,16 +242,18 @@ def execute(job: CheckJob) -> ExitCode:
         for view in job.views:
             extra.update(view.columns(report.results))
         bounds = job.run.bounds(time.monotonic())
+        fitted = CheckTable(  # fitted once to the terminal, so every chunk has the same columns
+            report.results,
+            now=datetime.now(UTC),
+            warn_days=job.warn_days,
+            extra_columns=extra or None,  # type: ignore[arg-type]
+            width=console.width,
+            wide=job.wide,
+        )
         _draw_table(
             console,
             report.results,
-            lambda rows, first: results_table(
-                rows,
-                now=datetime.now(UTC),
-                warn_days=job.warn_days,
-                extra_columns=extra or None,  # type: ignore[arg-type]
-                show_header=first,
-            ),
+            fitted.table,
             until=None if bounds is None else bounds[1],
         )
         console.print(totals_view(summary))

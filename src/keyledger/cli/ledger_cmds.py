@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
@@ -40,12 +39,9 @@ from keyledger.ledger import (
     KeyInsight,
     ResultRow,
     Store,
-    burn_rate,
     ledger_path,
-    runway_days,
     select_pool,
 )
-from keyledger.ledger.analysis import Basis, burn_rates
 from keyledger.ledger.export import (
     EXPORT_SCHEMA,
     HISTORY_SCHEMA,
@@ -54,12 +50,11 @@ from keyledger.ledger.export import (
     write_csv,
     write_json_document,
 )
-from keyledger.ledger.insights import BURN_WINDOW_DAYS
 from keyledger.ledger.plot import PlotError, chart_data, render_png
 from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
-from keyledger.render.table import STATUS_STYLE, safe
+from keyledger.render.history import burn_table, days_text, history_table, signed
 from keyledger.sanitize import neutralise, redact_user_text
 from keyledger.simulator.demo_history import demo_ledger_path
 
@@ -84,17 +79,6 @@ def _utc(moment: datetime) -> str:
 # -- what `check` records and shows ---------------------------------------------------------
 
 
-def _spend_text(row: ResultRow) -> str:
-    if row.spend is None:
-        return "-"
-    return ("≥ " if row.spend_truncated else "") + fmt_money(row.spend, row.spend_currency or "")
-
-
-def _signed(value: Decimal, currency: str | None = None) -> str:
-    text = fmt_money(abs(value), currency or "")
-    return ("+" if value > 0 else "-" if value < 0 else "±") + text
-
-
 def _change_cell(insight: KeyInsight) -> Text:
     change = insight.change
     if change.is_new:
@@ -108,15 +92,11 @@ def _change_cell(insight: KeyInsight) -> Text:
         )
     delta = change.balance_delta
     if delta:
-        cell.append((" " if cell else "") + _signed(delta), style="green" if delta > 0 else "red")
+        cell.append((" " if cell else "") + signed(delta), style="green" if delta > 0 else "red")
     spent = change.spend_delta
     if spent:
-        cell.append((" " if cell else "") + f"{_signed(spent)} spent", style="yellow")
+        cell.append((" " if cell else "") + f"{signed(spent)} spent", style="yellow")
     return cell if cell else Text("=", style="dim")
-
-
-def _days(value: Decimal) -> str:
-    return f"{value:.1f}d" if value < 10 else f"{int(value):,}d"
 
 
 def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
@@ -128,7 +108,7 @@ def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
     if runway is not None:
         style = "bold red" if runway <= 0 else ("yellow" if runway <= warn_days else "")
         cell.append(" · ")
-        cell.append("empty" if runway <= 0 else _days(runway), style=style)
+        cell.append("empty" if runway <= 0 else days_text(runway), style=style)
     return cell
 
 
@@ -385,110 +365,6 @@ DEMO_OPTION = click.option(
 # -- history --------------------------------------------------------------------------------
 
 
-def _status_style(status: str) -> str:
-    try:
-        return STATUS_STYLE[Status(status)]
-    except ValueError:
-        return ""
-
-
-def _available_text(row: ResultRow) -> str:
-    """Every balance of ``row``, primary first: ``81.69 CNY · 0.00 USD``; a relay token
-    without a cap is ``token uncapped`` (its wallet is unknown, never unlimited)."""
-    ordered = sorted(row.balances, key=lambda b: (b.currency != row.currency, b.currency))
-    if not ordered:
-        return fmt_money(None)
-    return " · ".join(
-        "token uncapped" if b.token_uncapped else fmt_money(b.available, b.currency)
-        for b in ordered
-    )
-
-
-def _history_table(rows: Sequence[ResultRow]) -> Table:
-    table = Table(header_style="bold")
-    for header in (
-        "Checked (UTC)",
-        "Label",
-        "Key",
-        "Status",
-        "Reason",
-        "Available",
-        "Change",
-        "Spend",
-        "Account",
-    ):
-        table.add_column(
-            header,
-            overflow="fold",
-            justify="right" if header in ("Available", "Change", "Spend") else "left",
-        )
-    before: dict[str, ResultRow] = {}
-    for row in rows:
-        previous = before.get(row.fingerprint)
-        before[row.fingerprint] = row
-        delta = Text("")
-        for balance in row.balances:  # each currency against itself, never summed
-            earlier = previous.balance_in(balance.currency) if previous is not None else None
-            if earlier is None or not earlier.known or not balance.known:
-                continue
-            assert earlier.available is not None and balance.available is not None
-            moved = balance.available - earlier.available
-            if moved:
-                text = _signed(moved) + (f" {balance.currency}" if len(row.balances) > 1 else "")
-                delta.append(("\n" if delta else "") + text, style="green" if moved > 0 else "red")
-        status_style = _status_style(row.status)
-        table.add_row(
-            f"{row.checked_at:%Y-%m-%d %H:%M}",
-            safe(row.label),
-            Text(row.masked),
-            Text(row.status, style=status_style),
-            safe(row.reason),
-            Text(_available_text(row)),
-            delta,
-            Text(_spend_text(row)),
-            safe(row.organization or "-"),
-        )
-    return table
-
-
-def _burn_table(rows: Sequence[ResultRow]) -> Table | None:
-    """Each key's burn rate and runway over its last :data:`BURN_WINDOW_DAYS` days of
-    ``rows``; ``None`` when no key is spending."""
-    series: dict[str, list[ResultRow]] = {}
-    for row in rows:
-        series.setdefault(row.fingerprint, []).append(row)
-    table = Table(header_style="bold", title="Burn rate and runway (last 30 days)")
-    for header in ("Label", "Key", "Available", "Burn", "Runway"):
-        table.add_column(header, justify="left" if header in ("Label", "Key") else "right")
-    shown = 0
-    for history_rows in series.values():
-        latest = history_rows[-1]
-        recent = [
-            r
-            for r in history_rows
-            if r.checked_at >= latest.checked_at - timedelta(days=BURN_WINDOW_DAYS)
-        ]
-        burns = burn_rates(recent)  # one burn rate and runway per currency
-        headline = burn_rate(recent)  # an admin key's spend when it holds no balance
-        if not burns and headline is not None and headline.basis is Basis.SPEND:
-            burns = {headline.currency: headline}
-        for currency, burn in sorted(burns.items()):
-            if burn.per_day <= 0:
-                continue
-            shown += 1
-            balance = latest.balance_in(currency)
-            available = balance.available if balance is not None and balance.known else None
-            runway = runway_days(available, burn)
-            table.add_row(
-                safe(latest.label),
-                Text(latest.masked),
-                Text(fmt_money(available, currency) if balance is not None else "-"),
-                Text(f"{fmt_money(burn.per_day, burn.currency)}/d"),
-                Text("-" if runway is None else ("empty" if runway <= 0 else _days(runway))),
-            )
-    return table if shown else None
-
-
 @click.command()
 @click.argument("selector", required=False, metavar="[LABEL|FINGERPRINT]")
 @click.option(
@@ -513,9 +389,19 @@ def _burn_table(rows: Sequence[ResultRow]) -> Table | None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write json/csv to FILE (atomically) instead of stdout.",
 )
+@click.option(
+    "--wide",
+    is_flag=True,
+    help="Table: every column, values in full (default: fit the terminal; see docs/table.md).",
+)
 @DEMO_OPTION
 def history(
-    selector: str | None, since: datetime | None, fmt: str, output: Path | None, demo: bool
+    selector: str | None,
+    since: datetime | None,
+    fmt: str,
+    output: Path | None,
+    wide: bool,
+    demo: bool,
 ) -> None:
     """Show status and balance over time, per key or per account.
 
@@ -564,8 +450,8 @@ def history(
             raise UsageExit("--output needs --format json or csv")
         if rows:
             console = stdout_console()
-            console.print(_history_table(rows))
-            burn = _burn_table(rows)
+            console.print(history_table(rows, width=console.width, wide=wide))
+            burn = burn_table(rows, width=console.width, wide=wide)
             if burn is not None:
                 console.print(burn)
         return
@@ -605,7 +491,7 @@ def history(
 )
 @DEMO_OPTION
 def plot(selector: str | None, since: datetime | None, output: Path, demo: bool) -> None:
-    """Draw available balance and spend over time, one line per key, as a PNG.
+    """Draw available balance and spend over time, one line per key and currency, as a PNG.
 
     Needs matplotlib, which comes with the plot extra:
     pip install 'keyledger[plot]'. The 20 keys with the most money are drawn.

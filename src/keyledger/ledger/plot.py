@@ -1,4 +1,5 @@
-"""Charts of the ledger: available balance and spend over time, one line per key.
+"""Charts of the ledger: available balance and spend over time, one line per key and
+currency.
 
 matplotlib is an optional extra (``pip install 'keyledger[plot]'``); it is imported only
 when a chart is drawn, always through the non-interactive Agg canvas (no display, no
@@ -12,10 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from keyledger.errors import KeyledgerError
 from keyledger.ledger.rows import ResultRow
 from keyledger.sanitize import clean_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_LINES = 20
 
@@ -47,35 +52,36 @@ class Chart:
         return not self.balances and not self.spend
 
 
+def _latest_by_currency(
+    rows: Sequence[ResultRow],
+) -> dict[str, list[tuple[datetime, Decimal]]]:
+    """Each currency's known available money over ``rows``: one series per currency."""
+    series: dict[str, list[tuple[datetime, Decimal]]] = {}
+    for row in rows:
+        for balance in row.balances:
+            if balance.known and balance.available is not None and balance.currency:
+                series.setdefault(balance.currency, []).append((row.checked_at, balance.available))
+    return series
+
+
 def chart_data(series: Mapping[str, Sequence[ResultRow]], max_lines: int = MAX_LINES) -> Chart:
-    """Lines from each key's rows (oldest first); keeps the ``max_lines`` keys with the most
-    money, the rest are counted in :attr:`Chart.left_out`."""
+    """Lines from each key's rows (oldest first): one line per key and currency, for every
+    currency a key holds. Keeps the ``max_lines`` lines with the most money (latest value);
+    the rest are counted in :attr:`Chart.left_out`."""
     balances: list[tuple[Decimal, Line]] = []
     spend: list[tuple[Decimal, Line]] = []
     for rows in series.values():
         if not rows:
             continue
         label = clean_label(rows[-1].label, 40)
-        money = [r for r in rows if r.available is not None and r.currency and not r.token_uncapped]
-        if money:
-            currency = money[-1].currency or ""
-            line = Line(
-                label,
-                currency,
-                [
-                    (r.checked_at, r.available)
-                    for r in money
-                    if r.available is not None and r.currency == currency
-                ],
-            )
-            balances.append((money[-1].available or Decimal(0), line))
-        spent = [r for r in rows if r.spend is not None]
-        if spent:
-            currency = spent[-1].spend_currency or ""
-            line = Line(
-                label, currency, [(r.checked_at, r.spend) for r in spent if r.spend is not None]
-            )
-            spend.append((spent[-1].spend or Decimal(0), line))
+        for currency, points in sorted(_latest_by_currency(rows).items()):
+            balances.append((points[-1][1], Line(label, currency, points)))
+        spent: dict[str, list[tuple[datetime, Decimal]]] = {}
+        for row in rows:
+            if row.spend is not None:
+                spent.setdefault(row.spend_currency or "", []).append((row.checked_at, row.spend))
+        for currency, points in sorted(spent.items()):
+            spend.append((points[-1][1], Line(label, currency, points)))
     chart = Chart()
     for source, target in ((balances, chart.balances), (spend, chart.spend)):
         source.sort(key=lambda pair: pair[0], reverse=True)
@@ -90,10 +96,25 @@ def render_png(chart: Chart, *, title: str = "keyledger", dpi: int = 100) -> byt
     Raises:
         PlotError: matplotlib is not installed, or there is nothing to draw.
     """
+    figure = build_figure(chart, title=title, dpi=dpi)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def build_figure(chart: Chart, *, title: str = "keyledger", dpi: int = 100) -> Figure:
+    """The chart as a matplotlib figure on the Agg canvas. Dates on the x axis are labelled
+    to fit the span (matplotlib's ``AutoDateLocator`` and ``ConciseDateFormatter``): minutes
+    for a run of a few minutes, days or months for weeks of history, never raw seconds.
+
+    Raises:
+        PlotError: matplotlib is not installed, or there is nothing to draw.
+    """
     if chart.empty:
         raise PlotError("nothing to plot: no balances or spend recorded yet")
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
         from matplotlib.figure import Figure
     except ImportError:
         raise PlotError("plotting needs matplotlib: pip install 'keyledger[plot]'") from None
@@ -117,12 +138,14 @@ def render_png(chart: Chart, *, title: str = "keyledger", dpi: int = 100) -> byt
                 drawstyle="steps-post",
                 label=f"{line.label} ({line.currency.upper()})",
             )
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(
+            ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        )
         axes.set_ylabel(name)
         axes.grid(True, alpha=0.3)
         axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     axes_list[0].set_title(title)
-    figure.autofmt_xdate()
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure

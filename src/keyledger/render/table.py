@@ -1,5 +1,9 @@
 """The terminal view: a rich table sorted and coloured by status, then totals.
 
+The table fits the terminal (:mod:`keyledger.render.fit`): columns give way in the order
+of :data:`DROP_PRIORITY`, values are shortened (:data:`REASON_SHORT`, compact money, the
+primary balance with ``+N more`` for other currencies); ``wide`` shows everything.
+
 Every remote or user string is neutralised and markup-escaped before it reaches rich.
 """
 
@@ -15,6 +19,7 @@ from rich.text import Text
 
 from keyledger.models import STATUS_ORDER, Balance, CheckResult, Status
 from keyledger.money import fmt_money
+from keyledger.render.fit import Column, build, compact_count, compact_money, fit
 from keyledger.render.serialize import balances_of
 from keyledger.render.summary import Summary
 from keyledger.sanitize import neutralise
@@ -42,10 +47,48 @@ def sort_key(result: CheckResult) -> tuple[int, str]:
     return STATUS_ORDER.index(result.status), result.key.label.lower()
 
 
-def _reason_cell(result: CheckResult) -> Text:
-    cell = safe(result.reason or "")
+# Reasons as the table shortens them when it is narrow (``--wide`` and every other output
+# keep the full reason). A reason not listed reads with spaces for underscores.
+REASON_SHORT: dict[str, str] = {
+    "account_deactivated": "deactivated",
+    "access_terminated": "terminated",
+    "invalid_api_key": "invalid key",
+    "unrecognized_key": "unknown key",
+    "key_expired": "expired",
+    "billing_not_active": "billing off",
+    "insufficient_quota": "no quota",
+    "insufficient_balance": "no balance",
+    "balance_exhausted": "exhausted",
+    "key_limit_exhausted": "limit used",
+    "zero_balance": "zero balance",
+    "missing_scopes": "scopes",
+    "rate_limit_exceeded": "rate limit",
+    "unsupported_country_region_territory": "region",
+    "unexpected_body": "odd body",
+    "server_error": "server error",
+    "probe_rejected_as_expected": "probe ok",
+    "not_available": "n/a",
+    "proxy_auth": "proxy auth",
+    "bad_request": "bad request",
+}
+
+
+def short_reason(reason: str) -> str:
+    """``reason`` as the narrow table shows it (:data:`REASON_SHORT`, else spaced)."""
+    return REASON_SHORT.get(reason, reason.replace("_", " "))
+
+
+def _reason_cell(result: CheckResult, now: datetime, compact: bool) -> Text:
+    if not compact:
+        cell = safe(result.reason or "")
+        if result.retry_at is not None:
+            cell.append(f"\nretry after {result.retry_at:%Y-%m-%d %H:%M} UTC", style="dim")
+        return cell
+    cell = safe(short_reason(result.reason or ""))
     if result.retry_at is not None:
-        cell.append(f"\nretry after {result.retry_at:%Y-%m-%d %H:%M} UTC", style="dim")
+        same_day = abs(result.retry_at - now) < timedelta(hours=20)
+        when = f"{result.retry_at:%H:%M}Z" if same_day else f"{result.retry_at:%m-%d}"
+        cell.append(f" · retry {when}", style="dim")
     return cell
 
 
@@ -65,10 +108,28 @@ def balance_text(balance: Balance) -> str:
     return text
 
 
-def _money_cell(result: CheckResult) -> Text:
+def short_balance_text(balance: Balance) -> str:
+    """One balance, narrow: the available money only, compact (``1.2k USD``)."""
+    if balance.token_uncapped:
+        return "token uncapped"
+    if balance.available is None:
+        return f"unknown {balance.currency.upper()}"
+    return compact_money(balance.available, balance.currency)
+
+
+def _ordered_balances(result: CheckResult) -> list[Balance]:
+    primary = result.balance
+    return sorted(balances_of(result), key=lambda b: (b is not primary, b.currency))
+
+
+def _money_cell(result: CheckResult, compact: bool) -> Text:
     if result.balance is not None or result.balances:
-        primary = result.balance
-        ordered = sorted(balances_of(result), key=lambda b: (b is not primary, b.currency))
+        ordered = _ordered_balances(result)
+        if compact:  # the primary balance, then how many other currencies the key holds
+            cell = Text(neutralise(short_balance_text(ordered[0])))
+            if len(ordered) > 1:
+                cell.append(f" +{len(ordered) - 1} more", style="dim")
+            return cell
         cell = Text("\n".join(neutralise(balance_text(b)) for b in ordered))
         for balance in ordered:
             stale = balance.reported_available
@@ -77,34 +138,130 @@ def _money_cell(result: CheckResult) -> Text:
         return cell
     if result.spend is not None:
         spend = result.spend
-        amount = fmt_money(spend.amount, spend.currency)
+        money = compact_money if compact else fmt_money
+        amount = money(spend.amount, spend.currency)
         if spend.truncated:  # paging stopped early: the sum is only a lower bound
+            if compact:
+                return Text(f"spent ≥ {amount}", style="yellow")
             cell = Text(f"spent ≥ {amount} this month")
             cell.append("\npartial: too many pages", style="yellow")
             return cell
-        return Text(f"spent {amount} this month")
+        return Text(f"spent {amount}" + ("" if compact else " this month"))
     reason = result.balance_reason
+    if compact:
+        return Text("-" if not reason else "n/a", style="dim")
     return Text("-" if not reason else f"n/a: {reason.replace('_', ' ')}", style="dim")
 
 
-def _expiry_cell(result: CheckResult, now: datetime, warn: timedelta) -> Text:
+def _expiry_cell(result: CheckResult, now: datetime, warn: timedelta, compact: bool) -> Text:
     expiry = result.balance.next_expiry if result.balance else None
     if expiry is None:
         return Text("-", style="dim")
     left = expiry - now
     if left.total_seconds() <= 0:
-        return Text(f"{expiry:%Y-%m-%d} (expired)", style="bold red")
-    label = f"{expiry:%Y-%m-%d} ({left.days}d)"
+        return Text("expired" if compact else f"{expiry:%Y-%m-%d} (expired)", style="bold red")
+    label = f"{left.days}d" if compact else f"{expiry:%Y-%m-%d} ({left.days}d)"
     return Text(label, style="bold yellow" if left <= warn else "")
 
 
-def _limits_cell(result: CheckResult) -> Text:
+def _limits_cell(result: CheckResult, compact: bool) -> Text:
     limits = result.rate_limits
     if limits is None or (limits.requests_limit is None and limits.tokens_limit is None):
         return Text("-", style="dim")
+    if compact:
+        return Text(
+            f"{compact_count(limits.requests_limit)} / {compact_count(limits.tokens_limit)}"
+        )
     rpm = "-" if limits.requests_limit is None else f"{limits.requests_limit:,}"
     tpm = "-" if limits.tokens_limit is None else f"{limits.tokens_limit:,}"
     return Text(f"{rpm} / {tpm}")
+
+
+# Which columns give way first when the terminal is narrow (lower goes first). Label, Status,
+# Reason and the money are always kept; the key moves under the label as a last resort.
+DROP_PRIORITY: dict[str, int] = {
+    "RPM / TPM": 1,
+    "Trend": 2,
+    "Expires": 3,
+    "Kind": 4,
+    "Tier": 5,
+    "Since last": 6,
+    "Burn · runway": 7,
+}
+EXTRA_DROP = 8  # any other extra column
+
+
+class CheckTable:
+    """The ``check`` table for a result set, fitted once to a width (see
+    :mod:`keyledger.render.fit`), then drawn whole or in chunks with the same columns."""
+
+    def __init__(
+        self,
+        results: Sequence[CheckResult],
+        *,
+        now: datetime,
+        warn_days: int = 7,
+        extra_columns: Mapping[str, Mapping[str, Text]] | None = None,
+        width: int | None = None,
+        wide: bool = False,
+    ) -> None:
+        self.wide = wide or width is None
+        compact = not self.wide
+        self.rows = sorted(results, key=sort_key)
+        self.index = {id(result): n for n, result in enumerate(self.rows)}
+        warn = timedelta(days=warn_days)
+        money = "Available / Granted / Used" if self.wide else "Available"
+        columns = [
+            Column(
+                "Label",
+                shrink=True,
+                min_width=12,
+                soft_max=24,
+                max_width=None if compact else 32,
+            ),
+            Column("Key", merge_into="Label"),
+            Column("Kind", drop=DROP_PRIORITY["Kind"]),
+            Column("Status"),
+            Column("Reason", shrink=True, min_width=10, soft_max=24),
+            Column(money),
+            Column("Expires", drop=DROP_PRIORITY["Expires"]),
+            Column("RPM / TPM", drop=DROP_PRIORITY["RPM / TPM"], justify="right"),
+            Column("Tier", drop=DROP_PRIORITY["Tier"]),
+        ]
+        extra = extra_columns or {}
+        for header, cells in extra.items():
+            column = Column(header, drop=DROP_PRIORITY.get(header, EXTRA_DROP))
+            column.cells = [cells.get(r.key.fingerprint, Text("")) for r in self.rows]
+            columns.append(column)
+        label, key, kind, status, reason, cash, expires, limits, tier = columns[:9]
+        for result in self.rows:
+            label_cell = safe(result.key.label)
+            if result.key.aliases:
+                label_cell.append(f" (+{len(result.key.aliases)})", style="dim")
+            label.cells.append(label_cell)
+            key.cells.append(Text(result.key.masked))
+            kind.cells.append(Text(result.key.kind.value))
+            status.cells.append(Text(result.status.value, style=STATUS_STYLE[result.status]))
+            reason.cells.append(_reason_cell(result, now, compact))
+            cash.cells.append(_money_cell(result, compact))
+            expires.cells.append(_expiry_cell(result, now, warn, compact))
+            limits.cells.append(_limits_cell(result, compact))
+            tier.cells.append(safe(result.tier) if result.tier else Text("-", style="dim"))
+        self.columns = fit(columns, width, wide=self.wide)
+
+    @property
+    def headers(self) -> list[str]:
+        """The headers of the columns shown."""
+        return [c.header for c in self.columns]
+
+    def table(
+        self, results: Sequence[CheckResult] | None = None, show_header: bool = True
+    ) -> Table:
+        """The rich table of ``results`` (some of this set), or of all of them, worst first."""
+        rows = None
+        if results is not None:
+            rows = sorted(self.index[id(r)] for r in results)
+        return build(self.columns, wide=self.wide, show_header=show_header, rows=rows)
 
 
 def results_table(
@@ -114,43 +271,21 @@ def results_table(
     warn_days: int = 7,
     extra_columns: Mapping[str, Mapping[str, Text]] | None = None,
     show_header: bool = True,
+    width: int | None = None,
+    wide: bool = False,
 ) -> Table:
-    """The main table. ``extra_columns`` maps a header to cells by key fingerprint."""
-    table = Table(
-        title=None, header_style="bold", expand=False, show_lines=False, show_header=show_header
+    """The main table, worst first. ``extra_columns`` maps a header to cells by key
+    fingerprint. Fitted to ``width`` (see :class:`CheckTable`); with ``wide`` or no width,
+    every column with full values."""
+    view = CheckTable(
+        results,
+        now=now,
+        warn_days=warn_days,
+        extra_columns=extra_columns,
+        width=width,
+        wide=wide,
     )
-    table.add_column("Label", overflow="fold", max_width=32)
-    table.add_column("Key", no_wrap=True)
-    table.add_column("Kind", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Reason", overflow="fold")
-    table.add_column("Available / Granted / Used", overflow="fold")
-    table.add_column("Expires")
-    table.add_column("RPM / TPM", justify="right")
-    table.add_column("Tier", no_wrap=True)
-    extra = extra_columns or {}
-    for header in extra:
-        table.add_column(header)
-    warn = timedelta(days=warn_days)
-    for result in sorted(results, key=sort_key):
-        key = result.key
-        label = safe(key.label)
-        if key.aliases:
-            label.append(f" (+{len(key.aliases)})", style="dim")
-        style = STATUS_STYLE[result.status]
-        table.add_row(
-            label,
-            Text(key.masked),
-            Text(key.kind.value),
-            Text(result.status.value, style=style),
-            _reason_cell(result),
-            _money_cell(result),
-            _expiry_cell(result, now, warn),
-            _limits_cell(result),
-            safe(result.tier) if result.tier else Text("-", style="dim"),
-            *(cells.get(key.fingerprint, Text("")) for cells in extra.values()),
-        )
-    return table
+    return view.table(show_header=show_header)
 
 
 def totals_view(summary: Summary) -> RenderableType:

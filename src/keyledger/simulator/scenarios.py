@@ -7,6 +7,7 @@ the provider adds to every answer). Scenario names are unique across providers.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import urllib.parse
 from typing import Any
@@ -97,7 +98,21 @@ def make_key(
     elif known is not None and known.relay and kind is None:
         prefix = "sk-"
     middle = f"{account}__" if account else ""
-    return f"{prefix}{MARKER}{scenario}__{middle}{n:06d}x7Rq2LmZ9vK3pT8wY4nB"
+    return f"{prefix}{MARKER}{scenario}__{middle}{n:06d}x7Rq2LmZ9vK3pT8w{_tail(scenario, n)}"
+
+
+_TAIL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+
+
+def _tail(scenario: str, n: int) -> str:
+    """Four characters derived from ``scenario`` and ``n`` (the same every run), so each
+    simulator key masks to its own ``…abcd`` rather than all reading alike."""
+    value = int.from_bytes(hashlib.sha256(f"{scenario}:{n}".encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(4):
+        value, index = divmod(value, len(_TAIL_ALPHABET))
+        chars.append(_TAIL_ALPHABET[index])
+    return "".join(chars)
 
 
 __all__ = [
