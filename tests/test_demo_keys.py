@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from keyledger.simulator.demo import demo_lines
 from keyledger.simulator.scenarios import make_key
 
@@ -16,6 +18,6 @@ def test_make_key_tail_is_deterministic_and_differs_by_scenario_and_n() -> None:
 def test_demo_keys_mask_to_distinct_tails() -> None:
     """Every demo key reads differently once masked (no two end in the same four)."""
     lines = demo_lines("http://127.0.0.1:1", "http://127.0.0.1:2")[1:]
-    keys = [line.split()[-1] if "base_url=" not in line else line.split()[-2] for line in lines]
+    keys = [shlex.split(line)[1] for line in lines]  # "label" KEY [pins…]
     tails = [key[-4:] for key in keys]
     assert len(set(tails)) == len(tails)
