@@ -26,6 +26,10 @@ CALLS: tuple[tuple[str, str, int], ...] = (
     ("POST", "/v1/chat/completions", 400),
     ("GET", "/v1/dashboard/billing/subscription", 403),
 )
+# A session key (``sess-…``, scenario ``grants``): one request, the seed's credit grants.
+SESSION_CALLS: tuple[tuple[str, str, int], ...] = (
+    ("GET", "/dashboard/billing/credit_grants", 200),
+)
 
 
 @dataclass
@@ -61,20 +65,30 @@ async def _drive(
     return passed
 
 
-def _timed(keys: list[str], run: Callable[[], Coroutine[Any, Any, int]]) -> ClientRun:
+def _timed(
+    keys: list[str],
+    run: Callable[[], Coroutine[Any, Any, int]],
+    calls: tuple[tuple[str, str, int], ...] = CALLS,
+) -> ClientRun:
     wall, cpu = time.perf_counter(), time.process_time()
     ok = asyncio.run(run())
     return ClientRun(
         keys=len(keys),
-        requests=len(keys) * len(CALLS),
+        requests=len(keys) * len(calls),
         ok=ok,
         wall_s=time.perf_counter() - wall,
         cpu_s=time.process_time() - cpu,
     )
 
 
-def bare_aiohttp(url: str, keys: list[str], concurrency: int) -> ClientRun:
-    """A bare asyncio + aiohttp client: one session, ``concurrency`` connections."""
+def bare_aiohttp(
+    url: str,
+    keys: list[str],
+    concurrency: int,
+    calls: tuple[tuple[str, str, int], ...] = CALLS,
+) -> ClientRun:
+    """A bare asyncio + aiohttp client: one session, ``concurrency`` connections, ``calls``
+    (path, expected status) for each key, one after another."""
     import aiohttp
 
     async def run() -> int:
@@ -85,7 +99,7 @@ def bare_aiohttp(url: str, keys: list[str], concurrency: int) -> ClientRun:
             async def one(key: str) -> bool:
                 headers = {"Authorization": f"Bearer {key}"}
                 good = True
-                for method, path, expected in CALLS:
+                for method, path, expected in calls:
                     body = PROBE_BODY if method == "POST" else None
                     async with session.request(
                         method, url + path, headers=headers, json=body
@@ -96,7 +110,7 @@ def bare_aiohttp(url: str, keys: list[str], concurrency: int) -> ClientRun:
 
             return await _drive(keys, concurrency, one)
 
-    return _timed(keys, run)
+    return _timed(keys, run, calls)
 
 
 def bare_httpx(url: str, keys: list[str], concurrency: int) -> ClientRun:
@@ -121,7 +135,9 @@ def bare_httpx(url: str, keys: list[str], concurrency: int) -> ClientRun:
     return _timed(keys, run)
 
 
-def sequential_requests(url: str, keys: list[str]) -> ClientRun:
+def sequential_requests(
+    url: str, keys: list[str], calls: tuple[tuple[str, str, int], ...] = CALLS
+) -> ClientRun:
     """The seed's way: ``requests``, one request after another (a kept-alive Session)."""
     import requests
 
@@ -131,7 +147,7 @@ def sequential_requests(url: str, keys: list[str]) -> ClientRun:
         for key in keys:
             headers = {"Authorization": f"Bearer {key}"}
             good = True
-            for method, path, expected in CALLS:
+            for method, path, expected in calls:
                 body = PROBE_BODY if method == "POST" else None
                 response = session.request(
                     method, url + path, headers=headers, json=body, timeout=60
@@ -140,7 +156,7 @@ def sequential_requests(url: str, keys: list[str]) -> ClientRun:
             ok += good
     return ClientRun(
         keys=len(keys),
-        requests=len(keys) * len(CALLS),
+        requests=len(keys) * len(calls),
         ok=ok,
         wall_s=time.perf_counter() - wall,
         cpu_s=time.process_time() - cpu,

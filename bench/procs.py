@@ -144,8 +144,10 @@ class CheckRun:
     stderr_tail: str
 
 
-_ATTEMPTS = re.compile(rb'"attempts": (\d+), "duration_ms"')
-_OK = b'"status": "ok"'
+_ATTEMPTS = re.compile(rb'"attempts": ?(\d+),\s*"duration_ms"')
+_OK = re.compile(rb'"status": ?"ok"')
+_JSON_STATUS = b'      "status": '  # a result's own fields, in the indented JSON document
+_JSON_ATTEMPTS = b'      "attempts": '
 
 
 def run_check(
@@ -157,15 +159,21 @@ def run_check(
     extra: list[str] | None = None,
     limit_s: float = 300.0,
     record: bool = False,
+    fmt: str = "jsonl",
+    base_url: bool = True,
 ) -> CheckRun:
     """Run ``keyledger check`` on ``keyfile`` against ``url``; results stream through a pipe.
 
     Results go to stdout (a pipe read here line by line, counted and dropped), so neither the
     disk nor this process's memory grows with the number of keys. ``--no-record`` is passed
     when this build has it, unless ``record`` (then the run writes to the ledger, if any).
+    ``fmt`` is ``jsonl`` or ``json`` (the indented document: counted the same way, by the
+    ``status`` and ``attempts`` of each result). ``base_url=False``: the key file's rows name
+    their own base URL (a CSV with a ``base_url`` column).
     """
-    command = [sys.executable, "-m", "keyledger", "check", str(keyfile), "--base-url", url]
-    command += ["--format", "jsonl", "--no-progress", "--quiet", "-c", str(concurrency)]
+    command = [sys.executable, "-m", "keyledger", "check", str(keyfile)]
+    command += ["--base-url", url] if base_url else []
+    command += ["--format", fmt, "--no-progress", "--quiet", "-c", str(concurrency)]
     command += extra or []
     command += [] if record else no_record_flag(env)
     fired = threading.Event()
@@ -176,12 +184,20 @@ def run_check(
     errors: list[bytes] = []
     drainer = _drain(proc.stderr, errors)
     results = ok = attempts = 0
-    for line in proc.stdout:
-        results += 1
-        if _OK in line:
-            ok += 1
-        found = _ATTEMPTS.search(line)
-        attempts += int(found.group(1)) if found else 0
+    if fmt == "json":  # a result spans many lines: its own "status" and "attempts" (indent 6)
+        for line in proc.stdout:
+            if line.startswith(_JSON_STATUS):
+                results += 1
+                ok += _OK.search(line) is not None
+            elif line.startswith(_JSON_ATTEMPTS):
+                attempts += int(line[len(_JSON_ATTEMPTS) :].strip(b" ,\r\n"))
+    else:
+        for line in proc.stdout:
+            results += 1
+            if _OK.search(line):
+                ok += 1
+            found = _ATTEMPTS.search(line)
+            attempts += int(found.group(1)) if found else 0
     usage = _wait(proc, started, fired)
     timer.cancel()
     drainer.join(timeout=5)
@@ -211,6 +227,19 @@ def startup_time(env: dict[str, str], emptyfile: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "keyledger", "check", str(emptyfile), "--no-progress", "-q"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
+def command_time(env: dict[str, str], *args: str) -> float:
+    """Wall time of ``keyledger ARGS`` (``--help``, ``--version``): start-up alone."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "keyledger", *args],
         capture_output=True,
         env=env,
         timeout=60,

@@ -17,6 +17,11 @@ Sections:
      (requests x latency / concurrency), and a sequential ``requests`` checker (a sample,
      extrapolated).
   c  peak RSS of ``keyledger check`` at 20,000 and 100,000 keys.
+  s  session keys (the seed's case, one request each: the credit grants), from a CSV whose
+     rows carry ``base_url``, ``--format json``, the ledger on (the default, each run in a
+     fresh keyledger home): next to bare aiohttp at no latency (20,000 and 100,000 keys,
+     peak RSS included) and at 100 ms latency (9,000 keys, concurrency 300) against the
+     ideal and a sequential checker.
 """
 
 from __future__ import annotations
@@ -37,9 +42,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from clients import ClientRun, bare_aiohttp, bare_httpx, keyledger_in_process, read_keys
+from clients import (
+    SESSION_CALLS,
+    ClientRun,
+    bare_aiohttp,
+    bare_httpx,
+    keyledger_in_process,
+    read_keys,
+)
 from clients import sequential_requests as sequential
-from procs import CheckRun, SimulatorProcess, no_record_flag, run_check, startup_time
+from procs import (
+    CheckRun,
+    SimulatorProcess,
+    command_time,
+    no_record_flag,
+    run_check,
+    startup_time,
+)
 from report import GOALS, goals_met, markdown
 
 from keyledger.simulator.scenarios import make_key
@@ -100,6 +119,21 @@ class Bench:
                 out.writelines(make_key(scenario, i) + "\n" for i in range(n))
             path.chmod(0o600)
         return path
+
+    def session_csv(self, n: int, url: str) -> Path:
+        """A CSV of ``n`` session keys (scenario ``grants``) whose rows name ``url`` as their
+        ``base_url`` (mode 0600); rewritten for each simulator, whose port changes."""
+        path = self.workdir / f"sess-{n}.csv"
+        with path.open("w") as out:
+            out.write("label,key,provider,base_url\n")
+            out.writelines(f"s{i},{make_key('grants', i)},,{url}/v1\n" for i in range(n))
+        path.chmod(0o600)
+        return path
+
+    def fresh_home(self) -> dict[str, str]:
+        """The child environment with a new, empty keyledger home (an empty ledger)."""
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=self.workdir))
+        return {**self.env, "KEYLEDGER_HOME": str(home)}
 
     def log(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -362,6 +396,84 @@ def section_c(bench: Bench) -> None:
         bench.rows.append(_once(bench, measure))
 
 
+def _session_check(bench: Bench, section: str, name: str, n: int, c: int, record: bool) -> Row:
+    """A measure: ``keyledger check`` on ``n`` session keys, ``--format json``."""
+
+    def run(url: str) -> Row:
+        keyfile = bench.session_csv(n, url)
+        limit = max(300.0, n / 50.0)
+        check = run_check(
+            keyfile,
+            url,
+            bench.fresh_home(),
+            concurrency=c,
+            record=record,
+            fmt="json",
+            base_url=False,
+            limit_s=limit,
+        )
+        note = "ledger on (the default)" if record else "--no-record"
+        return _check_row(section, name, c, check, f"CSV with base_url, --format json, {note}")
+
+    return Measure(name, 0, run)
+
+
+def section_s(bench: Bench) -> None:
+    """Session keys (one request each): the seed's case, ledger on, JSON output."""
+    a = bench.args
+    c = a.concurrency
+    n = a.keys_s
+    bench.log(f"(s) session keys, no latency, concurrency {c}, {n} keys, best of {a.repeat_s}")
+
+    def bare(url: str, count: int = n, conc: int = c, section: str = "s") -> Row:
+        keys = [make_key("grants", i) for i in range(count)]
+        run = bare_aiohttp(url, keys, conc, SESSION_CALLS)
+        return _client_row(section, "bare aiohttp", conc, run)
+
+    measures = [
+        Measure("bare aiohttp", 0, bare),
+        _session_check(bench, "s", "keyledger check, ledger on", n, c, record=True),
+        _session_check(bench, "s", "keyledger check, --no-record", n, c, record=False),
+    ]
+    bench.rows += run_interleaved(bench, measures, a.repeat_s)
+    for big in a.keys_s_large:
+        name = f"keyledger check, ledger on, {big:,} keys"
+        bench.rows.append(_once(bench, _session_check(bench, "s", name, big, c, record=True)))
+        bench.rows[-1].note += "; run once"
+
+    lc, latency, nl = a.latency_concurrency, a.latency_ms, a.keys_sl
+    bench.log(f"(sl) session keys, {latency:g} ms latency, concurrency {lc}, {nl} keys")
+    check = _session_check(bench, "sl", "keyledger check, ledger on", nl, lc, record=True)
+    sample = [make_key("grants", i) for i in range(a.seq_sample)]
+    measures = [
+        Measure("bare aiohttp", latency, lambda url: bare(url, nl, lc, "sl")),
+        Measure(check.name, latency, check.run),
+        Measure(
+            "sequential",
+            latency,
+            lambda url: _client_row("sl", "sequential", 1, sequential(url, sample, SESSION_CALLS)),
+            repeat=False,
+        ),
+    ]
+    rows = run_interleaved(bench, measures, a.repeat_b)
+    seq = rows[-1]
+    if seq.error is None and seq.keys:
+        factor = nl / seq.keys
+        seq.extra.update(sample_keys=seq.keys, sample_wall_s=seq.wall_s)
+        seq.name = "sequential requests (extrapolated)"
+        seq.note = f"{seq.keys} keys measured one request at a time, x{factor:g}"
+        seq.requests, seq.wall_s, seq.keys = (
+            round(seq.requests * factor),
+            round(seq.wall_s * factor, 1),
+            nl,
+        )
+    for row in rows:
+        ideal = row.requests * latency / 1000.0 / lc
+        row.extra["ideal_s"] = round(ideal, 3)
+        row.extra["latency_efficiency"] = round(ideal / row.wall_s, 3) if row.wall_s else None
+    bench.rows += rows
+
+
 def _sizes(text: str) -> list[tuple[int, str]]:
     """``20000:ok,100000:invalid`` as [(20000, "ok"), (100000, "invalid")]."""
     sizes = []
@@ -426,7 +538,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="keyledger benchmarks (see docs/benchmarks.md)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--sections", default="abc", help="which sections to run: any of a, b, c")
+    parser.add_argument(
+        "--sections", default="sabc", help="which sections to run: any of s, a, b, c"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--keys-a", type=int, default=4000, help="keys for section a")
     parser.add_argument("--keys-httpx", type=int, default=500, help="keys for httpx in a (0: skip)")
@@ -451,11 +565,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="section c: comma-separated COUNT[:SCENARIO]; ok = 3 requests per key, invalid = 1 "
         "(100,000 ok keys take 3-5 minutes alone on 2 cores)",
     )
+    parser.add_argument("--keys-s", type=int, default=20000, help="session keys in section s")
+    parser.add_argument(
+        "--keys-s-large",
+        type=lambda t: [int(x) for x in t.split(",") if x],
+        default="100000",
+        help="section s: larger session-key runs, ledger on, run once (comma-separated; '' none)",
+    )
+    parser.add_argument("--repeat-s", type=int, default=2, help="runs per measurement in s")
+    parser.add_argument("--keys-sl", type=int, default=9000, help="session keys at latency (s)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
     args = parser.parse_args(argv)
     if args.quick:
         args.keys_a, args.keys_httpx, args.keys_b = 1000, 300, 600
         args.seq_sample, args.rss_keys, args.repeat = 3, [(2000, "ok")], 1
+        args.keys_s, args.keys_s_large, args.keys_sl, args.repeat_s = 2000, [], 1200, 1
     return args
 
 
@@ -473,7 +597,11 @@ def main(argv: list[str] | None = None) -> int:
         empty.chmod(0o600)
         startup = statistics.median(startup_time(env, empty) for _ in range(3))
         bench.log(f"keyledger check start-up (empty input): {startup:.2f}s")
-        for name, section in (("a", section_a), ("b", section_b), ("c", section_c)):
+        help_s = statistics.median(command_time(env, "--help") for _ in range(5))
+        version_s = statistics.median(command_time(env, "--version") for _ in range(5))
+        bench.log(f"keyledger --help: {help_s:.2f}s, --version: {version_s:.2f}s (median of 5)")
+        sections = (("s", section_s), ("a", section_a), ("b", section_b), ("c", section_c))
+        for name, section in sections:
             if name in args.sections:
                 section(bench)
         params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
@@ -485,9 +613,15 @@ def main(argv: list[str] | None = None) -> int:
             "params": params,
             "no_record_flag": bool(no_record_flag(env)),
             "startup_s": round(startup, 3),
+            "help_s": round(help_s, 3),
+            "version_s": round(version_s, 3),
             "loadavg_at_start": load_at_start,
             "total_s": round(time.perf_counter() - started, 1),
-            "goals": goals_met([r.as_dict() for r in bench.rows], GOALS),
+            "goals": goals_met(
+                [r.as_dict() for r in bench.rows],
+                GOALS,
+                {"startup": startup, "version": version_s},
+            ),
             "rows": [r.as_dict() for r in bench.rows],
         }
     args.out.mkdir(parents=True, exist_ok=True)

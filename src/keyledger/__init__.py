@@ -9,24 +9,65 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from keyledger.engine import Engine, RunOptions
-from keyledger.keyset import KeySet, build_keyset, read_items
-from keyledger.models import (
-    Account,
-    Balance,
-    CheckResult,
-    Evidence,
-    Grant,
-    Key,
-    Kind,
-    RateLimits,
-    Spend,
-    Status,
-)
-from keyledger.providers import CheckOptions
-from keyledger.runner import RunReport, run_checks
-from keyledger.secret import Fingerprinter, Secret
-from keyledger.transport import HttpOptions
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keyledger.engine import Engine, RunOptions
+    from keyledger.keyset import KeySet, build_keyset, read_items
+    from keyledger.models import (
+        Account,
+        Balance,
+        CheckResult,
+        Evidence,
+        Grant,
+        Key,
+        Kind,
+        RateLimits,
+        Spend,
+        Status,
+    )
+    from keyledger.providers import CheckOptions
+    from keyledger.runner import RunReport, run_checks
+    from keyledger.secret import Fingerprinter, Secret
+    from keyledger.transport import HttpOptions
+
+# The library API is imported on first use (PEP 562), so ``keyledger --version`` and the CLI's
+# start-up do not pay for aiohttp and the providers (docs/benchmarks.md).
+_LAZY = {
+    "Engine": "keyledger.engine",
+    "RunOptions": "keyledger.engine",
+    "KeySet": "keyledger.keyset",
+    "build_keyset": "keyledger.keyset",
+    "read_items": "keyledger.keyset",
+    "Account": "keyledger.models",
+    "Balance": "keyledger.models",
+    "CheckResult": "keyledger.models",
+    "Evidence": "keyledger.models",
+    "Grant": "keyledger.models",
+    "Key": "keyledger.models",
+    "Kind": "keyledger.models",
+    "RateLimits": "keyledger.models",
+    "Spend": "keyledger.models",
+    "Status": "keyledger.models",
+    "CheckOptions": "keyledger.providers",
+    "RunReport": "keyledger.runner",
+    "run_checks": "keyledger.runner",
+    "Fingerprinter": "keyledger.secret",
+    "Secret": "keyledger.secret",
+    "HttpOptions": "keyledger.transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keyledger' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Account",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from keyledger.models import Status
+if TYPE_CHECKING:  # only annotations: the CLI's start-up does not load the models
+    from keyledger.models import Status
 
 
 class ExitCode(enum.IntEnum):
@@ -28,6 +30,8 @@ STOPPED = frozenset({ExitCode.HANGUP, ExitCode.INTERRUPTED, ExitCode.TERMINATED}
 
 def exit_code_for(statuses: Iterable[Status]) -> ExitCode:
     """The exit code for a run whose results have ``statuses``."""
+    from keyledger.models import Status
+
     not_ok = indeterminate = False
     for status in statuses:
         if status is Status.OK:

@@ -1,29 +1,104 @@
-"""The ``keyledger`` command line: parsing, printing and exit codes live here only."""
+"""The ``keyledger`` command line: parsing, printing and exit codes live here only.
+
+Commands are registered lazily: each command's module (and with it aiohttp, rich, the
+providers, the ledger…) is imported only when that command runs, so ``keyledger --help`` and
+``--version`` start in a fraction of the time (docs/benchmarks.md). The one-line help of each
+command is listed here for ``--help``; a test keeps it equal to the command's own.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from keyledger import __version__
-from keyledger.cli.alerts_cmd import alerts
-from keyledger.cli.check import check
-from keyledger.cli.demo import demo
-from keyledger.cli.ledger_cmds import LEDGER_COMMANDS
-from keyledger.cli.metrics_cmd import metrics
-from keyledger.cli.output import silence_stdout
-from keyledger.cli.providers_cmd import providers
-from keyledger.cli.serve import serve
 from keyledger.cli.signals import Terminated, exit_code, install
-from keyledger.cli.simulate import simulate
-from keyledger.cli.watch import watch
 from keyledger.exitcodes import ExitCode
-from keyledger.sanitize import redact_user_text
+
+# name -> (module, attribute, one-line help): imported on first use only.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "alerts": (
+        "keyledger.cli.alerts_cmd",
+        "alerts",
+        "List active alerts and the latest alerts and recoveries from the ledger.",
+    ),
+    "backup": (
+        "keyledger.cli.ledger_cmds",
+        "backup",
+        "Back up the ledger to FILE, a new SQLite file (created 0600).",
+    ),
+    "check": (
+        "keyledger.cli.check",
+        "check",
+        "Check keys: which work, how much is left, and why the others fail.",
+    ),
+    "demo": (
+        "keyledger.cli.demo",
+        "demo",
+        "Check a built-in set of demo keys against the built-in simulator.",
+    ),
+    "export": (
+        "keyledger.cli.ledger_cmds",
+        "export",
+        "Export the whole ledger: every run and every recorded check.",
+    ),
+    "history": (
+        "keyledger.cli.ledger_cmds",
+        "history",
+        "Show status and balance over time, per key or per account.",
+    ),
+    "metrics": (
+        "keyledger.cli.metrics_cmd",
+        "metrics",
+        "Serve /metrics for Prometheus from the ledger's latest results.",
+    ),
+    "plot": (
+        "keyledger.cli.ledger_cmds",
+        "plot",
+        "Draw available balance and spend over time, one line per key, as a PNG.",
+    ),
+    "pool": (
+        "keyledger.cli.ledger_cmds",
+        "pool",
+        "Print the keys that are usable now, best first, for rotation.",
+    ),
+    "providers": (
+        "keyledger.cli.providers_cmd",
+        "providers",
+        "List the providers keyledger can check, the keys each claims and what it can tell.",
+    ),
+    "serve": (
+        "keyledger.cli.serve",
+        "serve",
+        "Serve a dashboard of the ledger at http://127.0.0.1:8765/.",
+    ),
+    "simulate": (
+        "keyledger.cli.simulate",
+        "simulate",
+        "Serve the built-in simulator of every API keyledger reads.",
+    ),
+    "watch": (
+        "keyledger.cli.watch",
+        "watch",
+        "Check keys on a schedule, record every run, and alert once per crossing.",
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module of command ``name`` and return its command."""
+    module, attribute, _ = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)
+    return command
+
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -49,6 +124,8 @@ def redacted_errors() -> Iterator[None]:
     try:
         yield
     except click.ClickException as exc:
+        from keyledger.sanitize import redact_user_text
+
         exc.message = redact_user_text(exc.message)
         if isinstance(exc, click.FileError):
             exc.ui_filename = redact_user_text(exc.ui_filename)
@@ -60,8 +137,24 @@ class _Group(click.Group):
     with 141, and Ctrl-C, SIGTERM or SIGHUP at any point with 130, 143 or 129.
 
     (Click itself would turn them into exit 1 and "Aborted!", so they are handled before Click
-    sees them.)
+    sees them.) Commands are imported when they are looked up (:data:`COMMANDS`), and the
+    command list in ``--help`` comes from :data:`COMMANDS` without importing any.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, make_default_short_help(t, limit)) for name, t in rows])
 
     def make_context(
         self,
@@ -78,6 +171,8 @@ class _Group(click.Group):
             with redacted_errors():
                 return super().invoke(ctx)
         except BrokenPipeError:
+            from keyledger.cli.output import silence_stdout
+
             silence_stdout()
             raise SystemExit(ExitCode.BROKEN_PIPE) from None
         except KeyboardInterrupt:
@@ -101,18 +196,6 @@ def cli() -> None:
     Keys are never printed in full, never taken from the command line, and sent only
     in headers, only to their own provider.
     """
-
-
-cli.add_command(alerts)
-cli.add_command(check)
-cli.add_command(demo)
-cli.add_command(simulate)
-cli.add_command(providers)
-cli.add_command(watch)
-cli.add_command(metrics)
-cli.add_command(serve)
-for _command in LEDGER_COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -141,6 +141,22 @@ class _Progress:
         self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
 
 
+class _Tally:
+    """What the end of a run needs from its results, without keeping them: their count,
+    statuses (the exit code) and whether any failed on TLS. A JSON, JSONL or CSV run streams
+    its results and keeps only this, so its memory does not grow with the number of keys."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.statuses: set[Status] = set()
+        self.tls = False
+
+    def add(self, result: CheckResult) -> None:
+        self.count += 1
+        self.statuses.add(result.status)
+        self.tls = self.tls or result.reason == "tls"
+
+
 async def _run(
     job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event, received: list[int]
 ) -> RunReport:
@@ -166,7 +182,7 @@ async def _run(
             run=job.run,
             sinks=sinks,
             stop=stop,
-            keep_results=True,
+            keep_results=job.fmt is Format.TABLE,  # the table needs them all; others stream
         )
     finally:
         for done in handled:
@@ -216,8 +232,9 @@ def execute(job: CheckJob) -> ExitCode:
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
     stop = asyncio.Event()
     received: list[int] = []  # stop signals that arrived during the run
+    tally = _Tally()
     with opened(job.fmt, job.output, on_broken=stop.set) as out:
-        sinks: list[Sink] = [out, summary, *job.sinks]
+        sinks: list[Sink] = [out, summary, tally, *job.sinks]
         progress = _Progress(len(job.keys), err) if show_progress else None
         if progress is not None:
             sinks.append(progress)
@@ -265,24 +282,24 @@ def execute(job: CheckJob) -> ExitCode:
     elif not job.quiet:
         err.print(totals_view(summary))
     if job.output is not None and not job.quiet and out.failed is None:
-        err.print(f"wrote {len(report.results)} results to {job.output}", markup=False)
-    if any(r.reason == "tls" for r in report.results) and not job.quiet:
+        err.print(f"wrote {tally.count} results to {job.output}", markup=False)
+    if tally.tls and not job.quiet:
         err.print(TLS_HINT, markup=False)
     if report.interrupted:
         signum = received[0] if received else signal.SIGINT
         by = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
         err.print(
-            f"interrupted{by}: {len(report.results)} of {len(job.keys)} keys checked; "
+            f"interrupted{by}: {tally.count} of {len(job.keys)} keys checked; "
             "finished results were kept",
             markup=False,
         )
         return signals.exit_code(signum)
     if report.deadline_hit and not job.quiet:
         err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
-    missing = len(job.keys) - len(report.results)
+    missing = len(job.keys) - tally.count
     if missing > 0 and not job.quiet:
         err.print(
             f"the deadline's grace for writing ran out: {missing} key(s) have no result",
             markup=False,
         )
-    return exit_code_for(r.status for r in report.results)
+    return exit_code_for(tally.statuses)

@@ -55,6 +55,7 @@ from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.history import burn_table, days_text, history_table, signed
+from keyledger.render.writers import Format
 from keyledger.sanitize import neutralise, redact_user_text
 from keyledger.simulator.demo_history import demo_ledger_path
 
@@ -143,7 +144,12 @@ class CheckLedger:
         try:
             if ident is not None:
                 store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
-            ledger = RunLedger.begin(store, len(job.keys), warn_days=job.warn_days)
+            ledger = RunLedger.begin(
+                store,
+                len(job.keys),
+                warn_days=job.warn_days,
+                insights=job.fmt is Format.TABLE,  # only the table shows them
+            )
         except StoreError as exc:
             store.close()
             raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None

@@ -34,8 +34,10 @@ class RunLedger:
         *,
         warn_days: int = 7,
         now: Callable[[], datetime] = _utcnow,
+        insights: bool = True,
     ) -> None:
         self.store = store
+        self.want_insights = insights  # False: the caller shows none (JSON/JSONL/CSV output)
         self.run_id = run_id
         self.warn_days = warn_days
         self.now = now
@@ -52,13 +54,16 @@ class RunLedger:
         *,
         warn_days: int = 7,
         now: Callable[[], datetime] = _utcnow,
+        insights: bool = True,
     ) -> RunLedger:
-        """Start a run in ``store``.
+        """Start a run in ``store``; ``insights=False`` skips reading the run back at the end
+        (the insights serve the table: a JSON run of 100,000 keys need not load them).
 
         Raises:
             StoreError: the ledger does not take the new run.
         """
-        return cls(store, store.begin_run(keys_total), warn_days=warn_days, now=now)
+        run_id = store.begin_run(keys_total)
+        return cls(store, run_id, warn_days=warn_days, now=now, insights=insights)
 
     @property
     def error(self) -> StoreError | None:
@@ -80,7 +85,7 @@ class RunLedger:
             return
         self.recorder.finish("complete" if report.complete else "interrupted")
         self.finished = True
-        if self.recorder.error is not None:
+        if self.recorder.error is not None or not self.want_insights:
             return
         cutoff = self.recorder.cutoff
         if cutoff is not None and time.monotonic() >= cutoff:  # no time left to compare runs

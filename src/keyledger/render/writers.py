@@ -2,6 +2,11 @@
 
 Each writer takes an open text stream and never buffers all results, so a run over 100,000
 keys writes as it goes. CSV cells that a spreadsheet would run as formulas are neutralised.
+
+JSON is encoded with orjson (its C encoder is what keeps output off the profile of a large
+run; docs/benchmarks.md). Money is already a decimal string in :func:`result_dict`, so no
+number passes through a float. Anything orjson refuses (a lone surrogate, an integer wider
+than 64 bits) falls back to the standard library's encoder, laid out the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO, assert_never
+
+import orjson
 
 from keyledger.models import CheckResult
 from keyledger.render.serialize import RESULT_SCHEMA, SCHEMA, result_dict
@@ -38,8 +45,14 @@ class Writer(Protocol):
         ...
 
 
-def _dumps(data: Any, indent: int | None = None) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=indent)
+def _dumps(data: Any, *, pretty: bool = False) -> str:
+    """``data`` as JSON text: indented by 2 if ``pretty``, else compact (one line)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+    except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
+        if pretty:
+            return json.dumps(data, ensure_ascii=False, indent=2)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class JsonWriter:
@@ -55,13 +68,13 @@ class JsonWriter:
 
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
-        body = _dumps(result_dict(result), indent=2).replace("\n", "\n    ")
+        body = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
         self.stream.write(("," if self.count else "") + "\n    " + body)
         self.count += 1
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Close the array and add ``complete`` and ``summary``."""
-        tail = _dumps(dict(summary), indent=2).replace("\n", "\n  ")
+        tail = _dumps(dict(summary), pretty=True).replace("\n", "\n  ")
         end = "\n  " if self.count else ""
         self.stream.write(f'{end}],\n  "complete": {_dumps(complete)},\n  "summary": {tail}\n}}\n')
 

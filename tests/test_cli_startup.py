@@ -1,0 +1,57 @@
+"""The CLI starts light: --help and --version import no heavy module; commands load lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from keyledger.cli import COMMANDS, cli, load_command
+
+HEAVY = (
+    "aiohttp",
+    "rich",
+    "jinja2",
+    "prometheus_client",
+    "keyledger.providers.registry",
+    "keyledger.simulator",
+    "keyledger.engine",
+    "keyledger.ledger",
+)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_no_heavy_module(flag: str) -> None:
+    """`keyledger --help`/`--version` leave aiohttp, rich, jinja2, the providers etc. unloaded."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['keyledger', {flag!r}]\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('LOADED:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "LOADED:"
+
+
+def test_listed_help_is_each_commands_own() -> None:
+    """The one-line help --help lists (without importing) equals each command's own help."""
+    for name, (_, _, text) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert (command.short_help or command.help or "").split("\n")[0].strip() == text
+
+
+def test_every_command_is_reachable() -> None:
+    """Each listed command resolves through the group (imported on demand)."""
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        assert isinstance(cli.get_command(ctx, name), click.Command)
+    assert cli.get_command(ctx, "no-such-command") is None
