@@ -342,7 +342,7 @@ def test_cli_json_table_and_history_survive_hostile_money(
         ).fetchone()[0]
     assert recorded == len(HOSTILE) + 2 and widest <= 40
 
-    table = run_cli("check", str(keys), timeout=120)  # a second run: with the ledger's insights
+    table = run_cli("check", str(keys), "--wide", timeout=120)  # second run, ledger insights
     assert table.code == 4 and "Traceback" not in table.stderr, table.stderr
     assert "spent ≥ 50.00 USD this month" in table.stdout and "partial" in table.stdout
 

@@ -47,6 +47,7 @@ class RuleEvaluator:
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.ledger = ledger
+        ledger.want_insights = True  # the rules read the run's insights, whatever the output
         self.rules = list(rules)
         self.sink = sink
         self.now = now

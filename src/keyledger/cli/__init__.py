@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": (
         "keyledger.cli.ledger_cmds",
         "plot",
-        "Draw available balance and spend over time, one line per key, as a PNG.",
+        "Draw available balance and spend over time, one line per key and currency, as a PNG.",
     ),
     "pool": (
         "keyledger.cli.ledger_cmds",
