@@ -68,3 +68,31 @@ def test_without_channels_events_are_refused_so_they_stay_in_the_ledger(
     assert dispatch.open_outbox(object(), parse_config(""), {}) is None  # type: ignore[arg-type]
     with pytest.raises(dispatch.ChannelsUnavailable):
         dispatch.make_sink(None, []).submit([EVENT])
+
+
+def test_channel_secrets_are_redacted_from_logs_like_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loaded channels' secrets go to the log filter: a log line quoting one loses it."""
+    import logging
+
+    from keyledger.cli.alerting import alert_setup
+    from keyledger.ledger import Store
+    from keyledger.logs import RedactingFilter
+
+    token = "T0kenZq7Xw3Vb9Nm2Lk5Jh8Gf4Ds"
+    monkeypatch.setenv("HOOK_URL", f"https://hooks.example.com/services/{token}")
+    config = tmp_path / "alerts.toml"
+    config.write_text(
+        '[[rules]]\nname = "dead"\nwhen = "status_not_ok"\nchannels = ["ops"]\n\n'
+        '[channels.ops]\ntype = "webhook"\nurl_env = "HOOK_URL"\n'
+    )
+    with Store.open(tmp_path / "ledger.db") as store:
+        setup = alert_setup(store, config)
+    log_filter = RedactingFilter()
+    log_filter.register(setup.secrets())
+    record = logging.LogRecord("x", logging.ERROR, "f", 1, f"POST failed: {token}", None, None)
+
+    log_filter.filter(record)
+
+    assert token not in record.getMessage() and token[:8] not in record.getMessage()

@@ -38,6 +38,15 @@ class AlertSetup:
         """A sink evaluating the rules once ``ledger``'s run finishes."""
         return RuleEvaluator(ledger, self.rules, self.sink)
 
+    def secrets(self) -> list[str]:
+        """The channels' secrets (webhook URLs and tokens, signing secrets, passwords), for the
+        log redaction filter: they are redacted in every log the way keys are."""
+        if self.outbox is None:
+            return []
+        from keyledger.alerts.channels import channel_redactor
+
+        return channel_redactor(self.outbox.channels).secrets()
+
 
 def read_config(explicit: Path | None) -> Config:
     """The config file (``--config``, ``$KEYLEDGER_CONFIG`` or the default); errors exit 2."""

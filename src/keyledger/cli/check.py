@@ -346,6 +346,7 @@ def check(
         if alerts and isinstance(ledger, CheckLedger):
             setup = alert_setup(ledger.store, config_file)
             evaluator = setup.evaluator(ledger.ledger)
+            job.log_secrets.extend(setup.secrets())
             job.sinks.append(evaluator)
         code = execute(job)
         if evaluator is not None:

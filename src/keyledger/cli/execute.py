@@ -85,6 +85,7 @@ class CheckJob:
     views: list[TableView] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # fixed closing lines, after the views'
     output_error: str | None = None  # set when results could not be written out
+    log_secrets: list[str] = field(default_factory=list)  # other secrets logs must never show
     input_cut_short: bool = False  # the deadline stopped reading keys: not every key is here
 
 
@@ -228,6 +229,7 @@ def execute(job: CheckJob) -> ExitCode:
     err = stderr_console()
     redactor = setup_logging(sys.stderr)
     redactor.register(key.secret.reveal() for key in job.keys)
+    redactor.register(job.log_secrets)
     summary = Summary()
     show_progress = job.progress if job.progress is not None else sys.stderr.isatty()
     stop = asyncio.Event()

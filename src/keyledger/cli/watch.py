@@ -244,6 +244,8 @@ def watch(
         except StoreError as exc:
             raise LedgerExit(f"ledger: {exc}") from None
         setup = alert_setup(store, config_file) if alerts else None
+        if setup is not None:
+            redactor.register(setup.secrets())
         http = http_options(concurrency, timeout, DEFAULTS.connect_timeout, DEFAULTS.max_attempts)
         watcher = Watcher(
             files,
