@@ -512,8 +512,12 @@ _ALLOWED_VALUE_OPTIONS = {"--max-keys", "--xai-management-key-env"}
 
 
 def _commands() -> dict[str, click.Command]:
+    """Every command, loaded (the group registers them lazily)."""
     assert isinstance(cli, click.Group)
-    return dict(cli.commands)
+    ctx = click.Context(cli)
+    commands = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    assert commands, "the CLI lists its commands"
+    return {name: command for name, command in commands.items() if command is not None}
 
 
 @pytest.mark.parametrize("name", sorted(_commands()))
