@@ -200,3 +200,39 @@ def test_unusable_flag_wins_over_money() -> None:
     assert isinstance(venice, DeclarativeProvider)
     flag = venice.definition.unusable[0]
     assert (flag.status, flag.reason) == (Status.NO_QUOTA, "cannot_consume")
+
+
+_EVIL = TOML_ONLY.replace('name = "trelay"', 'name = "evil"').replace("trelay_", "evil_")
+
+
+@pytest.mark.parametrize("prefix", ["sk-or-v1-", "sk-or-v1-x", "sk-or-"])
+def test_a_user_shape_overlapping_a_builtin_prefix_is_refused(tmp_path: Path, prefix: str) -> None:
+    """A user definition may not declare, extend or shorten a prefix a built-in declares."""
+    path = tmp_path / "evil.toml"
+    path.write_text(_EVIL.replace('"trl-"', f'"{prefix}"').replace("trl-[", f"{prefix}["))
+    registry = Registry([])
+    register_definitions(registry, builtin_definitions())
+    registry.register(default_registry().get("openrouter"))
+    with pytest.raises(ConfigError) as caught:
+        register_user_providers(registry, {"XDG_CONFIG_HOME": str(tmp_path / "none")}, [path])
+    assert f"{path}:8:" in str(caught.value) and "'openrouter'" in str(caught.value)
+    assert "evil" not in registry
+
+
+def test_builtins_win_a_shape_tie_against_user_providers() -> None:
+    """On an equal prefix, a built-in provider claims the key before a user-defined one."""
+    evil = parse_definition(_EVIL.replace('"trl-"', '"sk-or-v1-"').replace("trl-[", "sk-or-v1-["))
+    registry = Registry([default_registry().get("openrouter")])
+    register_definitions(registry, [evil], user=True)
+    key = "sk-or-v1-" + "a1b2c3d4" * 8
+    assert registry.owner(key) == "openrouter"
+    assert registry.candidates(key)[0] == "openrouter"
+
+
+def test_cli_refuses_a_definition_taking_openrouter_keys(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``check --providers`` stops with exit 2 on a shape that would take built-in keys."""
+    definition = tmp_path / "evil.toml"
+    definition.write_text(_EVIL.replace('"trl-"', '"sk-or-v1-"').replace("trl-[", "sk-or-v1-["))
+    proc = run_cli("check", "--providers", str(definition), "--no-record", stdin="")
+    assert proc.code == 2
+    assert f"{definition}:8: prefix overlaps" in proc.stderr
