@@ -236,3 +236,56 @@ def test_cli_refuses_a_definition_taking_openrouter_keys(tmp_path: Path, run_cli
     proc = run_cli("check", "--providers", str(definition), "--no-record", stdin="")
     assert proc.code == 2
     assert f"{definition}:8: prefix overlaps" in proc.stderr
+
+
+def test_providers_lists_user_definitions(isolated_env: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``keyledger providers`` lists config-directory definitions and ``--providers`` files."""
+    folder = isolated_env.parent / "home/.config/keyledger/providers"
+    folder.mkdir(parents=True)
+    (folder / "relay.toml").write_text(TOML_ONLY)
+    other = tmp_path / "other.toml"
+    other.write_text(TOML_ONLY.replace('"trelay"', '"orelay"').replace("trelay_", "orelay_"))
+    proc = run_cli("providers", "--providers", str(other), "-f", "json")
+    assert proc.code == 0, proc.stderr
+    names = {row["name"] for row in json.loads(proc.stdout)}
+    assert {"trelay", "orelay", "openai", "venice"} <= names
+
+
+def test_watch_checks_a_provider_given_with_providers_file(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``watch --providers FILE`` checks keys pinned to the definition and records them."""
+    import sqlite3
+
+    from keyledger.cli.demo import simulator_thread
+
+    definition = tmp_path / "relay.toml"
+    definition.write_text(TOML_ONLY)
+    with simulator_thread(_relay_state()) as sim:
+        keys = tmp_path / "keys.txt"
+        keys.write_text(f"good {make_key('trelay_ok')} provider=trelay base_url={sim.url}/api\n")
+        proc = run_cli(
+            "watch", str(keys), "--providers", str(definition), "--max-runs", "1", "--no-alerts"
+        )
+    assert proc.code == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "klhome" / "ledger.db") as conn:
+        rows = conn.execute("SELECT status, available FROM results").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "ok" and Decimal(rows[0][1]) == Decimal("12.5")
+
+
+def test_serve_refuses_a_broken_config_directory_definition(isolated_env: Path) -> None:
+    """``serve`` loads ``<config dir>/providers/*.toml``: a broken one stops it (exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = isolated_env.parent / "home/.config/keyledger/providers"
+    folder.mkdir(parents=True)
+    (folder / "bad.toml").write_text(TOML_ONLY.replace("divisor = 100", "divisor = -1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "keyledger", "serve", "--port", "0", "--no-open"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 2
+    assert f"{folder / 'bad.toml'}:20: divisor must be" in done.stderr

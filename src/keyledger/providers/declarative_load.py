@@ -1,10 +1,11 @@
 """Declarative provider definitions: read from TOML, validated, registered.
 
 Built-in definitions ship in ``keyledger/providers/defs/*.toml``; users add theirs in
-``<config dir>/providers/*.toml`` or with ``keyledger check --providers FILE``. One file is one
-provider. Every mistake is a :class:`~keyledger.errors.ConfigError` reading
-``file:line: message``; messages name keys, never values, and a definition holding anything
-shaped like an API key is refused (a definition describes keys, it never holds one).
+``<config dir>/providers/*.toml`` or with ``--providers FILE`` (``check``, ``watch``, ``serve``,
+``providers``). One file is one provider. Every mistake is a
+:class:`~keyledger.errors.ConfigError` reading ``file:line: message``; messages name keys,
+never values, and a definition holding anything shaped like an API key is refused
+(a definition describes keys, it never holds one).
 The format is documented in ``docs/providers.md`` ("Declarative providers").
 """
 
