@@ -155,9 +155,10 @@ def http_options(
     "--require-model",
     "require_model",
     multiple=True,
-    metavar="MODEL[,MODEL]",
+    metavar="[PROVIDER:]MODEL[,…]",
     help="Models a key must reach: a key whose model list lacks one is restricted "
-    "(model_missing). Repeatable or comma-separated.",
+    "(model_missing). PROVIDER:MODEL (openai:gpt-4o) applies to that provider's keys only; "
+    "a plain id to every key whose provider lists models. Repeatable or comma-separated.",
 )
 @provider_flags
 @click.option(
