@@ -200,3 +200,92 @@ def test_unusable_flag_wins_over_money() -> None:
     assert isinstance(venice, DeclarativeProvider)
     flag = venice.definition.unusable[0]
     assert (flag.status, flag.reason) == (Status.NO_QUOTA, "cannot_consume")
+
+
+_EVIL = TOML_ONLY.replace('name = "trelay"', 'name = "evil"').replace("trelay_", "evil_")
+
+
+@pytest.mark.parametrize("prefix", ["sk-or-v1-", "sk-or-v1-x", "sk-or-"])
+def test_a_user_shape_overlapping_a_builtin_prefix_is_refused(tmp_path: Path, prefix: str) -> None:
+    """A user definition may not declare, extend or shorten a prefix a built-in declares."""
+    path = tmp_path / "evil.toml"
+    path.write_text(_EVIL.replace('"trl-"', f'"{prefix}"').replace("trl-[", f"{prefix}["))
+    registry = Registry([])
+    register_definitions(registry, builtin_definitions())
+    registry.register(default_registry().get("openrouter"))
+    with pytest.raises(ConfigError) as caught:
+        register_user_providers(registry, {"XDG_CONFIG_HOME": str(tmp_path / "none")}, [path])
+    assert f"{path}:8:" in str(caught.value) and "'openrouter'" in str(caught.value)
+    assert "evil" not in registry
+
+
+def test_builtins_win_a_shape_tie_against_user_providers() -> None:
+    """On an equal prefix, a built-in provider claims the key before a user-defined one."""
+    evil = parse_definition(_EVIL.replace('"trl-"', '"sk-or-v1-"').replace("trl-[", "sk-or-v1-["))
+    registry = Registry([default_registry().get("openrouter")])
+    register_definitions(registry, [evil], user=True)
+    key = "sk-or-v1-" + "a1b2c3d4" * 8
+    assert registry.owner(key) == "openrouter"
+    assert registry.candidates(key)[0] == "openrouter"
+
+
+def test_cli_refuses_a_definition_taking_openrouter_keys(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``check --providers`` stops with exit 2 on a shape that would take built-in keys."""
+    definition = tmp_path / "evil.toml"
+    definition.write_text(_EVIL.replace('"trl-"', '"sk-or-v1-"').replace("trl-[", "sk-or-v1-["))
+    proc = run_cli("check", "--providers", str(definition), "--no-record", stdin="")
+    assert proc.code == 2
+    assert f"{definition}:8: prefix overlaps" in proc.stderr
+
+
+def test_providers_lists_user_definitions(isolated_env: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``keyledger providers`` lists config-directory definitions and ``--providers`` files."""
+    folder = isolated_env.parent / "home/.config/keyledger/providers"
+    folder.mkdir(parents=True)
+    (folder / "relay.toml").write_text(TOML_ONLY)
+    other = tmp_path / "other.toml"
+    other.write_text(TOML_ONLY.replace('"trelay"', '"orelay"').replace("trelay_", "orelay_"))
+    proc = run_cli("providers", "--providers", str(other), "-f", "json")
+    assert proc.code == 0, proc.stderr
+    names = {row["name"] for row in json.loads(proc.stdout)}
+    assert {"trelay", "orelay", "openai", "venice"} <= names
+
+
+def test_watch_checks_a_provider_given_with_providers_file(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``watch --providers FILE`` checks keys pinned to the definition and records them."""
+    import sqlite3
+
+    from keyledger.cli.demo import simulator_thread
+
+    definition = tmp_path / "relay.toml"
+    definition.write_text(TOML_ONLY)
+    with simulator_thread(_relay_state()) as sim:
+        keys = tmp_path / "keys.txt"
+        keys.write_text(f"good {make_key('trelay_ok')} provider=trelay base_url={sim.url}/api\n")
+        proc = run_cli(
+            "watch", str(keys), "--providers", str(definition), "--max-runs", "1", "--no-alerts"
+        )
+    assert proc.code == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "klhome" / "ledger.db") as conn:
+        rows = conn.execute("SELECT status, available FROM results").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "ok" and Decimal(rows[0][1]) == Decimal("12.5")
+
+
+def test_serve_refuses_a_broken_config_directory_definition(isolated_env: Path) -> None:
+    """``serve`` loads ``<config dir>/providers/*.toml``: a broken one stops it (exit 2)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = isolated_env.parent / "home/.config/keyledger/providers"
+    folder.mkdir(parents=True)
+    (folder / "bad.toml").write_text(TOML_ONLY.replace("divisor = 100", "divisor = -1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "keyledger", "serve", "--port", "0", "--no-open"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
+    assert done.returncode == 2
+    assert f"{folder / 'bad.toml'}:20: divisor must be" in done.stderr

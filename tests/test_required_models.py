@@ -61,3 +61,23 @@ async def test_tier_is_in_the_table_and_json(sim: Simulator, client: Client) -> 
     console.print(results_table([result], now=result.checked_at))
     text = console.export_text()
     assert "Tier" in text and "trial" in text
+
+
+async def test_provider_qualified_models_apply_to_that_provider_only(
+    sim: Simulator, client: Client
+) -> None:
+    """``anthropic:claude-sonnet-4`` leaves an OpenAI key ok; ``openai:…`` still applies."""
+    both = await _check(sim, client, ("openai:gpt-4o", "anthropic:claude-sonnet-4"))
+    assert both.status is Status.OK and both.reason is None
+    own = await _check(sim, client, ("anthropic:gpt-4o", "openai:claude-sonnet-4"))
+    assert (own.status, own.reason) == (Status.RESTRICTED, "model_missing")
+    assert own.evidence[-1].message == "missing: claude-sonnet-4"
+
+
+async def test_a_plain_id_with_a_colon_is_a_model_not_a_provider(
+    sim: Simulator, client: Client
+) -> None:
+    """``gpt-4o:free`` (no provider before the colon) is a plain id required of every key."""
+    result = await _check(sim, client, ("gpt-4o:free",))
+    assert (result.status, result.reason) == (Status.RESTRICTED, "model_missing")
+    assert result.evidence[-1].message == "missing: gpt-4o:free"

@@ -179,3 +179,22 @@ def test_management_key_option_reads_the_named_variable() -> None:
     with pytest.raises(click.UsageError) as caught:
         provider_options({"provider_opt__xai__management_key_env": key}, {})
     assert key not in str(caught.value) and key[4:12] not in str(caught.value)
+
+
+def test_a_bad_management_key_env_name_is_reported_readably(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """The refusal names the option in words, so the redactor leaves nothing cut out."""
+    keys = make_key("ok") + "\n"
+    proc = run_cli(
+        "check", "-", "--xai-management-key-env", "not a name", "--no-record", stdin=keys
+    )
+    assert proc.code == 2
+    assert "the xAI management key option takes the NAME of an environment variable" in (
+        proc.stderr
+    )
+    assert "REDACTED" not in proc.stderr and "not a name" not in proc.stderr
+    unset = run_cli(
+        "check", "-", "--xai-management-key-env", "KL_UNSET_VAR", "--no-record", stdin=keys
+    )
+    assert "the xAI management key option: environment variable KL_UNSET_VAR is not set" in (
+        unset.stderr
+    )

@@ -17,13 +17,13 @@ from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.cli.output import check_writable
 from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
+from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.limits import fit_concurrency
-from keyledger.providers import CheckOptions, default_registry
-from keyledger.providers.declarative_load import register_user_providers
+from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.sanitize import holds_key
 from keyledger.transport import HttpOptions
@@ -150,22 +150,15 @@ def http_options(
     metavar="URL",
     help="Base URL for keys that do not name one (a relay, e.g. https://relay.example/v1).",
 )
-@click.option(
-    "--providers",
-    "provider_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="A declarative provider definition (TOML; repeatable), added to those in "
-    "<config dir>/providers/*.toml. See docs/providers.md.",
-)
+@providers_option
 @click.option(
     "--require-model",
     "require_model",
     multiple=True,
-    metavar="MODEL[,MODEL]",
+    metavar="[PROVIDER:]MODEL[,…]",
     help="Models a key must reach: a key whose model list lacks one is restricted "
-    "(model_missing). Repeatable or comma-separated.",
+    "(model_missing). PROVIDER:MODEL (openai:gpt-4o) applies to that provider's keys only; "
+    "a plain id to every key whose provider lists models. Repeatable or comma-separated.",
 )
 @provider_flags
 @click.option(
@@ -296,10 +289,7 @@ def check(
             normalise_base_url(base_url)
         except ConfigError as exc:
             raise UsageExit(str(exc)) from None
-    try:
-        register_user_providers(default_registry(), os.environ, provider_files)
-    except ConfigError as exc:
-        raise UsageExit(str(exc)) from None
+    register_user_definitions(provider_files)
     required_models = required_model_names(require_model)
     ident = identity(os.environ, record=record, new_identity=new_identity)
     keyset = load_keys(

@@ -64,7 +64,9 @@ def provider_options(
     Raises:
         click.UsageError: a named environment variable is unset or empty.
     """
-    secret_env = {(p.name, o.name) for p in default_registry() for o in p.options if o.secret_env}
+    secret_env = {
+        (p.name, o.name): p.title for p in default_registry() for o in p.options if o.secret_env
+    }
     env = os.environ if environ is None else environ
     options: dict[str, dict[str, Any]] = {}
     for name, value in switches.items():
@@ -73,7 +75,10 @@ def provider_options(
             if (provider, option) in secret_env:
                 if value is None:
                     continue
-                flag = f"--{provider}-{option.replace('_', '-')}"
+                # Named in words, not as --xai-…: a flag shaped like a key prefix would be cut
+                # by the redactor that guards every message ("--[REDACTED] takes …").
+                words = option.removesuffix("_env").replace("_", " ")
+                flag = f"the {secret_env[provider, option]} {words} option"
                 if not _ENV_NAME.fullmatch(value):  # never echoed: it may be a pasted key
                     raise click.UsageError(f"{flag} takes the NAME of an environment variable")
                 if not env.get(value):

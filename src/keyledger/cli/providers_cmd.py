@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from keyledger.cli.execute import stdout_console
+from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.providers import Provider, default_registry
 
 
@@ -68,14 +70,17 @@ def markdown_table() -> str:
     show_default=True,
     help="Output format.",
 )
-def providers(fmt: str) -> None:
+@providers_option
+def providers(fmt: str, provider_files: tuple[Path, ...]) -> None:
     """List the providers keyledger can check, the keys each claims and what it can tell.
 
-    Built-in providers and installed plugins (entry-point group keyledger.providers)
-    are listed alike. A key shape marked "hint" is shared with other vendors: such keys
+    Built-in providers, installed plugins (entry-point group keyledger.providers) and
+    your TOML definitions (<config dir>/providers/*.toml, --providers FILE) are listed
+    alike. A key shape marked "hint" is shared with other vendors: such keys
     are checked only when pinned (provider=NAME, a base_url, --provider) or with
     --detect-provider.
     """
+    register_user_definitions(provider_files)
     if fmt == "json":
         click.echo(json.dumps(provider_rows(), indent=2))
         return

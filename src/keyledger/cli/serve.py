@@ -9,11 +9,13 @@ import secrets
 import signal
 import sys
 import webbrowser
+from pathlib import Path
 
 import click
 from aiohttp import web
 
 from keyledger.cli.keys_input import UsageExit, load_keys
+from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.home import home_dir
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.ledger import ledger_path
@@ -65,8 +67,14 @@ async def _serve(
     default=None,
     help="Open the page in a browser (default: when run from a terminal).",
 )
+@providers_option
 def serve(
-    files: tuple[str, ...], host: str, port: int, demo: bool, open_browser: bool | None
+    files: tuple[str, ...],
+    host: str,
+    port: int,
+    demo: bool,
+    open_browser: bool | None,
+    provider_files: tuple[Path, ...],
 ) -> None:
     """Serve a dashboard of the ledger at http://127.0.0.1:8765/.
 
@@ -84,6 +92,7 @@ def serve(
         token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
         if len(token) < 16:
             raise UsageExit(f"{TOKEN_ENV} is too short (16 characters at least)")
+    register_user_definitions(provider_files)
     guard = Guard(host=host, port=port, token=token)
     if demo:
         backend = DemoBackend(home_dir(os.environ))

@@ -18,6 +18,7 @@ from keyledger.cli.alerting import AlertSetup, alert_setup, deliver_due, report_
 from keyledger.cli.check import DEFAULTS, http_options
 from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
 from keyledger.cli.ledger_cmds import open_ledger
+from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError, KeyFileError, StoreError
 from keyledger.exitcodes import ExitCode
@@ -207,6 +208,7 @@ class Watcher:
     show_default=True,
     help="Refuse inputs with more unique keys than this.",
 )
+@providers_option
 def watch(
     files: tuple[str, ...],
     every: float,
@@ -216,6 +218,7 @@ def watch(
     concurrency: int,
     timeout: float,
     max_keys: int,
+    provider_files: tuple[Path, ...],
 ) -> None:
     """Check keys on a schedule, record every run, and alert once per crossing.
 
@@ -235,6 +238,7 @@ def watch(
     """
     if "-" in files:
         raise UsageExit("watch re-reads its key files every run; standard input (-) cannot be")
+    register_user_definitions(provider_files)
     redactor = setup_logging(sys.stderr, logging.INFO)
     ident = identity(os.environ)
     store = open_ledger(create=True)

@@ -170,6 +170,25 @@ class ResultBuilder:
         self.balances = list(balances)
         self.balance = primary_balance(self.balances)
 
+    def required_models(self) -> list[str]:
+        """The required models that apply to this key's provider.
+
+        ``PROVIDER:MODEL`` (``openai:gpt-4o``, PROVIDER a registered provider) applies only to
+        that provider's keys; a plain id (``llama3:8b`` too) applies to every key whose
+        provider lists models.
+        """
+        from keyledger.providers.registry import default_registry
+
+        applying = []
+        for entry in self.options.required_models:
+            head, sep, model = entry.partition(":")
+            if sep and model and head in default_registry():
+                if head == self.key.provider:
+                    applying.append(model)
+            else:
+                applying.append(entry)
+        return applying
+
     def missing_models(self) -> list[str]:
         """Required models (``CheckOptions.required_models``) absent from a known model list.
 
@@ -178,7 +197,7 @@ class ResultBuilder:
         if self.models is None or not self.options.required_models:
             return []
         listed = {m.removeprefix("models/") for m in self.models}
-        return [m for m in self.options.required_models if m.removeprefix("models/") not in listed]
+        return [m for m in self.required_models() if m.removeprefix("models/") not in listed]
 
     def finish(self, status: Status, reason: str | None) -> CheckResult:
         """The result, with ``status`` and ``reason`` as decided by the provider.

@@ -1,10 +1,11 @@
 """Declarative provider definitions: read from TOML, validated, registered.
 
 Built-in definitions ship in ``keyledger/providers/defs/*.toml``; users add theirs in
-``<config dir>/providers/*.toml`` or with ``keyledger check --providers FILE``. One file is one
-provider. Every mistake is a :class:`~keyledger.errors.ConfigError` reading
-``file:line: message``; messages name keys, never values, and a definition holding anything
-shaped like an API key is refused (a definition describes keys, it never holds one).
+``<config dir>/providers/*.toml`` or with ``--providers FILE`` (``check``, ``watch``, ``serve``,
+``providers``). One file is one provider. Every mistake is a
+:class:`~keyledger.errors.ConfigError` reading ``file:line: message``; messages name keys,
+never values, and a definition holding anything shaped like an API key is refused
+(a definition describes keys, it never holds one).
 The format is documented in ``docs/providers.md`` ("Declarative providers").
 """
 
@@ -131,13 +132,22 @@ class _Reader:
         return tuple(value)
 
 
-def _key_shapes(r: _Reader, data: Mapping[str, Any]) -> tuple[KeyShape, ...]:
+def _key_shapes(
+    r: _Reader, data: Mapping[str, Any], taken: Mapping[str, str]
+) -> tuple[KeyShape, ...]:
     shapes = []
     for i, item in enumerate(r.tables(data, "keys")):
         at: tuple[str | int, ...] = ("keys", i)
         r.table(item, at, {"prefix", "pattern", "claims", "kind"})
         prefix = r.text(item, (*at, "prefix"), _PREFIX, required=True)
         assert prefix is not None
+        for other, owner in sorted(taken.items(), key=lambda t: (-len(t[0]), t)):
+            if prefix.startswith(other) or other.startswith(prefix):
+                raise r.cfg.error(
+                    (*at, "prefix"),
+                    f"prefix overlaps a key shape of provider {owner!r}; "
+                    "pin such keys to this definition (provider=) instead",
+                )
         pattern = r.text(item, (*at, "pattern"))
         compiled = None
         if pattern is not None:
@@ -271,10 +281,15 @@ def _scenarios(r: _Reader, data: Mapping[str, Any], name: str) -> tuple[SimScena
     return tuple(found)
 
 
-def definition_from(cfg: Config, *, trusted: bool = False) -> Definition:
+def definition_from(
+    cfg: Config, *, trusted: bool = False, taken: Mapping[str, str] | None = None
+) -> Definition:
     """A validated :class:`Definition` from a parsed TOML file.
 
     ``trusted`` (built-in definitions) skips the key-shape scan, which needs the registry.
+    ``taken`` (prefix -> provider) holds the prefixes built-in and plugin providers declare:
+    a key shape whose prefix equals, extends or is extended by one of them is refused, so a
+    definition cannot take another provider's keys (such keys are pinned to it instead).
 
     Raises:
         ConfigError: ``file:line: message`` for the first mistake found.
@@ -326,7 +341,7 @@ def definition_from(cfg: Config, *, trusted: bool = False) -> Definition:
         auth=auth,
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
         body=request.get("body"),
-        key_shapes=_key_shapes(r, data),
+        key_shapes=_key_shapes(r, data, taken or {}),
         hosts=tuple(h.lower() for h in hosts),
         balances=_balances(r, data),
         unusable=unusable,
@@ -348,9 +363,9 @@ def parse_definition(
     return definition_from(parse_config(text, Path(source)), trusted=trusted)
 
 
-def load_definition(path: Path) -> Definition:
-    """A definition from the TOML file at ``path``."""
-    return definition_from(load_config(path, required=True))
+def load_definition(path: Path, taken: Mapping[str, str] | None = None) -> Definition:
+    """A definition from the TOML file at ``path`` (``taken``: see :func:`definition_from`)."""
+    return definition_from(load_config(path, required=True), taken=taken)
 
 
 def builtin_definitions() -> list[Definition]:
@@ -366,8 +381,12 @@ def user_definition_files(environ: Mapping[str, str]) -> list[Path]:
     return sorted(folder.glob("*.toml")) if folder.is_dir() else []
 
 
-def register_definitions(registry: Registry, definitions: Iterable[Definition]) -> list[str]:
+def register_definitions(
+    registry: Registry, definitions: Iterable[Definition], *, user: bool = False
+) -> list[str]:
     """Register each definition's provider; the names registered (an identical one is skipped).
+
+    ``user`` marks user-defined providers (they lose every routing tie to built-ins).
 
     Raises:
         ConfigError: another provider already has the name.
@@ -381,7 +400,7 @@ def register_definitions(registry: Registry, definitions: Iterable[Definition]) 
             continue
         if present is not None:
             raise ConfigError(f"{definition.source}: provider {definition.name!r} already exists")
-        registry.register(provider_from(definition))
+        registry.register(provider_from(definition), user=user)
         names.append(definition.name)
     return names
 
@@ -389,6 +408,10 @@ def register_definitions(registry: Registry, definitions: Iterable[Definition]) 
 def register_user_providers(
     registry: Registry, environ: Mapping[str, str], files: Iterable[Path] = ()
 ) -> list[str]:
-    """Load the config directory's definitions and ``files``, and register them."""
+    """Load the config directory's definitions and ``files``, and register them.
+
+    A definition's key shape may not overlap a prefix a built-in or plugin provider declares.
+    """
     paths = [*user_definition_files(environ), *files]
-    return register_definitions(registry, [load_definition(p) for p in paths])
+    taken = registry.declared_prefixes()
+    return register_definitions(registry, [load_definition(p, taken) for p in paths], user=True)

@@ -42,11 +42,15 @@ class Registry:
 
     def __init__(self, providers: Iterable[Provider] = ()) -> None:
         self._providers: dict[str, Provider] = {}
+        self._user: set[str] = set()  # user-defined (TOML) providers: they lose every tie
         for provider in providers:
             self.register(provider)
 
-    def register(self, provider: Provider) -> None:
+    def register(self, provider: Provider, *, user: bool = False) -> None:
         """Add ``provider``; its key prefixes become known to masking and redaction.
+
+        ``user`` marks a user-defined provider (a TOML definition from the config directory or
+        ``--providers``): a built-in or plugin provider wins any tie on a key's shape.
 
         Raises:
             ValueError: a provider of that name is already registered, or it has no name.
@@ -57,11 +61,23 @@ class Registry:
         if name in self._providers:
             raise ValueError(f"provider {name!r} is registered twice")
         self._providers[name] = provider
+        if user:
+            self._user.add(name)
         keyshapes.register_prefixes([s.prefix for s in provider.key_shapes])
 
     def unregister(self, name: str) -> None:
         """Remove the provider called ``name`` (tests; a plugin host swapping providers)."""
         self._providers.pop(name, None)
+        self._user.discard(name)
+
+    def declared_prefixes(self) -> dict[str, str]:
+        """Key prefix -> provider name, for every built-in and plugin provider's shapes."""
+        return {
+            shape.prefix: provider.name
+            for provider in self._providers.values()
+            if provider.name not in self._user
+            for shape in provider.key_shapes
+        }
 
     def __contains__(self, name: object) -> bool:
         return name in self._providers
@@ -96,14 +112,15 @@ class Registry:
         ) from None
 
     def _matches(self, value: str) -> list[tuple[int, bool, Provider]]:
-        """(prefix length, claims, provider) for every shape ``value`` has, longest first."""
+        """(prefix length, claims, provider) for every shape ``value`` has, longest first;
+        among equals, claiming shapes, then built-in and plugin providers before user ones."""
         found = [
             (len(shape.prefix), shape.claims, provider)
             for provider in self._providers.values()
             for shape in provider.key_shapes
             if shape.matches(value)
         ]
-        return sorted(found, key=lambda m: (-m[0], not m[1], m[2].name))
+        return sorted(found, key=lambda m: (-m[0], not m[1], m[2].name in self._user, m[2].name))
 
     def claimant(self, value: str) -> Provider | None:
         """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""

@@ -89,7 +89,8 @@ class CheckOptions:
     provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     now: Callable[[], datetime] = _utcnow
     # Models a key must reach (``--require-model``): a key whose model list is known and lacks
-    # one becomes ``restricted``/``model_missing``.
+    # one becomes ``restricted``/``model_missing``. ``PROVIDER:MODEL`` applies to that
+    # provider's keys only; a plain id to every key whose provider lists models.
     required_models: tuple[str, ...] = ()
 
     def option(self, provider: str, name: str, default: Any = None) -> Any:
