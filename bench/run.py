@@ -396,16 +396,22 @@ def section_c(bench: Bench) -> None:
         bench.rows.append(_once(bench, measure))
 
 
-def _session_check(bench: Bench, section: str, name: str, n: int, c: int, record: bool) -> Row:
-    """A measure: ``keyledger check`` on ``n`` session keys, ``--format json``."""
+def _session_check(
+    bench: Bench, section: str, name: str, n: int, c: int, record: bool, baseline: bool = False
+) -> Row:
+    """A measure: ``keyledger check`` on ``n`` session keys, ``--format json``; ``baseline``:
+    the source tree given by ``--baseline-src`` (before and after, side by side)."""
 
     def run(url: str) -> Row:
         keyfile = bench.session_csv(n, url)
         limit = max(300.0, n / 50.0)
+        env = bench.fresh_home()
+        if baseline:
+            env["PYTHONPATH"] = str(bench.args.baseline_src)
         check = run_check(
             keyfile,
             url,
-            bench.fresh_home(),
+            env,
             concurrency=c,
             record=record,
             fmt="json",
@@ -435,11 +441,24 @@ def section_s(bench: Bench) -> None:
         _session_check(bench, "s", "keyledger check, ledger on", n, c, record=True),
         _session_check(bench, "s", "keyledger check, --no-record", n, c, record=False),
     ]
+    if a.baseline_src is not None:
+        measures.insert(
+            2,
+            _session_check(
+                bench, "s", "keyledger check, ledger on, baseline", n, c, True, baseline=True
+            ),
+        )
     bench.rows += run_interleaved(bench, measures, a.repeat_s)
     for big in a.keys_s_large:
         name = f"keyledger check, ledger on, {big:,} keys"
         bench.rows.append(_once(bench, _session_check(bench, "s", name, big, c, record=True)))
         bench.rows[-1].note += "; run once"
+        if a.baseline_src is not None:
+            base = _session_check(bench, "s", name + ", baseline", big, c, True, baseline=True)
+            bench.rows.append(_once(bench, base))
+            bench.rows[-1].note += "; run once"
+    if a.skip_sl:
+        return
 
     lc, latency, nl = a.latency_concurrency, a.latency_ms, a.keys_sl
     bench.log(f"(sl) session keys, {latency:g} ms latency, concurrency {lc}, {nl} keys")
@@ -574,6 +593,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat-s", type=int, default=2, help="runs per measurement in s")
     parser.add_argument("--keys-sl", type=int, default=9000, help="session keys at latency (s)")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="a src/ directory of an earlier revision (git archive REV src | tar -x -C DIR): "
+        "section s and the start-up times also measure it, side by side",
+    )
+    parser.add_argument("--skip-sl", action="store_true", help="section s without latency")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
     args = parser.parse_args(argv)
     if args.quick:
@@ -600,6 +627,16 @@ def main(argv: list[str] | None = None) -> int:
         help_s = statistics.median(command_time(env, "--help") for _ in range(5))
         version_s = statistics.median(command_time(env, "--version") for _ in range(5))
         bench.log(f"keyledger --help: {help_s:.2f}s, --version: {version_s:.2f}s (median of 5)")
+        baseline_startup = None
+        if args.baseline_src is not None:
+            base_env = {**env, "PYTHONPATH": str(args.baseline_src)}
+            pairs = [(startup_time(base_env, empty), startup_time(env, empty)) for _ in range(5)]
+            baseline_startup = statistics.median(p[0] for p in pairs)
+            startup = statistics.median(p[1] for p in pairs)
+            bench.log(
+                f"check start-up, 5 interleaved pairs, median: baseline {baseline_startup:.2f}s, "
+                f"this tree {startup:.2f}s"
+            )
         sections = (("s", section_s), ("a", section_a), ("b", section_b), ("c", section_c))
         for name, section in sections:
             if name in args.sections:
@@ -613,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             "params": params,
             "no_record_flag": bool(no_record_flag(env)),
             "startup_s": round(startup, 3),
+            "baseline_startup_s": None if baseline_startup is None else round(baseline_startup, 3),
             "help_s": round(help_s, 3),
             "version_s": round(version_s, 3),
             "loadavg_at_start": load_at_start,

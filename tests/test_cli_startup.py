@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -55,3 +57,33 @@ def test_every_command_is_reachable() -> None:
     for name in COMMANDS:
         assert isinstance(cli.get_command(ctx, name), click.Command)
     assert cli.get_command(ctx, "no-such-command") is None
+
+
+CHECK_HEAVY = tuple(m for m in HEAVY if m != "keyledger.providers.registry")
+
+
+def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Path) -> None:
+    """`check` reads, validates and routes keys (every built-in provider) with aiohttp, rich,
+    the engine, the ledger and the simulator still unloaded; an input error exits then."""
+    keys = tmp_path / "keys.txt"
+    keys.write_text(
+        "sk-proj-" + "A1b2C3d4" * 6 + "\nsk-ant-api03-" + "Zq8Wm3Xr" * 11 + "\nnot a key\n"
+    )
+    keys.chmod(0o600)
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['keyledger', 'check', {str(keys)!r}, '--strict', '--no-record', '-q']\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT:' + str(exc.code))\n"
+        "routed = ('keyledger.providers.openai', 'keyledger.providers.anthropic')\n"
+        "print('ROUTED:' + str(all(m in sys.modules for m in routed)))\n"
+        f"print('LOADED:' + ','.join(m for m in {CHECK_HEAVY!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-3:] == ["EXIT:2", "ROUTED:True", "LOADED:"], done.stderr

@@ -498,3 +498,67 @@ def test_run_insights_show_changes_burn_runway_and_expiring_grants(tmp_path: Pat
     assert [(w.label, w.what, w.left) for w in insights.warnings] == [
         ("trial", "grant", Decimal(10)),
     ]
+
+
+class _CountingConn:
+    """A connection proxy that counts ``execute``/``executemany`` calls."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn, self.calls = conn, 0
+
+    def execute(self, *args: object) -> sqlite3.Cursor:
+        self.calls += 1
+        return self.conn.execute(*args)  # type: ignore[arg-type]
+
+    def executemany(self, *args: object) -> sqlite3.Cursor:
+        self.calls += 1
+        return self.conn.executemany(*args)  # type: ignore[arg-type]
+
+
+def test_a_batch_is_written_with_a_fixed_number_of_statements(tmp_path: Path) -> None:
+    """Recording 40 results issues as many statements as recording 2 (one per table)."""
+    grant = Grant(Decimal(20), Decimal(10), NOW - timedelta(days=3), NOW, False, "g1")
+    answer = Evidence("/v1/models", 200, outcome="ok")
+    counts = []
+    with Store.open(tmp_path / "l.db") as store:
+        for size in (2, 40):
+            run = store.begin_run(size)
+            counting = _CountingConn(store.conn)
+            store.conn = counting  # type: ignore[assignment]
+            batch = [
+                dataclasses.replace(result(make_key(f"k{size}", n), grants=(grant,)),
+                                    evidence=(answer,))
+                for n in range(size)
+            ]  # fmt: skip
+            assert store.record(run, batch) == size
+            store.conn = counting.conn
+            counts.append(counting.calls)
+    assert counts[0] == counts[1]
+
+
+def test_batched_rows_attach_to_their_own_result_and_the_first_duplicate_wins(
+    tmp_path: Path,
+) -> None:
+    """In one batch each result's balance, grants and evidence go to its own row; a key
+    twice in the batch, or already in the run, is recorded once (the first result)."""
+    keys = [make_key("k", n) for n in range(5)]
+    batch = []
+    for n, key in enumerate(keys):
+        grant = Grant(Decimal(n + 1), Decimal(0), NOW - timedelta(days=1), None, False, f"g{n}")
+        answer = Evidence(f"/call/{n}", 200, outcome="ok")
+        one = result(key, available=f"{n}.00", grants=(grant,))
+        batch.append(dataclasses.replace(one, evidence=(answer,)))
+    late = dataclasses.replace(result(keys[1], available="99.00"), evidence=())
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(6)
+        assert store.record(run, batch[:1]) == 1
+        assert store.record(run, [*batch, late, batch[0]]) == 4
+        rows = {r.fingerprint: r for r in store.results_of_run(run)}
+        ids = [r.id for r in rows.values()]
+        grants, evidence = store.grants(ids), store.evidence(ids)
+    assert len(rows) == 5
+    for n, key in enumerate(keys):
+        row = rows[key.fingerprint]
+        assert row.available == Decimal(f"{n}.00")
+        assert [(g.grant_id, g.amount) for g in grants[row.id]] == [(f"g{n}", Decimal(n + 1))]
+        assert [e.endpoint for e in evidence[row.id]] == [f"/call/{n}"]

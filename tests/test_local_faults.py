@@ -21,7 +21,8 @@ from keyledger.client import Client, make_session
 from keyledger.retry import decide
 from keyledger.secret import Secret
 from keyledger.simulator import Simulator, make_key
-from keyledger.transport import LOCAL_FAULT, Fault, HttpOptions, Outcome, Request, _fault_for
+from keyledger.transport import LOCAL_FAULT, Fault, HttpOptions, Outcome, Request
+from keyledger.wire import _fault_for
 
 OPTS = HttpOptions(attempt_deadline=2.0, connect_timeout=1.0, backoff_base=0.001, backoff_cap=0.002)
 

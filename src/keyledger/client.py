@@ -19,7 +19,8 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
-from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request, attempt, reuse_tracer
+from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
+from keyledger.wire import attempt, reuse_tracer
 
 
 @dataclass(frozen=True, slots=True)

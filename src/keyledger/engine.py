@@ -26,13 +26,13 @@ from dataclasses import dataclass, replace
 
 from keyledger.client import Client
 from keyledger.detect import detect
+from keyledger.limits import DEFAULT_CONCURRENCY
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions, Provider, default_registry
 from keyledger.providers.base import ResultBuilder
 
 log = logging.getLogger("keyledger.engine")
 
-DEFAULT_CONCURRENCY = 200
 MIN_GRACE = 2.0  # seconds after the deadline for writing what finished, at least
 GRACE_SHARE = 0.1  # ... or this share of the deadline, when larger
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+DEFAULT_CONCURRENCY = 200  # keys checked at once unless --concurrency says otherwise
+
 try:
     import resource
 except ImportError:  # not POSIX: no limit to read

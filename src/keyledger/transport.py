@@ -9,21 +9,18 @@
   a category and the host, and the exception (whose text could hold the URL) is dropped.
 - A local shortage (out of file handles or buffers before the connection exists) is the
   ``local_resources`` fault: it says nothing about the host.
+
+This module holds the values (options, requests, answers, faults) and imports no HTTP
+library; the attempt itself, on aiohttp, is :mod:`keyledger.wire`, loaded only when a check
+runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import socket
-import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
-
-import aiohttp
-from aiohttp import http_exceptions
 
 from keyledger.secret import Secret
 
@@ -113,13 +110,6 @@ LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOME
 LOCAL_FAULT = "local_resources"
 
 
-def _local_errno(exc: BaseException) -> bool:
-    """Whether ``exc`` (or the OS error it wraps) is a local shortage such as ``EMFILE``."""
-    inner = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
-    return isinstance(inner, OSError) and inner.errno in LOCAL_ERRNOS
-
-
-# Headers kept from every answer; a provider adds its own (``Provider.kept_headers``).
 COMMON_HEADERS = frozenset(
     ("content-type", "content-length", "retry-after", "retry-after-ms", "location", "x-request-id")
 )
@@ -167,187 +157,3 @@ def auth_headers(request: Request) -> SecretHeaders:
     else:
         headers["Authorization"] = "Bearer " + request.secret.reveal()
     return SecretHeaders(headers)
-
-
-def reuse_tracer() -> aiohttp.TraceConfig:
-    """A trace config noting when a request goes out on a pooled (reused) connection.
-
-    :func:`attempt` passes a dict as ``trace_request_ctx``; this sets its ``"reused"``.
-    """
-
-    async def on_reuse(
-        session: aiohttp.ClientSession,
-        ctx: SimpleNamespace,
-        params: aiohttp.TraceConnectionReuseconnParams,
-    ) -> None:
-        holder = getattr(ctx, "trace_request_ctx", None)
-        if isinstance(holder, dict):
-            holder["reused"] = True
-
-    tracer = aiohttp.TraceConfig()
-    tracer.on_connection_reuseconn.append(on_reuse)
-    return tracer
-
-
-def _fault_for(exc: BaseException, host: str) -> Fault:
-    """Map a transport exception to a category by class, never by its text."""
-    if _local_errno(exc):
-        return Fault(LOCAL_FAULT, host)
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return Fault("timeout", host)
-    if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return Fault("proxy_auth" if exc.status == 407 else "proxy", host)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return Fault("proxy", host)
-    if isinstance(
-        exc,
-        (
-            aiohttp.ClientConnectorCertificateError,
-            aiohttp.ClientConnectorSSLError,
-            aiohttp.ClientSSLError,
-            ssl.SSLError,
-        ),
-    ):
-        return Fault("tls", host)
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return Fault("dns", host)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        os_error = exc.os_error
-        if isinstance(os_error, socket.gaierror):
-            return Fault("dns", host)
-        if isinstance(os_error, ssl.SSLError):
-            return Fault("tls", host)
-        return Fault("connect", host)
-    if isinstance(exc, http_exceptions.DecompressSizeError):
-        return Fault("body_too_large", host)
-    if isinstance(exc, (aiohttp.ClientConnectionResetError, ConnectionResetError)):
-        return Fault("reset", host)
-    if isinstance(exc, aiohttp.ClientOSError):
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-            return Fault("reset", host)
-        return Fault("network", host)
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
-        return Fault("protocol", host)
-    if isinstance(exc, (aiohttp.ClientResponseError, http_exceptions.HttpProcessingError)):
-        return Fault("protocol", host)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return Fault("invalid_url", host)
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return Fault("network", host)
-    return Fault("network", host)
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
-    """Up to ``cap`` decompressed bytes; ``True`` when the body went beyond it."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await response.content.readany()
-        if not chunk:
-            return b"".join(chunks), False
-        size += len(chunk)
-        if size > cap:
-            chunks.append(chunk[: cap - (size - len(chunk))])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-
-
-class _StaleConnection(Exception):
-    """A reused pooled connection turned out dead before any answer arrived."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__("stale pooled connection")
-        self.cause = cause
-
-
-_STALE_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-
-
-async def _exchange(
-    session: aiohttp.ClientSession,
-    request: Request,
-    options: HttpOptions,
-    host: str,
-    proxy: str | None,
-) -> Outcome:
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
-    trace: dict[str, bool] = {"reused": False}
-    try:
-        response_cm = session.request(
-            request.method,
-            request.url,
-            headers=auth_headers(request),
-            json=request.json_body,
-            allow_redirects=False,
-            timeout=timeout,
-            proxy=proxy,
-            trace_request_ctx=trace,
-        )
-        response = await response_cm.__aenter__()
-    except _STALE_ERRORS as exc:
-        stale = trace["reused"] and (
-            isinstance(exc, aiohttp.ServerDisconnectedError)
-            or exc.errno in (errno.ECONNRESET, errno.EPIPE)
-        )
-        if stale:
-            raise _StaleConnection(exc) from None
-        raise
-    try:
-        if len(response.raw_headers) > options.max_headers:
-            return Fault("protocol", host)
-        headers = SecretHeaders(
-            {
-                name: value
-                for name in (COMMON_HEADERS | request.keep_headers)
-                if (value := response.headers.get(name)) is not None
-            }
-        )
-        success = 200 <= response.status < 300
-        cap = options.max_body if success else options.max_error_body
-        length = response.content_length
-        if success and length is not None and length > cap:
-            response.close()
-            return Fault("body_too_large", host)
-        body, over = await _read_capped(response, cap)
-        if over:
-            response.close()
-            if success:
-                return Fault("body_too_large", host)
-        return Reply(response.status, headers, body, truncated=over)
-    finally:
-        response.release()
-
-
-async def attempt(
-    session: aiohttp.ClientSession,
-    request: Request,
-    options: HttpOptions,
-    proxy: str | None = None,
-) -> Outcome:
-    """Send ``request`` once; every failure comes back as a :class:`Fault`.
-
-    One deadline covers the whole exchange (connect, TLS, headers, body). If a pooled
-    connection turns out to have been closed by the server before it answered (a stale
-    keep-alive socket), the request is re-sent on a fresh connection within the same
-    attempt: that is the pool's failure, not the server's answer.
-    """
-    host = request.host
-    try:
-        async with asyncio.timeout(options.attempt_deadline):
-            for _ in range(options.stale_retries):
-                try:
-                    return await _exchange(session, request, options, host, proxy)
-                except _StaleConnection:
-                    continue
-            try:
-                return await _exchange(session, request, options, host, proxy)
-            except _StaleConnection as stale:  # dead every time: classify the real error
-                return _fault_for(stale.cause, host)
-    except (
-        aiohttp.ClientError,
-        http_exceptions.HttpProcessingError,
-        OSError,
-        TimeoutError,
-        ValueError,  # aiohttp raises it for some malformed answers (e.g. bad header values)
-    ) as exc:
-        return _fault_for(exc, host)

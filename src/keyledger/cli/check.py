@@ -11,18 +11,14 @@ from pathlib import Path
 import click
 
 from keyledger.baseurl import normalise_base_url
-from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
-from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
-from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.cli.output import check_writable
 from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
 from keyledger.cli.user_providers import providers_option, register_user_definitions
-from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
-from keyledger.limits import fit_concurrency
+from keyledger.limits import DEFAULT_CONCURRENCY, fit_concurrency
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format
 from keyledger.sanitize import holds_key
@@ -304,6 +300,13 @@ def check(
         expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
         detect=detect_provider,
     )
+    # imported only now: an input error above exits before the run's machinery (rich,
+    # the engine, the ledger, alerts) is loaded
+    from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
+    from keyledger.cli.execute import CheckJob, execute
+    from keyledger.cli.ledger_cmds import CheckLedger
+    from keyledger.engine import RunOptions
+
     cap = fit_concurrency(concurrency, per_host or concurrency)
     if cap.capped and not quiet:
         sys.stderr.write(

@@ -57,12 +57,17 @@ from keyledger.money import fmt_money
 from keyledger.render.history import burn_table, days_text, history_table, signed
 from keyledger.render.writers import Format
 from keyledger.sanitize import neutralise, redact_user_text
-from keyledger.simulator.demo_history import demo_ledger_path
 
 
 def chosen_ledger(demo: bool) -> Path:
     """The install's ledger, or with ``--demo`` the demo's own (``<home>/demo/ledger.db``)."""
-    return demo_ledger_path(home_dir(os.environ)) if demo else ledger_path(os.environ)
+    if not demo:
+        return ledger_path(os.environ)
+    # imported here: the simulator is heavy, and `check` (which imports this module) never
+    # needs it
+    from keyledger.simulator.demo_history import demo_ledger_path
+
+    return demo_ledger_path(home_dir(os.environ))
 
 
 def open_ledger(*, create: bool, path: Path | None = None) -> Store:

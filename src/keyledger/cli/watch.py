@@ -19,12 +19,13 @@ from keyledger.cli.check import DEFAULTS, http_options
 from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
 from keyledger.cli.ledger_cmds import open_ledger
 from keyledger.cli.user_providers import providers_option, register_user_definitions
-from keyledger.engine import DEFAULT_CONCURRENCY, RunOptions
+from keyledger.engine import RunOptions
 from keyledger.errors import ConfigError, KeyFileError, StoreError
 from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS, build_keyset, read_items
 from keyledger.ledger.session import RunLedger
 from keyledger.ledger.store import Store
+from keyledger.limits import DEFAULT_CONCURRENCY
 from keyledger.logs import RedactingFilter, setup_logging
 from keyledger.models import Key
 from keyledger.providers import CheckOptions

@@ -253,6 +253,32 @@ def _evidence_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...
     ]
 
 
+def _key_params(result: CheckResult) -> tuple[Any, ...]:
+    """The ``keys`` upsert row of a result's key (first and last seen: its check time)."""
+    key = result.key
+    seen = to_text(result.checked_at)
+    return (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen)
+
+
+def _grant_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``grants`` row per credit grant of the primary balance."""
+    balance = result.balance
+    if balance is None or not balance.grants:
+        return []
+    return [
+        (
+            result_id,
+            g.grant_id,
+            money_text(g.amount),
+            money_text(g.used),
+            to_text(g.effective_at),
+            to_text(g.expires_at),
+            int(g.expired),
+        )
+        for g in balance.grants
+    ]
+
+
 _INSERT_RESULT = """
     INSERT INTO results (
         run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
@@ -473,46 +499,40 @@ class Store:
     def record(self, run_id: int, results: Iterable[CheckResult]) -> int:
         """Commit ``results`` of run ``run_id`` in one transaction; returns rows added.
 
-        A key already recorded in this run is not recorded twice. Each result's evidence
-        (what its endpoints answered, already sanitised by the provider) is written with it,
-        the whole batch's in one ``executemany``.
+        A key already recorded in this run (or twice in ``results``) is recorded once: the
+        first result wins. The batch is written with one ``executemany`` per table (keys,
+        results, balances, evidence, grants), not one statement per row: each new result's
+        id is read back in one query (rowids above the largest one before the batch).
         """
-        added = 0
-        evidence: list[tuple[Any, ...]] = []
+        batch = list(results)
+        if not batch:
+            return 0
         with self._transaction() as conn:
-            for result in results:
-                key = result.key
-                seen = to_text(result.checked_at)
+            conn.executemany(_UPSERT_KEY, [_key_params(result) for result in batch])
+            before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
+            conn.executemany(_INSERT_RESULT, [_result_params(run_id, r) for r in batch])
+            new_ids: dict[str, int] = dict(
                 conn.execute(
-                    _UPSERT_KEY,
-                    (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen),
-                )
-                cursor = conn.execute(_INSERT_RESULT, _result_params(run_id, result))
-                if cursor.rowcount != 1:
+                    "SELECT fingerprint, id FROM results WHERE id > ? AND run_id = ?",
+                    (before, run_id),
+                ).fetchall()
+            )
+            balances: list[tuple[Any, ...]] = []
+            evidence: list[tuple[Any, ...]] = []
+            grants: list[tuple[Any, ...]] = []
+            added = 0
+            for result in batch:
+                # pop: a second result for the same key in this batch was not inserted
+                result_id = new_ids.pop(result.key.fingerprint, None)
+                if result_id is None:
                     continue
                 added += 1
-                result_id = cursor.lastrowid
-                assert result_id is not None
-                conn.executemany(_INSERT_BALANCE, _balance_params(result_id, result))
+                balances.extend(_balance_params(result_id, result))
                 evidence.extend(_evidence_params(result_id, result))
-                balance = result.balance
-                if balance is not None and balance.grants:
-                    conn.executemany(
-                        _INSERT_GRANT,
-                        [
-                            (
-                                result_id,
-                                g.grant_id,
-                                money_text(g.amount),
-                                money_text(g.used),
-                                to_text(g.effective_at),
-                                to_text(g.expires_at),
-                                int(g.expired),
-                            )
-                            for g in balance.grants
-                        ],
-                    )
+                grants.extend(_grant_params(result_id, result))
+            conn.executemany(_INSERT_BALANCE, balances)
             conn.executemany(_INSERT_EVIDENCE, evidence)
+            conn.executemany(_INSERT_GRANT, grants)
         return added
 
     def finish_run(self, run_id: int, status: RunStatus, *, now: datetime | None = None) -> None:

@@ -15,16 +15,18 @@ Admin keys (``sk-ant-admin…``) read month-to-date spend from the cost report
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import Verdict, error_info
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Kind, RateLimits, Status
 from keyledger.providers.anthropic_admin import check_admin
 from keyledger.providers.anthropic_rules import RULES, regain_at
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 MODELS = "/v1/models?limit=1000"
 COUNT_TOKENS = "/v1/messages/count_tokens"

@@ -18,13 +18,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import WIDE, MoneyError, money_field
 from keyledger.providers.base import Clean, ResultBuilder, json_object
 from keyledger.transport import Reply
 
 if TYPE_CHECKING:
+    from keyledger.client import Client
     from keyledger.providers.spec import Provider
 
 COST_REPORT = "/v1/organizations/cost_report"

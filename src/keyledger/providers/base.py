@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from keyledger.classify import (
     DecodeError,
@@ -16,7 +17,6 @@ from keyledger.classify import (
     error_info,
     parse_json,
 )
-from keyledger.client import Exchange
 from keyledger.models import (
     STATUS_ORDER,
     Account,
@@ -32,6 +32,9 @@ from keyledger.models import (
 from keyledger.providers.spec import CheckOptions
 from keyledger.sanitize import Redactor, clean_message, neutralise
 from keyledger.transport import Fault, Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Exchange
 
 # Cleans an untrusted string (redacts the key, neutralises controls) to at most N characters.
 Clean = Callable[[str, int], str]

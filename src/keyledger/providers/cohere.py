@@ -7,15 +7,17 @@ the check does not report.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import Rule, Rules
-from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.compat import NOT_EXPOSED
 from keyledger.providers.spec import Capabilities, CheckOptions, Provider
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 CHECK = "/v1/check-api-key"
 RULES: Rules = (

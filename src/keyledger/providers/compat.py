@@ -18,16 +18,18 @@ How a check decides:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from keyledger.classify import DecodeError, Rule, Rules, Verdict, code_or_type, parse_json
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object, worst
 from keyledger.providers.openai_common import KEPT_HEADERS, rate_limits
 from keyledger.providers.openai_secret import parse_models
 from keyledger.providers.spec import CheckOptions, Provider
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 NOT_EXPOSED = "not_exposed"
 # Verdicts that settle the key's fate, whichever call gave them.

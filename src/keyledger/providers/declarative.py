@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from keyledger.classify import ErrorInfo, Rule
-from keyledger.client import Client
 from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
 from keyledger.money import WIDE, MoneyError, from_unix, parse_money
 from keyledger.providers.base import ResultBuilder, json_object
@@ -33,6 +32,9 @@ from keyledger.providers.spec import (
     origin_of,
 )
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 _NAME = r"[A-Za-z0-9_\-]+"
 _STEP = re.compile(rf"({_NAME})((?:\[\d{{1,6}}\])*)")

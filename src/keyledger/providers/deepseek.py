@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, localcontext
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import ErrorInfo, Rule, Rules, has
-from keyledger.client import Client
 from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
 from keyledger.money import WIDE, MoneyError, money_field
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider, origin_of
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 BALANCE = "/user/balance"
 CURRENCY = re.compile(r"[A-Z]{3}")

@@ -15,14 +15,16 @@ cloud credentials): ``balance_reason`` is ``not_exposed``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import ErrorInfo, Rule, Rules, has
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 MODELS = "/v1beta/models?pageSize=1000"
 IMAGEN_PROBE = "/v1beta/models/imagen-4.0-generate-001:predict"

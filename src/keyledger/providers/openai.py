@@ -7,9 +7,8 @@ the models list, the zero-cost probe and the legacy billing pair, admin keys the
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Kind, Status
 from keyledger.providers.openai_admin import check_admin
 from keyledger.providers.openai_common import KEPT_HEADERS, OPENAI_BASE_URL, builder
@@ -17,6 +16,9 @@ from keyledger.providers.openai_rules import RULES
 from keyledger.providers.openai_secret import check_secret
 from keyledger.providers.openai_session import check_session
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider, ProviderOption
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 # Every legacy OpenAI secret key carries this marker (base64 of "OpenAI"); without it a plain
 # ``sk-`` key may belong to any of a dozen vendors and relays.

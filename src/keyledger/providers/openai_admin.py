@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import WIDE, MoneyError, money_field
 from keyledger.providers.base import Clean, json_object
 from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 COSTS = "/v1/organization/costs"
 MAX_PAGES = 40

@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from keyledger.classify import Verdict
-from keyledger.client import Client
 from keyledger.models import Account, Balance, Key
 from keyledger.money import WIDE, MoneyError, from_unix, money_field
 from keyledger.providers.base import Clean, ResultBuilder, is_missing_path, json_object
 from keyledger.providers.openai_common import get
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 SUBSCRIPTION_PATH = "/dashboard/billing/subscription"
 USAGE_PATH = "/dashboard/billing/usage"

@@ -23,15 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from keyledger.client import Client
 from keyledger.models import Balance, Key
 from keyledger.money import MONEY_PLACES, WIDE, MoneyError, from_unix, money_field
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.openai_billing import BillingOutcome, read_billing
 from keyledger.providers.openai_common import get, public_get
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 STATUS = "/api/status"
 TOKEN_USAGE = "/api/usage/token/"  # new-api's route ends in "/" (gin would redirect without)

@@ -14,9 +14,9 @@ The verdict is decided by what the endpoints answer, never by the host name.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from keyledger.classify import Verdict
-from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, RateLimits, Status
 from keyledger.providers.base import ResultBuilder, json_object, worst
 from keyledger.providers.openai_billing import read_billing
@@ -32,6 +32,9 @@ from keyledger.providers.openai_common import (
 from keyledger.providers.openai_relay import is_relay, read_relay
 from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply, Request
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 MODELS = "/v1/models"
 CHAT = "/v1/chat/completions"

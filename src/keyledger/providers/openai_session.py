@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, localcontext
+from typing import TYPE_CHECKING
 
-from keyledger.client import Client
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
 from keyledger.money import WIDE, MoneyError, from_unix, money_field
 from keyledger.providers.base import Clean, is_missing_path, json_object
@@ -18,6 +18,9 @@ from keyledger.providers.openai_common import base_url, builder, get, organizati
 from keyledger.providers.spec import CheckOptions
 from keyledger.sanitize import clean_label
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 CREDIT_GRANTS = "/dashboard/billing/credit_grants"
 # The seed's path first; some gateways serve only the /v1-prefixed twin.

@@ -14,15 +14,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from decimal import localcontext
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import Rule, Rules, has
-from keyledger.client import Client, Exchange
 from keyledger.models import Account, Balance, CheckResult, Key, Kind, Status
 from keyledger.money import WIDE, MoneyError, money_field
 from keyledger.providers.base import ResultBuilder, is_missing_path, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client, Exchange
 
 KEY_PATHS = ("/key", "/auth/key")  # the current path, then the older one
 CREDITS = "/credits"

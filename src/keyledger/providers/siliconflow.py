@@ -12,16 +12,18 @@ the free ``GET /v1/models`` and the balance is unknown (``endpoint_retired``), n
 from __future__ import annotations
 
 import urllib.parse
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import Rule, Rules
-from keyledger.client import Client
 from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
 from keyledger.money import MoneyError, money_field
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.regional import RegionalProvider, add_note
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 USER_INFO = "/user/info"
 MODELS = "/models"

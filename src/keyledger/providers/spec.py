@@ -13,12 +13,14 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from keyledger.classify import Rule, Rules, table
-from keyledger.client import Client
 from keyledger.models import CheckResult, Key, Kind
 from keyledger.transport import Request
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 AuthStyle = Literal["bearer", "x-api-key", "x-goog-api-key"]
 

@@ -9,11 +9,10 @@ management key (``--xai-management-key-env NAME``) is sent only to the managemen
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
 from keyledger.classify import ErrorInfo, Rule, Rules
-from keyledger.client import Client
 from keyledger.models import Account, CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider, ProviderOption
@@ -21,6 +20,9 @@ from keyledger.providers.xai_balance import MANAGEMENT_BASE_URL, read_prepaid
 from keyledger.sanitize import Redactor
 from keyledger.secret import Secret
 from keyledger.transport import Reply
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 API_KEY = "/v1/api-key"
 # Checked in this order: the team's block covers every key of it.

@@ -10,14 +10,17 @@ posted, so the figure is an upper bound of what is left.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from keyledger.classify import Rules
-from keyledger.client import Client
 from keyledger.models import Balance, Status
 from keyledger.money import MoneyError, money_field
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.secret import Secret
 from keyledger.transport import Reply, Request
+
+if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
+    from keyledger.client import Client
 
 MANAGEMENT_BASE_URL = "https://management-api.x.ai"
 SOURCE = "/v1/billing/teams/{team_id}/prepaid/balance"
