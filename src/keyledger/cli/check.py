@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from keyledger.baseurl import normalise_base_url
-from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
+from keyledger.cli.alerting import alert_setup, deliver_due, read_config, report_evaluation
 from keyledger.cli.execute import CheckJob, execute
 from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
 from keyledger.cli.ledger_cmds import CheckLedger
@@ -286,6 +286,8 @@ def check(
     chosen_format = output_format(fmt, output)
     if alerts and not record:
         raise UsageExit("--alerts needs the ledger (drop --no-record)")
+    if config_file is not None:
+        read_config(config_file)  # a missing or broken --config is a usage error, --alerts or not
     if output is not None:
         try:
             check_writable(output)

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
-from keyledger.cli.alerting import AlertSetup, alert_setup, deliver_due, report_evaluation
+from keyledger.cli.alerting import (
+    AlertSetup,
+    alert_setup,
+    deliver_due,
+    read_config,
+    report_evaluation,
+)
 from keyledger.cli.check import DEFAULTS, http_options
 from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
 from keyledger.cli.ledger_cmds import open_ledger
@@ -235,6 +241,8 @@ def watch(
     """
     if "-" in files:
         raise UsageExit("watch re-reads its key files every run; standard input (-) cannot be")
+    if config_file is not None:
+        read_config(config_file)  # a missing or broken --config is a usage error, --alerts or not
     redactor = setup_logging(sys.stderr, logging.INFO)
     ident = identity(os.environ)
     store = open_ledger(create=True)
