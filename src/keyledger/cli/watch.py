@@ -92,6 +92,7 @@ class Watcher:
         self.redactor = redactor
         self.stop = asyncio.Event()
         self.failed_writes = 0
+        self.runs_with_keys = 0  # runs that read at least one key
         self.deliveries: asyncio.Task[None] | None = None
 
     async def run_once(self, number: int) -> None:
@@ -101,6 +102,7 @@ class Watcher:
         if not keys:
             log.error("run %d: no keys could be read; nothing checked", number)
             return
+        self.runs_with_keys += 1
         try:
             ledger = RunLedger.begin(self.store, len(keys))
         except StoreError as exc:
@@ -289,4 +291,6 @@ async def _serve(watcher: Watcher, every: float, max_runs: int | None) -> ExitCo
     await watcher.main(every, max_runs)
     if received and received[0] == signal.SIGINT:
         return ExitCode.INTERRUPTED
+    if not received and not watcher.runs_with_keys:
+        return ExitCode.USAGE  # --max-runs ended and no run could read a key: nothing checked
     return ExitCode.ERROR if watcher.failed_writes else ExitCode.OK
