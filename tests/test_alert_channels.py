@@ -15,6 +15,7 @@ import pytest
 
 from keyledger.alerts.channels import Channel, DeliveryError, load_channels
 from keyledger.alerts.senders import DingTalkChannel, FeishuChannel
+from keyledger.secret import Secret
 
 from .alert_receivers import FULL_KEY, Receiver, make_event, receiver, smtp_server
 
@@ -323,3 +324,29 @@ async def test_email_over_tls_verifies_the_server(
     finally:
         controller.stop()
     assert len(box.messages) == 1
+
+
+@pytest.mark.parametrize("prefix", ["sk-ant-admin01-", "sk-ant-api03-", "sk-svcacct-", "sk-proj-"])
+async def test_masked_keys_of_long_prefixes_arrive_as_masked(
+    receiver: Receiver, session: Any, prefix: str
+) -> None:
+    """A masked key (prefix…last4) is shown as built, in the event and in the summary text."""
+    masked = Secret(prefix + "Qw8Er4Ty6Ui2Op0As5Df7Gh3Jk" + "zCms").masked
+    assert masked == f"{prefix}…zCms"
+    event = make_event(masked_key=masked, summary=f"team-a ({masked}, anthropic): dead")
+    await one({"type": "webhook", "url": receiver.url("/m")}).send(event, session)
+    data = body(receiver.at("/m")[0])
+    assert data["event"]["masked_key"] == masked
+    assert masked in data["event"]["summary"] and masked in data["text"]
+    assert "[REDACTED]" not in json.dumps(data)
+
+
+async def test_a_key_posing_as_masked_key_is_still_redacted(
+    receiver: Receiver, session: Any
+) -> None:
+    """Only the exact masked form is kept as is: a full key in that field is redacted."""
+    await one({"type": "webhook", "url": receiver.url("/f")}).send(
+        make_event(masked_key=FULL_KEY), session
+    )
+    data = body(receiver.at("/f")[0])
+    assert FULL_KEY[8:16] not in json.dumps(data) and "[REDACTED]" in data["event"]["masked_key"]

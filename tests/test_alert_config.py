@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from keyledger.alerts._configfile import ConfigFile, config_path
 from keyledger.alerts.channels import channel_redactor, load_channels
+from keyledger.config import config_path, load_config
 from keyledger.errors import ConfigError
 
 from .alert_receivers import Receiver, receiver
@@ -45,13 +45,13 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def load(path: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    config = ConfigFile.load(path)
+    config = load_config(path, required=True)
     return load_channels(config.data["channels"], config.where, env or {})
 
 
 def test_where_finds_the_line_of_a_key_and_of_a_table(tmp_path: Path) -> None:
     """where() names the key's own line, else its table's header line."""
-    config = ConfigFile.load(write(tmp_path, CONFIG))
+    config = load_config(write(tmp_path, CONFIG), required=True)
     assert config.where("channels.ops.url_env").endswith("config.toml:8")
     assert config.where("channels.mail").endswith("config.toml:10")
     assert config.where("channels.mail.to").endswith("config.toml:10")
@@ -121,9 +121,9 @@ def test_redactor_removes_url_tokens_but_keeps_the_host() -> None:
 def test_config_path_order(tmp_path: Path) -> None:
     """--config wins over KEYLEDGER_CONFIG, which wins over the XDG config directory."""
     env = {"KEYLEDGER_CONFIG": str(tmp_path / "env.toml")}
-    assert config_path(tmp_path / "x.toml", env) == tmp_path / "x.toml"
-    assert config_path(None, env) == tmp_path / "env.toml"
-    default = config_path(None, {})
+    assert config_path(env, tmp_path / "x.toml") == tmp_path / "x.toml"
+    assert config_path(env) == tmp_path / "env.toml"
+    default = config_path({})
     assert default.name == "config.toml" and default.parent.name == "keyledger"
     assert str(default).startswith(os.environ["XDG_CONFIG_HOME"])
 

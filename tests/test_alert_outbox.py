@@ -12,7 +12,14 @@ import aiohttp
 import pytest
 
 from keyledger.alerts.channels import Channel, load_channels
-from keyledger.alerts.outbox import BACKOFF_BASE, BACKOFF_CAP, Outbox, backoff
+from keyledger.alerts.outbox import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    DeliveryReport,
+    FailingChannel,
+    Outbox,
+    backoff,
+)
 from keyledger.ledger.store import Store
 
 from .alert_receivers import FULL_KEY, MailBox, Receiver, make_event, receiver, smtp_server
@@ -272,3 +279,15 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
         full = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 1))
         delay = backoff(attempts, rng, BACKOFF_BASE, BACKOFF_CAP)
         assert full / 2 <= delay < full
+
+
+def test_delivery_report_reads_as_one_plain_line() -> None:
+    """The deliveries log line names counts and failing channels, not a dataclass repr."""
+    quiet = DeliveryReport(delivered=2, failed=0, pending=0, failing=())
+    assert quiet.summary() == "delivered 2, failed 0, pending 0"
+    failing = (FailingChannel("ops", "HTTP 500", 3, 1),)
+    report = DeliveryReport(delivered=0, failed=1, pending=1, failing=failing)
+    assert (
+        report.summary() == "delivered 0, failed 1, pending 1; failing: ops (HTTP 500, 1 pending)"
+    )
+    assert "DeliveryReport" not in report.summary()

@@ -226,3 +226,35 @@ def test_labels_are_sanitised_in_events() -> None:
     """Terminal escapes in a label never reach an alert."""
     _, events = evaluate([rule(When.STATUS_NOT_OK)], [snap("invalid", label="a\x1b[31mb")], {})
     assert "\x1b" not in events[0][0].subject and "\x1b" not in events[0][0].summary
+
+
+@pytest.mark.parametrize("currency", ["points", "unstated"])
+def test_lower_case_currency_rules_fire(currency: str) -> None:
+    """A rule on a lower-case currency (points, unstated) matches balances, runway and spend."""
+    config = f"""\
+[[rules]]
+name = "low"
+when = "available_below"
+amount = "5"
+currency = "{currency}"
+channels = ["ops"]
+
+[[rules]]
+name = "short"
+when = "runway_below"
+days = 7
+currency = "{currency}"
+channels = ["ops"]
+
+[[rules]]
+name = "fast"
+when = "spend_above"
+amount = "2"
+currency = "{currency}"
+channels = ["ops"]
+"""
+    low, short, fast = load_rules(parse_config(config, Path("c.toml")), ["ops"])
+    figure = BalanceFigure(currency, Decimal(4), None, None)
+    assert low.condition(snap(balances=(figure,))) is True
+    assert short.condition(snap(balances=(figure,), runway_days={currency: Decimal(3)})) is True
+    assert fast.condition(snap(spend_per_day={currency: Decimal(3)})) is True

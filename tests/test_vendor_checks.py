@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 
 import click
 import pytest
+from aiohttp import web
 
 from keyledger.cli.provider_flags import provider_options
 from keyledger.client import Client
@@ -16,10 +18,13 @@ from keyledger.engine import Engine, RunOptions
 from keyledger.keyset import build_keyset
 from keyledger.models import CheckResult, Kind, Status
 from keyledger.providers import CheckOptions, anthropic_admin
+from keyledger.render.serialize import result_dict
 from keyledger.secret import Fingerprinter, Secret
-from keyledger.simulator import SCENARIOS, Simulator, make_key
+from keyledger.simulator import SCENARIOS, Scenario, Simulator, make_key
+from keyledger.simulator.responses import Ctx, Responder, dynamic
 from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.simulator.server import fingerprint
+from keyledger.simulator.sim_xai import _prepaid, key_record
 from keyledger.sources import Entry
 
 FP = Fingerprinter(os.urandom(32))
@@ -198,3 +203,34 @@ def test_a_bad_management_key_env_name_is_reported_readably(run_cli) -> None:  #
     assert "the xAI management key option: environment variable KL_UNSET_VAR is not set" in (
         unset.stderr
     )
+
+
+async def test_xai_team_id_echoing_the_key_never_reaches_the_result(
+    client: Client, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team id carrying a run of the key's body (put into the balance URL) is redacted."""
+
+    def echo_team(request: web.Request, ctx: Ctx) -> Responder:
+        return key_record(f"team-{ctx.key[-30:]}")
+
+    name = "xai_echo_team"
+    scenario = Scenario(
+        name,
+        Kind.SECRET,
+        "team id echoes the key",
+        Status.OK,
+        None,
+        endpoints={"xai_api_key": dynamic(echo_team), "*": dynamic(_prepaid)},
+        provider="xai",
+        key_prefix="xai-",
+    )
+    sim.state.extra_scenarios[name] = scenario
+    monkeypatch.setitem(SCENARIOS, name, scenario)  # make_key gives it an xai- key
+    result = (await check(client, sim, [name], xai={"management_key_env": Secret(MANAGEMENT_KEY)}))[
+        name
+    ]
+    body = result.key.secret.reveal().removeprefix("xai-")
+    assert any("/billing/teams/" in e.endpoint for e in result.evidence)
+    text = json.dumps(result_dict(result), default=str)
+    pieces = {body[i : i + 8] for i in range(len(body) - 7)}
+    assert not [p for p in pieces if p in text]

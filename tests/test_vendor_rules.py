@@ -275,6 +275,14 @@ CASES: list[tuple[str, str, int, bytes, Status, str]] = [
         "rate_limit_exceeded",
     ),
     (
+        "gemini-quota-text-429",
+        "gemini",
+        429,
+        body({"error": {"code": 429, "message": GEMINI_QUOTA_TEXT}}),
+        Status.RATE_LIMITED,
+        "rate_limit_exceeded",
+    ),
+    (
         "gemini-region-limit",
         "gemini",
         429,

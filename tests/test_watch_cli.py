@@ -168,6 +168,18 @@ def test_an_unreadable_key_file_is_reported_and_the_others_go_on(
     assert counts == [(2,), (2,)]
 
 
+def test_max_runs_that_never_read_a_key_exit_2(
+    run_cli: RunCli, isolated_env: Path, tmp_path: Path
+) -> None:
+    """--max-runs ending with no key file readable in any run is exit 2 (nothing checked)."""
+    result = run_cli(
+        "watch", str(tmp_path / "gone.txt"), "--every", "1s", "--max-runs", "2", "--no-alerts",
+        timeout=120,
+    )  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert result.stderr.count("nothing checked") == 2
+
+
 def test_check_alerts_evaluates_once_per_cron_run(
     run_cli: RunCli, setup: dict[str, Any], isolated_env: Path, tmp_path: Path
 ) -> None:

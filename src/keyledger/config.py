@@ -149,6 +149,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
             line = ""
         reason = _DECODE_LINE.sub("", message).replace("(at end of document)", "").strip()
         raise ConfigError(f"{name}{line}: not valid TOML: {reason}") from None
+    except RecursionError:  # tomllib recurses once per nested array/table
+        raise ConfigError(f"{name}: not valid TOML (nested too deeply)") from None
     return Config(path, data, _line_index(text))
 
 

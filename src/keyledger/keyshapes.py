@@ -80,7 +80,9 @@ def _form(name: str) -> re.Pattern[str]:
     if pattern is None:
         before, length, bearer = _FORMS[name]
         alternatives = "|".join(re.escape(p) for p in _prefixes)
-        pattern = re.compile(rf"{before}(?:{alternatives})[A-Za-z0-9_\-]{{{length},}}|{bearer}")
+        # Atomic: once the longest prefix matched it is kept, so a masked ``sk-svcacct-…Ab12``
+        # is not read as ``sk-`` followed by the 8-character body ``svcacct-``.
+        pattern = re.compile(rf"{before}(?>{alternatives})[A-Za-z0-9_\-]{{{length},}}|{bearer}")
         _compiled[name] = pattern
     return pattern
 

@@ -44,6 +44,23 @@ def mask(value: str) -> str:
     return f"{prefix}{ELLIPSIS}{value[-4:]}"
 
 
+_MASK_TAIL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+def is_mask(text: str) -> bool:
+    """Whether ``text`` is a masked key as :func:`mask` builds it (a known public prefix,
+    ``…`` and 4 key characters, or the full mask): shown as is, never passed to a redactor,
+    whose key-shape pattern could take ``sk-`` + ``svcacct-`` for a key."""
+    if text == FULL_MASK:
+        return True
+    rest = text[len(public_prefix(text)) :]
+    return (
+        len(rest) == 1 + 4
+        and rest.startswith(ELLIPSIS)
+        and all(c in _MASK_TAIL_CHARS for c in rest[1:])
+    )
+
+
 class Secret:
     """A key value whose every printable form is masked."""
 

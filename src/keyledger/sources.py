@@ -856,6 +856,8 @@ def _load_toml(
         else:
             where = f"{name}:{len(parts)}"
         raise KeyFileError(where, "not valid TOML") from None
+    except RecursionError:  # tomllib recurses once per nested array/table
+        raise KeyFileError(name, "not valid TOML (nested too deeply)") from None
 
 
 def _text(value: object) -> str | None:

@@ -86,6 +86,18 @@ class DeliveryReport:
         """Nothing failed and nothing is left failing."""
         return not self.failed and not self.failing and self.error is None
 
+    def summary(self) -> str:
+        """One log line: ``delivered N, failed N, pending N`` and the failing channels."""
+        text = f"delivered {self.delivered}, failed {self.failed}, pending {self.pending}"
+        if self.failing:
+            channels = ", ".join(
+                f"{f.name} ({f.reason}, {f.pending} pending)" for f in self.failing
+            )
+            text += f"; failing: {channels}"
+        if self.error is not None:
+            text += f"; ledger: {self.error}"
+        return text
+
 
 def _system_clock() -> datetime:
     return datetime.now(UTC)

@@ -17,6 +17,7 @@ from typing import Any
 from keyledger.alerts.events import AlertEvent, EventKind
 from keyledger.ledger.rows import from_text, to_text
 from keyledger.sanitize import Redactor, clean_message
+from keyledger.secret import is_mask
 
 _KINDS: dict[str, str] = {"fired": "ALERT", "recovered": "RECOVERED", "test": "TEST"}
 _FIELD_LIMIT = 200
@@ -30,12 +31,13 @@ def clean_event(event: AlertEvent, redactor: Redactor) -> AlertEvent:
     def clean(text: str | None, limit: int = _FIELD_LIMIT) -> str | None:
         return None if text is None else clean_message(text, redactor, limit)
 
+    masked_key = event.masked_key
     return replace(
         event,
         event_id=clean(event.event_id, _ID_LIMIT) or "",
         rule=clean(event.rule) or "",
         subject=clean(event.subject) or "",
-        masked_key=clean(event.masked_key),
+        masked_key=masked_key if masked_key is None or is_mask(masked_key) else clean(masked_key),
         provider=clean(event.provider) or "",
         account=clean(event.account),
         status=clean(event.status),

@@ -25,6 +25,11 @@ DEFAULT_CLEAR_RUNS = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def same_currency(a: str | None, b: str | None) -> bool:
+    """Whether two currency names are the same, ignoring case (``points`` is ``POINTS``)."""
+    return a is not None and b is not None and a.upper() == b.upper()
+
+
 class When(enum.StrEnum):
     """What a rule watches."""
 
@@ -103,7 +108,7 @@ class Rule:
                 known = [
                     b.available
                     for b in snap.balances
-                    if b.currency == self.currency and b.available is not None
+                    if same_currency(b.currency, self.currency) and b.available is not None
                 ]
                 return any(v < self.amount for v in known) if known else None
             case When.RUNWAY_BELOW:
@@ -125,7 +130,9 @@ class Rule:
         return None  # pragma: no cover - every When is matched above
 
     def _by_currency(self, values: Mapping[str, Decimal]) -> list[Decimal]:
-        return [v for c, v in values.items() if self.currency is None or c == self.currency]
+        return [
+            v for c, v in values.items() if self.currency is None or same_currency(c, self.currency)
+        ]
 
     def figures(self, snap: Snapshot) -> dict[str, str]:
         """The figures an alert about ``snap`` shows (text, never a key)."""

@@ -83,7 +83,7 @@ async def deliver_due(setup: AlertSetup, timeout: float = 60.0) -> None:
         except TimeoutError:
             log.warning("alert deliveries still pending after %ss; kept for the next try", timeout)
             return
-    log.info("alert deliveries: %s", neutralise(str(report)))
+    log.info("alert deliveries: %s", neutralise(report.summary()))
 
 
 def report_evaluation(evaluator: RuleEvaluator) -> None:

@@ -275,6 +275,10 @@ def check(
     chosen_format = output_format(fmt, output)
     if alerts and not record:
         raise UsageExit("--alerts needs the ledger (drop --no-record)")
+    if config_file is not None:
+        from keyledger.cli.alerting import read_config
+
+        read_config(config_file)  # a missing or broken --config is a usage error, --alerts or not
     if output is not None:
         try:
             check_writable(output)

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
-from keyledger.cli.alerting import AlertSetup, alert_setup, deliver_due, report_evaluation
+from keyledger.cli.alerting import (
+    AlertSetup,
+    alert_setup,
+    deliver_due,
+    read_config,
+    report_evaluation,
+)
 from keyledger.cli.check import DEFAULTS, http_options
 from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
 from keyledger.cli.ledger_cmds import open_ledger
@@ -88,6 +94,7 @@ class Watcher:
         self.redactor = redactor
         self.stop = asyncio.Event()
         self.failed_writes = 0
+        self.runs_with_keys = 0  # runs that read at least one key
         self.deliveries: asyncio.Task[None] | None = None
 
     async def run_once(self, number: int) -> None:
@@ -97,6 +104,7 @@ class Watcher:
         if not keys:
             log.error("run %d: no keys could be read; nothing checked", number)
             return
+        self.runs_with_keys += 1
         try:
             ledger = RunLedger.begin(self.store, len(keys))
         except StoreError as exc:
@@ -240,6 +248,8 @@ def watch(
     if "-" in files:
         raise UsageExit("watch re-reads its key files every run; standard input (-) cannot be")
     register_user_definitions(provider_files)
+    if config_file is not None:
+        read_config(config_file)  # a missing or broken --config is a usage error, --alerts or not
     redactor = setup_logging(sys.stderr, logging.INFO)
     ident = identity(os.environ)
     store = open_ledger(create=True)
@@ -286,4 +296,6 @@ async def _serve(watcher: Watcher, every: float, max_runs: int | None) -> ExitCo
     await watcher.main(every, max_runs)
     if received and received[0] == signal.SIGINT:
         return ExitCode.INTERRUPTED
+    if not received and not watcher.runs_with_keys:
+        return ExitCode.USAGE  # --max-runs ended and no run could read a key: nothing checked
     return ExitCode.ERROR if watcher.failed_writes else ExitCode.OK

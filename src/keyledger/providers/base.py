@@ -84,7 +84,10 @@ class ResultBuilder:
             verdict = Verdict(status, outcome.reason)
             self.evidence.append(
                 Evidence(
-                    exchange.endpoint, None, attempts=exchange.attempts, outcome=outcome.reason
+                    self.endpoint(exchange),
+                    None,
+                    attempts=exchange.attempts,
+                    outcome=outcome.reason,
                 )
             )
             self.signals.append(Signal(call, verdict))
@@ -101,7 +104,10 @@ class ResultBuilder:
         if 200 <= outcome.status < 300 and not info.has_error_object:
             self.evidence.append(
                 Evidence(
-                    exchange.endpoint, outcome.status, attempts=exchange.attempts, outcome="ok"
+                    self.endpoint(exchange),
+                    outcome.status,
+                    attempts=exchange.attempts,
+                    outcome="ok",
                 )
             )
             return None
@@ -111,6 +117,11 @@ class ResultBuilder:
         self.evidence.append(self._evidence(exchange, outcome, info, verdict))
         self.signals.append(Signal(call, verdict))
         return verdict
+
+    def endpoint(self, exchange: Exchange) -> str:
+        """The exchange's endpoint as kept in evidence: cleaned like any untrusted text, since
+        a path can carry what a server answered (xAI's team id is put into a URL)."""
+        return self.clean(exchange.endpoint, 240)
 
     def clean(self, text: str, limit: int = 96) -> str:
         """Untrusted text from the provider made safe to keep: no key, no controls, bounded."""
@@ -132,7 +143,7 @@ class ResultBuilder:
         """Note a 2xx answer whose body was not the documented shape (``message`` says how:
         our own words, e.g. which money field was out of bounds, never the provider's text)."""
         verdict = Verdict(Status.UNKNOWN, reason)
-        if self.evidence and self.evidence[-1].endpoint == exchange.endpoint:
+        if self.evidence and self.evidence[-1].endpoint == self.endpoint(exchange):
             last = self.evidence.pop()
             self.evidence.append(
                 Evidence(
@@ -159,7 +170,7 @@ class ResultBuilder:
             target = location.split("://", 1)[-1].split("/", 1)[0] if "://" in location else ""
             message = f"redirect to {self.clean(target, 120)}".strip()
         return Evidence(
-            endpoint=exchange.endpoint,
+            endpoint=self.endpoint(exchange),
             http_status=reply.status,
             error_type=self.clean(info.type, 80) if info.type else None,
             error_code=self.clean(info.code, 80) if info.code else None,

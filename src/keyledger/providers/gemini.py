@@ -73,6 +73,14 @@ RULES: Rules = (
         "rate_limit_exceeded",
         retry=True,
     ),
+    # The same quota text without quotaId or status: still Gemini's rate limit, never no_quota
+    Rule(
+        "quota-text-429",
+        lambda i: i.http_status == 429 and "exceeded your current quota" in i.text,
+        Status.RATE_LIMITED,
+        "rate_limit_exceeded",
+        retry=True,
+    ),
     # 403 PERMISSION_DENIED / SERVICE_DISABLED: a real Google key without Gemini access
     Rule("no-gemini-access", lambda i: i.http_status == 403, Status.RESTRICTED, "no_gemini_access"),
 )

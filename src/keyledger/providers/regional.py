@@ -41,7 +41,7 @@ class RegionalProvider(Provider):
             return None
         out.evidence.append(
             Evidence(
-                endpoint=urllib.parse.urlsplit(url).path or "/",
+                endpoint=out.clean(urllib.parse.urlsplit(url).path or "/", 240),
                 http_status=None,
                 attempts=0,
                 outcome=REGION_MISMATCH,
