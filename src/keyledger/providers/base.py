@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from keyledger.models import (
     STATUS_ORDER,
     Account,
     Balance,
+    BalancePart,
     CheckResult,
     Evidence,
     Key,
@@ -29,6 +30,7 @@ from keyledger.models import (
     Status,
     primary_balance,
 )
+from keyledger.money import MoneyError, money_field
 from keyledger.providers.spec import CheckOptions
 from keyledger.sanitize import Redactor, clean_message, neutralise
 from keyledger.transport import Fault, Reply
@@ -183,6 +185,40 @@ class ResultBuilder:
         """Keep every balance read; the primary one is chosen by :func:`primary_balance`."""
         self.balances = list(balances)
         self.balance = primary_balance(self.balances)
+
+    def read_balance(
+        self,
+        exchange: Exchange,
+        call: str,
+        data: Mapping[str, object],
+        *,
+        available: str,
+        parts: Mapping[str, str],
+        currency: str,
+        source: str,
+    ) -> Balance | Verdict:
+        """One balance from a provider's JSON object: the ``available`` field and the named
+        ``parts`` (``{"cash": "cash_balance"}``), every amount bounded by :mod:`keyledger.money`.
+
+        Kept as this check's balance and returned; an out-of-bounds or missing total is noted as
+        an unexpected body and its verdict returned instead.
+        """
+        try:
+            total = money_field(data, available)
+            amounts = {name: money_field(data, field) for name, field in parts.items()}
+        except MoneyError as exc:
+            return self.unexpected(exchange, call, message=str(exc))
+        if total is None:
+            return self.unexpected(exchange, call, message=f"{available} missing")
+        balance = Balance(
+            currency=currency,
+            source=source,
+            read_at=self.options.now(),
+            available=total,
+            parts=tuple(BalancePart(n, a) for n, a in amounts.items() if a is not None),
+        )
+        self.set_balances([balance])
+        return balance
 
     def required_models(self) -> list[str]:
         """The required models that apply to this key's provider.

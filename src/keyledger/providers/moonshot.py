@@ -15,9 +15,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING, ClassVar
 
-from keyledger.classify import ErrorInfo, Rule, Rules, code_or_type
-from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
-from keyledger.money import MoneyError, money_field
+from keyledger.classify import ErrorInfo, Rule, Rules, Verdict, code_or_type
+from keyledger.models import CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.regional import RegionalProvider, add_note
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape
@@ -111,33 +110,21 @@ class MoonshotProvider(RegionalProvider):
         if not isinstance(payload, dict) or data.get("status") is False:
             bad = out.unexpected(exchange, "balance", message="no balance object in the answer")
             return out.finish(bad.status, bad.reason)
-        try:
-            available = money_field(payload, "available_balance")
-            cash = money_field(payload, "cash_balance")
-            voucher = money_field(payload, "voucher_balance")
-        except MoneyError as exc:
-            bad = out.unexpected(exchange, "balance", message=str(exc))
-            return out.finish(bad.status, bad.reason)
-        if available is None:
-            bad = out.unexpected(exchange, "balance", message="available_balance missing")
-            return out.finish(bad.status, bad.reason)
-        parts = tuple(
-            BalancePart(name, amount)
-            for name, amount in (("cash", cash), ("voucher", voucher))
-            if amount is not None
-        )
         assert self.currency is not None
-        out.set_balances(
-            [
-                Balance(
-                    currency=self.currency,
-                    source=urllib.parse.urlsplit(url).path,
-                    read_at=options.now(),
-                    available=available,
-                    parts=parts,
-                )
-            ]
+        read = out.read_balance(
+            exchange,
+            "balance",
+            payload,
+            available="available_balance",
+            parts={"cash": "cash_balance", "voucher": "voucher_balance"},
+            currency=self.currency,
+            source=urllib.parse.urlsplit(url).path,
         )
+        if isinstance(read, Verdict):
+            return out.finish(read.status, read.reason)
+        available = read.available
+        cash = next((p.amount for p in read.parts if p.name == "cash"), None)
+        assert available is not None
         if available <= 0:
             in_debt = cash is not None and cash < 0
             reason = "balance_in_debt" if in_debt else "balance_exhausted"

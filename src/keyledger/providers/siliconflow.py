@@ -14,9 +14,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING, ClassVar
 
-from keyledger.classify import Rule, Rules
-from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
-from keyledger.money import MoneyError, money_field
+from keyledger.classify import Rule, Rules, Verdict
+from keyledger.models import CheckResult, Key, Status
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.regional import RegionalProvider, add_note
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape
@@ -113,33 +112,20 @@ class SiliconFlowProvider(RegionalProvider):
         ):
             bad = out.unexpected(exchange, "user_info", message="not a code 20000 user info")
             return out.finish(bad.status, bad.reason)
-        try:
-            total = money_field(info, "totalBalance")
-            gift = money_field(info, "balance")
-            charge = money_field(info, "chargeBalance")
-        except MoneyError as exc:
-            bad = out.unexpected(exchange, "user_info", message=str(exc))
-            return out.finish(bad.status, bad.reason)
-        if total is None:
-            bad = out.unexpected(exchange, "user_info", message="totalBalance missing")
-            return out.finish(bad.status, bad.reason)
-        parts = tuple(
-            BalancePart(name, amount)
-            for name, amount in (("charge", charge), ("gift", gift))
-            if amount is not None
-        )
         assert self.currency is not None
-        out.set_balances(
-            [
-                Balance(
-                    currency=self.currency,
-                    source=urllib.parse.urlsplit(url).path,
-                    read_at=options.now(),
-                    available=total,
-                    parts=parts,
-                )
-            ]
+        read = out.read_balance(
+            exchange,
+            "user_info",
+            info,
+            available="totalBalance",
+            parts={"charge": "chargeBalance", "gift": "balance"},
+            currency=self.currency,
+            source=urllib.parse.urlsplit(url).path,
         )
+        if isinstance(read, Verdict):
+            return out.finish(read.status, read.reason)
+        total = read.available
+        assert total is not None
         if total <= 0:
             return out.finish(Status.NO_QUOTA, "balance_exhausted")
         return out.finish(Status.OK, None)
