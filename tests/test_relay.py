@@ -330,3 +330,19 @@ def test_only_keys_with_their_own_non_openai_base_url_are_relays() -> None:
     assert not is_relay(key(None))
     assert not is_relay(key("https://api.openai.com"))
     assert is_relay(key("https://relay.example"))
+
+
+async def test_one_status_request_per_relay_site_however_many_tokens(
+    client: Client, sim: Simulator
+) -> None:
+    """/api/status is public and the same for every token: one request per site and run."""
+    site = relay_base_url(sim.url, "relay_newapi_cny")
+    entries = [Entry(make_key("relay_newapi_cny", n), f"t:{n}", base_url=site) for n in range(6)]
+    keyset = build_keyset(entries, FP)
+
+    results = [r async for r in engine_for(client, sim.url).run(keyset.keys)]
+
+    assert len(results) == 6 and sim.state.count(endpoint="/api/status") == 1
+    readings = {(r.status, r.balance.currency, r.balance.reading) for r in results if r.balance}
+    assert len(readings) == 1 and len([r for r in results if r.balance]) == 6
+    assert next(iter(readings))[1] == "CNY"  # every token read with the site's units

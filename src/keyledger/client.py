@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
@@ -122,6 +123,9 @@ class Client:
         self._proxies = urllib.request.getproxies_environment()
         self._proxy_for: dict[tuple[str, str], str | None] = {}
         self.requests_sent = 0
+        # Answers of public endpoints that are the same for every key of a host (a relay's
+        # /api/status), shared by the checks of one run: asked once per host, not once per key.
+        self.public_answers: dict[str, asyncio.Future[Any]] = {}
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy for ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (cached)."""

@@ -20,6 +20,7 @@ money left is unknown (``token_uncapped``, ``balance_reason: token_unlimited``),
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -97,6 +98,28 @@ class Site:
 
 
 async def read_site(client: Client, key: Key, root: str, out: ResultBuilder) -> Site:
+    """What the relay at ``root`` says of itself, asked once per run and host.
+
+    ``/api/status`` is public and the same for every token of a relay, so the checks of one run
+    share one request per host (the first check that asks keeps its evidence).
+    """
+    shared = client.public_answers.get(root + STATUS)
+    if shared is not None:
+        site: Site = await asyncio.shield(shared)
+        return site
+    future: asyncio.Future[Site] = asyncio.get_running_loop().create_future()
+    client.public_answers[root + STATUS] = future
+    try:
+        site = await _ask_site(client, key, root, out)
+    except BaseException:  # this check was cancelled: the next one asks again
+        del client.public_answers[root + STATUS]
+        future.set_result(Site())
+        raise
+    future.set_result(site)
+    return site
+
+
+async def _ask_site(client: Client, key: Key, root: str, out: ResultBuilder) -> Site:
     """``GET /api/status`` without the key; its answer never counts against the key."""
     exchange = await client.call(public_get(key, root + STATUS))
     kept = len(out.signals)
