@@ -59,7 +59,8 @@ async def _drive(
     async def worker() -> None:
         nonlocal passed
         for key in iterator:  # workers share one iterator: each key is taken once
-            passed += await one(key)
+            good = await one(key)  # awaited first: `passed += await ...` would lose updates
+            passed += good
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return passed
