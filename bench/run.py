@@ -474,6 +474,11 @@ def section_s(bench: Bench) -> None:
             repeat=False,
         ),
     ]
+    if a.baseline_src is not None:
+        base = _session_check(
+            bench, "sl", "keyledger check, ledger on, baseline", nl, lc, True, baseline=True
+        )
+        measures.insert(2, Measure(base.name, latency, base.run))
     rows = run_interleaved(bench, measures, a.repeat_b)
     seq = rows[-1]
     if seq.error is None and seq.keys:
