@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import unicodedata
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyledger import keys, keyshapes
+from keyledger.cli.keys_input import frozen_heap
 from keyledger.keyset import build_keyset
 from keyledger.models import Kind
 from keyledger.providers.registry import Registry, default_registry
@@ -192,3 +194,15 @@ def test_fingerprint_is_the_truncated_hmac() -> None:
     """The one-shot HMAC gives the fingerprints already in ledgers: HMAC-SHA256, 16 hex."""
     expected = hmac.new(b"k" * 32, "sk-abcé".encode(), hashlib.sha256).hexdigest()[:16]
     assert Fingerprinter(b"k" * 32)("sk-abcé") == expected
+
+
+def test_frozen_heap_keeps_the_key_set_out_of_the_gc_until_the_end() -> None:
+    """Objects made before frozen_heap are frozen inside it and handed back to the GC after."""
+    before = gc.get_freeze_count()
+    keyset = build_keyset(
+        [Entry(value="sess-" + "A1b2C3d4" * 4, where="f:1")], Fingerprinter(b"s" * 32)
+    )
+    with frozen_heap():
+        assert gc.get_freeze_count() > before
+        assert gc.is_tracked(keyset.keys[0])
+    assert gc.get_freeze_count() == before
