@@ -87,3 +87,57 @@ def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Pa
     )
     lines = done.stdout.strip().splitlines()
     assert lines[-3:] == ["EXIT:2", "ROUTED:True", "LOADED:"], done.stderr
+
+
+def test_check_without_alerts_never_loads_the_alerts_machinery(tmp_path: Path) -> None:
+    """A `check` run without --alerts sends its requests with keyledger.alerts unloaded."""
+    keys = tmp_path / "keys.csv"
+    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
+    keys.chmod(0o600)
+    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT:' + str(exc.code))\n"
+        "print('ENGINE:' + str('keyledger.engine' in sys.modules))\n"
+        "print('ALERTS:' + ','.join(m for m in sys.modules if m.startswith('keyledger.alerts')))\n"
+    )
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-3:] == ["EXIT:4", "ENGINE:True", "ALERTS:"], done.stderr
+
+
+def test_check_sends_its_first_request_before_loading_rich(tmp_path: Path) -> None:
+    """`check -f json` has aiohttp loaded but not rich when its first request goes out."""
+    keys = tmp_path / "keys.csv"
+    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
+    keys.chmod(0o600)
+    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
+    probe = (
+        "import sys, runpy\n"
+        "import keyledger.client as client\n"
+        "seen = []\n"
+        "real = client.Client.call\n"
+        "async def call(self, *args, **kwargs):\n"
+        "    seen.append(any(m == 'rich' or m.startswith('rich.') for m in sys.modules))\n"
+        "    return await real(self, *args, **kwargs)\n"
+        "client.Client.call = call\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT:' + str(exc.code))\n"
+        "print('RICH AT FIRST REQUEST:' + str(seen[:1]))\n"
+    )
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2:] == ["EXIT:4", "RICH AT FIRST REQUEST:[False]"], done.stderr

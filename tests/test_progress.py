@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from keyledger.cli.execute import _Progress
+from keyledger.cli.consoles import ProgressBar
 from keyledger.models import CheckResult, Key, Kind, Status
 from keyledger.secret import Secret
 
@@ -24,7 +24,7 @@ def test_progress_shows_keys_per_second_and_eta() -> None:
     console = Console(
         record=True, width=160, force_terminal=True, color_system=None, file=io.StringIO()
     )
-    progress = _Progress(2000, console, get_time=lambda: clock[0])
+    progress = ProgressBar(2000, console, get_time=lambda: clock[0])
     for n in range(500):
         clock[0] = (n + 1) / 100
         progress.add(_result(n))
@@ -39,6 +39,6 @@ def test_progress_shows_keys_per_second_and_eta() -> None:
 def test_progress_before_any_result_has_no_rate() -> None:
     """Before the first result the rate reads -- keys/s (never a made-up number)."""
     console = Console(record=True, width=160, color_system=None, file=io.StringIO())
-    progress = _Progress(10, console, get_time=lambda: 0.0)
+    progress = ProgressBar(10, console, get_time=lambda: 0.0)
     console.print(progress.bar.get_renderable())
     assert "-- keys/s" in console.export_text()

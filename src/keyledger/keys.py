@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 MIN_KEY_LENGTH = 20
 MAX_KEY_LENGTH = 512
 KEY_CHARS = re.compile(r"[A-Za-z0-9_\-.]")
+_NOT_KEY_CHAR = re.compile(r"[^A-Za-z0-9_\-.]")
 
 _PLACEHOLDER_BODY = re.compile(r"[xX*.…\-_]*")
 _PLACEHOLDER_ANYWHERE = re.compile(
@@ -27,6 +28,9 @@ _PLACEHOLDER_ANYWHERE = re.compile(
     r"|your[_-]?(?:openai[_-]?)?(?:api[_-]?)?(?:key|token|secret)"
     r"|replace[_-]?me|change[_-]?me|insert[_-]?(?:your|key)|api[_-]?key[_-]?here|key[_-]?here)"
 )
+# Every alternative of _PLACEHOLDER_ANYWHERE holds one of these (lower case): a text with none
+# of them cannot match, which is the answer for nearly every real key.
+_PLACEHOLDER_WORDS = ("xxxxxx", "***", "...", "…", "your", "replace", "change", "insert", "here")
 _BRACKETED = re.compile(r"<[^<>]*>|\{\{.*\}\}|\$\{.*\}|\[[^\[\]]*\]")
 
 
@@ -39,15 +43,19 @@ def is_placeholder(value: str) -> bool:
     body = value[len(keyshapes.public_prefix(value)) :]
     if _PLACEHOLDER_BODY.fullmatch(body):
         return True
-    return bool(_PLACEHOLDER_ANYWHERE.search(value) or _BRACKETED.search(value))
+    if _BRACKETED.search(value):
+        return True
+    if value.isascii():  # lower() is exact on ASCII, as (?i) is
+        lowered = value.lower()
+        if not any(word in lowered for word in _PLACEHOLDER_WORDS):
+            return False
+    return _PLACEHOLDER_ANYWHERE.search(value) is not None
 
 
 def first_bad_char(value: str) -> int | None:
     """0-based index of the first character not allowed in a key, or ``None``."""
-    for index, ch in enumerate(value):
-        if not KEY_CHARS.fullmatch(ch):
-            return index
-    return None
+    found = _NOT_KEY_CHAR.search(value)
+    return None if found is None else found.start()
 
 
 def route(value: str, provider: str | None, base_url: str | None) -> Route:

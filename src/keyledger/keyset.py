@@ -19,13 +19,24 @@ from keyledger.keys import (
     route,
 )
 from keyledger.models import Key
-from keyledger.sanitize import Redactor, clean_label, holds_key, neutralise, redact_user_text
+from keyledger.sanitize import (
+    Pieces,
+    Redactor,
+    clean_label,
+    finds_secret,
+    holds_key,
+    looks_like_key,
+    neutralise,
+    pieces,
+    redact_user_text,
+)
 from keyledger.secret import Fingerprinter, Secret
 from keyledger.sources import Entry, InputIssue, Item, char_name, read_environment, read_source
 
 DEFAULT_MAX_KEYS = 100_000
 MAX_LABEL = 128
 MAX_KEPT_ISSUES = 1000
+MAX_CACHED_URLS = 1000  # distinct base URLs remembered while reading (memory stays bounded)
 _TRAILING_PUNCT = ",;)"
 # A provider named in a key file: a short plain name (``openai``, ``anthropic``).
 _PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
@@ -96,26 +107,41 @@ def looks_like_secret(text: str, value: str = "") -> bool:
     return holds_key(text, Redactor((value,)) if value else None)
 
 
-def _field_problem(entry: Entry) -> InputIssue | None:
+def _field_problem(
+    entry: Entry, url_shapes: dict[str, tuple[bool, Pieces]] | None = None
+) -> InputIssue | None:
     """Why an entry's other fields cannot be kept: one of them carries a key (F1).
 
     Every field read from a key file (account/table name, label, provider, base_url) goes
     through the same check (:func:`keyledger.sanitize.holds_key`) with the entry's own key
     registered, so neither a whole key nor a piece of one is ever stored or shown. A base_url
     is checked for key shapes and pieces of the key only (relay paths hold hex account ids).
+    ``url_shapes`` remembers, for a run, which URLs are key-shaped, and their pieces (the
+    same few URLs come on every line); the check for pieces of the entry's own key is made
+    every time.
     """
-    fields = [(name, shown, getattr(entry, name)) for name, shown in _FIELDS]
-    urls = [(shown, url) for shown, url in _urls(entry) if url is not None]
-    if not any(text for _, _, text in fields) and not urls:
+    if not (entry.account or entry.label or entry.provider or entry.default_provider) and (
+        entry.base_url is None and entry.default_base_url is None
+    ):
         return None
-    redactor = Redactor((entry.value,))
-    for name, shown, text in fields:
-        if name == "provider" and text is not None and is_provider_name(text):
+    value = entry.value
+    for name, shown in _FIELDS:
+        text = getattr(entry, name)
+        if not text:
+            continue
+        if name == "provider" and is_provider_name(text):
             continue  # a registered provider's name is public, even if the key spells it
-        if text is not None and holds_key(text, redactor):
+        if looks_like_key(text) or finds_secret(text, value):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
-    for shown, url in urls:
-        if holds_key(url, redactor, tokens=False):
+    for shown, url in _urls(entry):
+        if not url:
+            continue
+        known = None if url_shapes is None else url_shapes.get(url)
+        if known is None:
+            known = (looks_like_key(url, tokens=False), pieces(url))
+            if url_shapes is not None and len(url_shapes) < MAX_CACHED_URLS:
+                url_shapes[url] = known
+        if known[0] or finds_secret(known[1], value):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
     for named in (entry.provider, entry.default_provider):
         if named is not None and not _PROVIDER_NAME.fullmatch(named):
@@ -180,6 +206,10 @@ def build_keyset(
     result = KeySet()
     by_fp: dict[str, int] = {}
     labels_seen: set[str] = set()
+    # The same few base URLs come on every line: each is checked and normalised once, and
+    # every key pinned to it shares the one normalised string.
+    url_shapes: dict[str, tuple[bool, Pieces]] = {}
+    bases: dict[str, str | ConfigError] = {}
     for item in items:
         if expired is not None and expired():
             result.cut_short = item.where
@@ -192,7 +222,7 @@ def build_keyset(
             continue
         for note in item.notes:
             result.add_issue(InputIssue(item.where, note, error=False))
-        problem = _validate(item) or _field_problem(item)
+        problem = _validate(item) or _field_problem(item, url_shapes)
         if problem is not None:
             result.add_issue(problem)
             continue
@@ -206,11 +236,18 @@ def build_keyset(
             chosen_provider = item.provider or default_provider
             chosen_base = item.base_url or default_base
         if chosen_base is not None:
-            try:
-                chosen_base = normalise_base_url(chosen_base)
-            except ConfigError as exc:
-                result.add_issue(InputIssue(item.where, redact_user_text(str(exc))))
+            normal = bases.get(chosen_base)
+            if normal is None:
+                try:
+                    normal = normalise_base_url(chosen_base)
+                except ConfigError as exc:
+                    normal = exc
+                if len(bases) < MAX_CACHED_URLS:
+                    bases[chosen_base] = normal
+            if isinstance(normal, ConfigError):
+                result.add_issue(InputIssue(item.where, redact_user_text(str(normal))))
                 continue
+            chosen_base = normal
         label = _label(item, result)
         where_to = route(item.value, chosen_provider, chosen_base)
         fp = fingerprint(item.value)

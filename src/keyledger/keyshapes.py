@@ -54,11 +54,18 @@ def prefixes() -> tuple[str, ...]:
 
 
 def public_prefix(value: str) -> str:
-    """The known public prefix of ``value``, or ``""``."""
-    for prefix in prefixes():
-        if value.startswith(prefix):
-            return prefix
-    return ""
+    """The known public prefix of ``value``, or ``""``.
+
+    The first of :func:`prefixes` (longest first) that ``value`` starts with: one match of an
+    alternation in that order, which tries them in turn as a loop would.
+    """
+    _ensure_loaded()
+    pattern = _compiled.get("prefix")
+    if pattern is None:
+        pattern = re.compile("|".join(re.escape(p) for p in _prefixes))
+        _compiled["prefix"] = pattern
+    found = pattern.match(value)
+    return "" if found is None else found.group()
 
 
 # The three key-shape patterns, as (text before the prefix, body length, bearer form); each is

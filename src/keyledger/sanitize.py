@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 
 from keyledger import keyshapes
@@ -138,6 +139,43 @@ class Redactor:
             if hits:
                 text = _cut(text, hits)
         return keyshapes.key_pattern().sub(REDACTED, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """A text as :meth:`Redactor.finds` sees it: invisible characters removed, and every
+    8-character window of its runs of key characters. Made once for a text asked about often
+    (the same base URL on every line of a key file)."""
+
+    text: str
+    windows: tuple[str, ...]
+
+
+def pieces(text: str) -> Pieces:
+    """The :class:`Pieces` of ``text``."""
+    text = INVISIBLE.sub("", text)
+    windows = {
+        word[i : i + WINDOW]
+        for run in _KEY_CHAR_RUN.finditer(text)
+        for word in (run.group(),)
+        for i in range(len(word) - WINDOW + 1)
+    }
+    return Pieces(text, tuple(windows))
+
+
+def finds_secret(text: str | Pieces, secret: str) -> bool:
+    """``Redactor((secret,)).finds(text)`` for one secret, without building its windows.
+
+    A window of ``text`` is one of the secret body's windows exactly when it is a substring
+    of the body, so each is looked up in the body itself.
+    """
+    if not secret:
+        return False
+    found = text if isinstance(text, Pieces) else pieces(text)
+    if secret in found.text:
+        return True
+    body = secret[len(public_prefix(secret)) :]
+    return len(body) >= WINDOW and any(window in body for window in found.windows)
 
 
 def _cut(text: str, starts: list[int]) -> str:

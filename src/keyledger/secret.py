@@ -138,4 +138,4 @@ class Fingerprinter:
 
     def __call__(self, value: str | Secret) -> str:
         raw = value.reveal() if isinstance(value, Secret) else value
-        return hmac.new(self._secret, raw.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+        return hmac.digest(self._secret, raw.encode("utf-8"), hashlib.sha256).hex()[:16]

@@ -46,6 +46,8 @@ _SMART_QUOTES = {
 }
 QUOTE_CHARS = frozenset("\"'`\u201c\u201d\u2018\u2019\u201e\u201a\u00ab\u00bb")
 _ENV_LABEL_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET")
+# The ASCII characters :func:`bad_key_char` refuses: controls (Cc), whitespace, quotes.
+_BAD_ASCII = re.compile("[\x00-\x20\x7f\"'`]")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _EOL = re.compile(rb"\r\n|\r|\n")
 _WIDE_BOMS = (
@@ -178,6 +180,9 @@ def bad_key_char(value: str) -> int | None:
     Whitespace, quotes, control and format characters (zero-width, bidi, BOM), line and
     paragraph separators, surrogates and unassigned code points are never part of a key.
     """
+    if value.isascii():  # the common case, in one regex search (same answer as the loop)
+        found = _BAD_ASCII.search(value)
+        return None if found is None else found.start()
     for index, ch in enumerate(value):
         if ch in QUOTE_CHARS or ch.isspace():
             return index

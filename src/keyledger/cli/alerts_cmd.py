@@ -18,7 +18,7 @@ from keyledger.alerts import book, payloads
 from keyledger.alerts.book import StoredEvent
 from keyledger.alerts.channels import Channel, DeliveryError, channel_redactor, load_channels
 from keyledger.baseurl import display_url
-from keyledger.cli.execute import stdout_console
+from keyledger.cli.consoles import stdout_console
 from keyledger.cli.keys_input import UsageExit
 from keyledger.cli.ledger_cmds import _guard, open_ledger
 from keyledger.config import config_path, load_config

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from keyledger.baseurl import normalise_base_url
-from keyledger.cli.keys_input import UsageExit, WriteExit, identity, load_keys
+from keyledger.cli.keys_input import UsageExit, WriteExit, frozen_heap, identity, load_keys
 from keyledger.cli.output import check_writable
 from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
 from keyledger.cli.user_providers import providers_option, register_user_definitions
@@ -304,62 +304,65 @@ def check(
         expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
         detect=detect_provider,
     )
-    # imported only now: an input error above exits before the run's machinery (rich,
-    # the engine, the ledger, alerts) is loaded
-    from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
-    from keyledger.cli.execute import CheckJob, execute
-    from keyledger.cli.ledger_cmds import CheckLedger
-    from keyledger.engine import RunOptions
+    with frozen_heap():  # the key set lives for the whole run: the GC need not walk it
+        # imported only now: an input error above exits before the run's machinery (rich,
+        # the engine, the ledger) is loaded; the alerts machinery only for --alerts
+        from keyledger.cli.execute import CheckJob, execute
+        from keyledger.cli.ledger_cmds import CheckLedger
+        from keyledger.engine import RunOptions
 
-    cap = fit_concurrency(concurrency, per_host or concurrency)
-    if cap.capped and not quiet:
-        sys.stderr.write(
-            f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
-            f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+        cap = fit_concurrency(concurrency, per_host or concurrency)
+        if cap.capped and not quiet:
+            sys.stderr.write(
+                f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
+                f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+            )
+        job = CheckJob(
+            keys=keyset.keys,
+            http=http_options(cap.per_host, timeout, connect_timeout, attempts),
+            check=CheckOptions(
+                provider_options=provider_options(provider_switches),
+                required_models=required_models,
+            ),
+            run=RunOptions(
+                concurrency=cap.concurrency,
+                deadline=deadline,
+                started=started,
+                detect_provider=detect_provider,
+            ),
+            fmt=chosen_format,
+            output=output,
+            progress=progress,
+            wide=wide,
+            quiet=quiet,
+            warn_days=warn_days,
+            input_cut_short=keyset.cut_short is not None,
         )
-    job = CheckJob(
-        keys=keyset.keys,
-        http=http_options(cap.per_host, timeout, connect_timeout, attempts),
-        check=CheckOptions(
-            provider_options=provider_options(provider_switches), required_models=required_models
-        ),
-        run=RunOptions(
-            concurrency=cap.concurrency,
-            deadline=deadline,
-            started=started,
-            detect_provider=detect_provider,
-        ),
-        fmt=chosen_format,
-        output=output,
-        progress=progress,
-        wide=wide,
-        quiet=quiet,
-        warn_days=warn_days,
-        input_cut_short=keyset.cut_short is not None,
-    )
-    ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
-    evaluator = None
-    try:
-        if alerts and isinstance(ledger, CheckLedger):
-            setup = alert_setup(ledger.store, config_file)
-            evaluator = setup.evaluator(ledger.ledger)
-            job.log_secrets.extend(setup.secrets())
-            job.sinks.append(evaluator)
-        code = execute(job)
-        if evaluator is not None:
-            report_evaluation(evaluator)
-            asyncio.run(deliver_due(setup))
-    except BaseException:
+        ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
+        evaluator = None
+        try:
+            if alerts and isinstance(ledger, CheckLedger):
+                from keyledger.cli.alerting import alert_setup, deliver_due, report_evaluation
+
+                setup = alert_setup(ledger.store, config_file)
+                evaluator = setup.evaluator(ledger.ledger)
+                job.log_secrets.extend(setup.secrets())
+                job.sinks.append(evaluator)
+            code = execute(job)
+            if evaluator is not None:
+                report_evaluation(evaluator)
+                asyncio.run(deliver_due(setup))
+        except BaseException:
+            if ledger is not None:
+                ledger.abort()
+            raise
         if ledger is not None:
-            ledger.abort()
-        raise
-    if ledger is not None:
-        code = ledger.close(code)
-    if job.output_error is not None:
-        recorded = isinstance(ledger, CheckLedger) and ledger.ledger.recorder.error is None
-        kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
-        failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
-        if code is ExitCode.INTERRUPTED:
-            failure.exit_code = code
-        raise failure
-    raise SystemExit(code)
+            code = ledger.close(code)
+        if job.output_error is not None:
+            recorded = isinstance(ledger, CheckLedger) and ledger.ledger.recorder.error is None
+            kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
+            failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
+            if code is ExitCode.INTERRUPTED:
+                failure.exit_code = code
+            raise failure
+        raise SystemExit(code)

@@ -12,57 +12,36 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
-
-from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING, Protocol
 
 from keyledger.cli import signals
-from keyledger.cli.output import opened, silence_stdout
+from keyledger.cli.output import opened
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
 from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
 from keyledger.render.summary import Summary
-from keyledger.render.table import CheckTable, sort_key, totals_view
 from keyledger.render.writers import Format
 from keyledger.runner import FinishingSink, RunReport, Sink, finish_sinks, run_checks
 from keyledger.transport import HttpOptions
 
-
-class PipeConsole(Console):
-    """A console that ends a closed output pipe (``| head``) with exit 141, like ``head``'s
-    writers do, instead of rich's exit 1."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        silence_stdout()
-        raise SystemExit(ExitCode.BROKEN_PIPE)
+if TYPE_CHECKING:  # rich (and the table) are loaded when a run prints, after its requests
+    from rich.console import Console, RenderableType
 
 
 def stderr_console() -> Console:
-    """The console for messages and progress (never stdout); wide when redirected."""
-    piped = not sys.stderr.isatty() and not os.environ.get("COLUMNS")
-    return PipeConsole(
-        file=sys.stderr, highlight=False, soft_wrap=True, width=200 if piped else None
-    )
+    """The console for messages and progress (see :mod:`keyledger.cli.consoles`)."""
+    from keyledger.cli import consoles
+
+    return consoles.stderr_console()
 
 
 def stdout_console() -> Console:
-    """The console for the table; wide when piped, so rows stay on one line."""
-    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
-    return PipeConsole(file=sys.stdout, highlight=False, width=200 if piped else None)
+    """The console for tables (see :mod:`keyledger.cli.consoles`)."""
+    from keyledger.cli import consoles
+
+    return consoles.stdout_console()
 
 
 @dataclass
@@ -99,47 +78,6 @@ class TableView(Protocol):
     def notes(self) -> list[str]:
         """Lines printed under the table."""
         ...
-
-
-class RateColumn(ProgressColumn):
-    """Keys checked per second, over rich's recent samples (``-- keys/s`` before any)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.speed
-        if speed is None:
-            return Text("-- keys/s", style="progress.data.speed")
-        return Text(f"{speed:,.0f} keys/s", style="progress.data.speed")
-
-
-class _Progress:
-    """A rich progress bar on stderr that counts results as a sink: done of total, ok and
-    not ok, keys/s, time elapsed and the estimated time left (ETA)."""
-
-    def __init__(
-        self, total: int, console: Console, get_time: Callable[[], float] | None = None
-    ) -> None:
-        self.bar = Progress(
-            TextColumn("checking"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
-            RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            get_time=get_time,
-        )
-        self.task = self.bar.add_task("check", total=total, ok=0, bad=0)
-        self.ok = self.bad = 0
-
-    def add(self, result: CheckResult) -> None:
-        if result.status is Status.OK:
-            self.ok += 1
-        else:
-            self.bad += 1
-        self.bar.update(self.task, advance=1, ok=self.ok, bad=self.bad)
 
 
 class _Tally:
@@ -206,6 +144,8 @@ def _draw_table(
     if until is None or len(results) <= TABLE_CHUNK:
         console.print(table(results, True))
         return
+    from keyledger.render.table import sort_key
+
     rows = sorted(results, key=sort_key)
     for start in range(0, len(rows), TABLE_CHUNK):
         if start and time.monotonic() >= until:
@@ -226,7 +166,6 @@ TLS_HINT = (
 
 def execute(job: CheckJob) -> ExitCode:
     """Run ``job`` and render its results; returns the exit code."""
-    err = stderr_console()
     redactor = setup_logging(sys.stderr)
     redactor.register(key.secret.reveal() for key in job.keys)
     redactor.register(job.log_secrets)
@@ -237,7 +176,11 @@ def execute(job: CheckJob) -> ExitCode:
     tally = _Tally()
     with opened(job.fmt, job.output, on_broken=stop.set) as out:
         sinks: list[Sink] = [out, summary, tally, *job.sinks]
-        progress = _Progress(len(job.keys), err) if show_progress else None
+        progress = None
+        if show_progress:
+            from keyledger.cli.consoles import ProgressBar
+
+            progress = ProgressBar(len(job.keys), stderr_console())
         if progress is not None:
             sinks.append(progress)
             progress.bar.start()
@@ -250,6 +193,9 @@ def execute(job: CheckJob) -> ExitCode:
         summary.finish()
         out.close(report.complete, summary.as_dict())
     job.output_error = out.failed
+    from keyledger.render.table import CheckTable, totals_view
+
+    err = stderr_console()
     if out.broken:  # the reader of stdout went away (| head): finish quietly
         report.interrupted = True
     finish_sinks(job.sinks, report)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import secrets
 import stat
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,21 @@ def identity(
     )
     data = secrets.token_bytes(32)
     return Identity(Fingerprinter(data), secret_id(data), fresh=True, ephemeral=True)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep what exists now (the loaded key set above all) out of the cyclic GC until the end.
+
+    A run holds its keys to the end; without this every full collection walks all of them
+    again, a cost that grows with the number of keys. They go back to the GC afterwards (an
+    in-process caller, a test, keeps collecting them).
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def warn_permissive(paths: Sequence[str], strict: bool) -> None:

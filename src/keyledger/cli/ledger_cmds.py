@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-from rich.text import Text
 
 from keyledger.cli.execute import CheckJob, stderr_console, stdout_console
 from keyledger.cli.keys_input import (
@@ -54,9 +53,11 @@ from keyledger.ledger.plot import PlotError, chart_data, render_png
 from keyledger.ledger.session import RunLedger
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
-from keyledger.render.history import burn_table, days_text, history_table, signed
 from keyledger.render.writers import Format
 from keyledger.sanitize import neutralise, redact_user_text
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def chosen_ledger(demo: bool) -> Path:
@@ -86,6 +87,10 @@ def _utc(moment: datetime) -> str:
 
 
 def _change_cell(insight: KeyInsight) -> Text:
+    from rich.text import Text
+
+    from keyledger.render.history import signed
+
     change = insight.change
     if change.is_new:
         return Text("new", style="cyan")
@@ -106,6 +111,10 @@ def _change_cell(insight: KeyInsight) -> Text:
 
 
 def _burn_cell(insight: KeyInsight, warn_days: int) -> Text:
+    from rich.text import Text
+
+    from keyledger.render.history import days_text
+
     burn = insight.burn
     if burn is None:
         return Text("-", style="dim")
@@ -205,6 +214,8 @@ class CheckLedger:
         insights = self.ledger.insights
         if insights is None:
             return {}
+        from rich.text import Text
+
         change: dict[str, object] = {}
         trend: dict[str, object] = {}
         burn: dict[str, object] = {}
@@ -460,6 +471,8 @@ def history(
         if output is not None:
             raise UsageExit("--output needs --format json or csv")
         if rows:
+            from keyledger.render.history import burn_table, history_table
+
             console = stdout_console()
             console.print(history_table(rows, width=console.width, wide=wide))
             burn = burn_table(rows, width=console.width, wide=wide)

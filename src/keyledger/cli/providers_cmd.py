@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from keyledger.cli.execute import stdout_console
+from keyledger.cli.consoles import stdout_console
 from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.providers import Provider, default_registry
 

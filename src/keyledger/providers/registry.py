@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from keyledger import keyshapes
 from keyledger.errors import ConfigError
 from keyledger.models import Kind
-from keyledger.providers.spec import Provider, host_of
+from keyledger.providers.spec import KeyShape, Provider, host_of
 
 log = logging.getLogger("keyledger.providers")
 
@@ -43,6 +43,10 @@ class Registry:
     def __init__(self, providers: Iterable[Provider] = ()) -> None:
         self._providers: dict[str, Provider] = {}
         self._user: set[str] = set()  # user-defined (TOML) providers: they lose every tie
+        # Derived from the providers, built on first use and dropped when they change: every
+        # shape in match order, and host -> provider (routing asks both once per key).
+        self._shapes: tuple[tuple[KeyShape, Provider], ...] | None = None
+        self._hosts: dict[str, Provider] | None = None
         for provider in providers:
             self.register(provider)
 
@@ -63,12 +67,19 @@ class Registry:
         self._providers[name] = provider
         if user:
             self._user.add(name)
+        self._forget()
         keyshapes.register_prefixes([s.prefix for s in provider.key_shapes])
 
     def unregister(self, name: str) -> None:
         """Remove the provider called ``name`` (tests; a plugin host swapping providers)."""
         self._providers.pop(name, None)
         self._user.discard(name)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop what was derived from the providers (they changed)."""
+        self._shapes = None
+        self._hosts = None
 
     def declared_prefixes(self) -> dict[str, str]:
         """Key prefix -> provider name, for every built-in and plugin provider's shapes."""
@@ -111,21 +122,46 @@ class Registry:
             f"unknown provider {name!r}{hint}; known: {', '.join(self.names())}"
         ) from None
 
+    def _ordered_shapes(self) -> tuple[tuple[KeyShape, Provider], ...]:
+        """Every (shape, provider), longest prefix first; among equals, claiming shapes, then
+        built-in and plugin providers before user ones, then by provider name."""
+        shapes = self._shapes
+        if shapes is None:
+            shapes = tuple(
+                sorted(
+                    (
+                        (shape, provider)
+                        for provider in self._providers.values()
+                        for shape in provider.key_shapes
+                    ),
+                    key=lambda m: (
+                        -len(m[0].prefix),
+                        not m[0].claims,
+                        m[1].name in self._user,
+                        m[1].name,
+                    ),
+                )
+            )
+            self._shapes = shapes
+        return shapes
+
     def _matches(self, value: str) -> list[tuple[int, bool, Provider]]:
         """(prefix length, claims, provider) for every shape ``value`` has, longest first;
         among equals, claiming shapes, then built-in and plugin providers before user ones."""
-        found = [
+        return [
             (len(shape.prefix), shape.claims, provider)
-            for provider in self._providers.values()
-            for shape in provider.key_shapes
+            for shape, provider in self._ordered_shapes()
             if shape.matches(value)
         ]
-        return sorted(found, key=lambda m: (-m[0], not m[1], m[2].name in self._user, m[2].name))
 
     def claimant(self, value: str) -> Provider | None:
         """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
-        for _, claims, provider in self._matches(value):
-            if claims:
+        for shape, provider in self._ordered_shapes():
+            if (
+                shape.claims
+                and value.startswith(shape.prefix)
+                and (shape.pattern is None or shape.pattern.fullmatch(value) is not None)
+            ):  # shape.matches(value), inlined: asked for every shape of every key
                 return provider
         return None
 
@@ -145,11 +181,14 @@ class Registry:
 
     def for_host(self, url: str) -> Provider | None:
         """The provider serving the host of ``url`` (for a ``base_url=`` pin without a name)."""
-        host = host_of(url)
-        for provider in self._providers.values():
-            if host in provider.served_hosts():
-                return provider
-        return None
+        hosts = self._hosts
+        if hosts is None:
+            hosts = {}
+            for provider in self._providers.values():  # the first registered serving it wins
+                for host in provider.served_hosts():
+                    hosts.setdefault(host, provider)
+            self._hosts = hosts
+        return hosts.get(host_of(url))
 
     def route(self, value: str, provider: str | None, base_url: str | None) -> Route:
         """Decide where ``value`` may be sent; never guesses.

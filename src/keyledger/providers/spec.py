@@ -8,6 +8,7 @@ the simulator's routing) is built from these declarations by the registry.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -100,9 +101,26 @@ class CheckOptions:
         return self.provider_options.get(provider, {}).get(name, default)
 
 
+@functools.lru_cache(maxsize=1024)
 def host_of(url: str) -> str:
     """``host[:port]`` of ``url``, lower-cased."""
     return (urllib.parse.urlsplit(url).netloc or "").lower()
+
+
+# id(shapes) -> (shapes, ordered): each provider's shapes are sorted once, not once per key.
+# The tuple itself is kept, so its id cannot be reused while the entry lives.
+_SHAPE_ORDER: dict[int, tuple[object, tuple[KeyShape, ...]]] = {}
+
+
+def _longest_first(shapes: tuple[KeyShape, ...]) -> tuple[KeyShape, ...]:
+    """``shapes`` by prefix length, longest first (stable): the order :meth:`kind_of` tries."""
+    known = _SHAPE_ORDER.get(id(shapes))
+    if known is not None and known[0] is shapes:
+        return known[1]
+    ordered = tuple(sorted(shapes, key=lambda s: -len(s.prefix)))
+    if len(_SHAPE_ORDER) < 256:
+        _SHAPE_ORDER[id(shapes)] = (shapes, ordered)
+    return ordered
 
 
 def origin_of(url: str) -> str:
@@ -147,7 +165,7 @@ class Provider:
 
     def kind_of(self, value: str) -> Kind:
         """The kind of ``value`` by this provider's shapes (longest prefix first)."""
-        for shape in sorted(self.key_shapes, key=lambda s: -len(s.prefix)):
+        for shape in _longest_first(self.key_shapes):
             if shape.matches(value):
                 return shape.kind
         return Kind.SECRET
