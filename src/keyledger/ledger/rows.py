@@ -26,6 +26,9 @@ def to_text(value: datetime | None) -> str | None:
     """A UTC timestamp as fixed-width ISO 8601 text (so text order is time order)."""
     if value is None:
         return None
+    if value.tzinfo is UTC and value.year >= 1000 and type(value) is datetime:
+        # isoformat is C and far cheaper than strftime; it writes the same text here
+        return value.isoformat(timespec="microseconds")[:-6] + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
