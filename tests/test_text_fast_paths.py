@@ -8,6 +8,7 @@ from decimal import Decimal, localcontext
 from hypothesis import given
 from hypothesis import strategies as st
 
+from keyledger.ledger.rows import money_text as ledger_money_text
 from keyledger.ledger.rows import to_text
 from keyledger.money import WIDE, plain_text
 from keyledger.render.serialize import _time
@@ -92,3 +93,9 @@ def test_ledger_time_of_other_zones_is_unchanged(value: datetime, zone: timezone
     moved = value.replace(tzinfo=None) + timedelta(days=1)
     assert to_text(moved.replace(tzinfo=zone)) == slow_to_text(moved.replace(tzinfo=zone))
     assert to_text(moved) == slow_to_text(moved)
+
+
+@given(decimals)
+def test_ledger_money_text_matches_the_general_form(value: Decimal) -> None:
+    """The ledger's money text is format(value, "f") for any finite Decimal."""
+    assert ledger_money_text(value) == format(value, "f")
