@@ -1,4 +1,4 @@
-"""Fast text forms of money and times give exactly what the general forms give."""
+"""Fast text forms of money, times and balances give exactly what the general forms give."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from keyledger.ledger.rows import money_text as ledger_money_text
 from keyledger.ledger.rows import to_text
+from keyledger.models import Balance, CheckResult, Key, Status
 from keyledger.money import WIDE, plain_text
-from keyledger.render.serialize import _time
+from keyledger.render.serialize import _time, balance_dict, result_dict
+from keyledger.secret import Secret
 
 
 def slow_plain_text(value: Decimal) -> str:
@@ -99,3 +101,30 @@ def test_ledger_time_of_other_zones_is_unchanged(value: datetime, zone: timezone
 def test_ledger_money_text_matches_the_general_form(value: Decimal) -> None:
     """The ledger's money text is format(value, "f") for any finite Decimal."""
     assert ledger_money_text(value) == format(value, "f")
+
+
+def _result(balance: Balance | None, balances: tuple[Balance, ...]) -> CheckResult:
+    key = Key(Secret("sk-test-" + "q" * 30), "fp-one", "one")
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    return CheckResult(key, Status.OK, None, at, balance=balance, balances=balances)
+
+
+def test_the_primary_balance_is_in_balances_however_the_result_was_built() -> None:
+    """``balance`` appears in ``balances`` once, whether or not the result listed it there,
+    and several currencies stay ordered by currency."""
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    usd = Balance("USD", "test", at, available=Decimal("5.00"))
+    cny = Balance("CNY", "test", at, available=Decimal("7"))
+    for balance, balances, currencies in (
+        (usd, (usd,), ["USD"]),
+        (usd, (), ["USD"]),
+        (None, (cny,), ["CNY"]),
+        (usd, (usd, cny), ["CNY", "USD"]),
+        (usd, (cny,), ["CNY", "USD"]),
+    ):
+        data = result_dict(_result(balance, balances))
+        assert [b["currency"] for b in data["balances"]] == currencies
+        expected = None if balance is None else balance_dict(balance)
+        assert data["balance"] == expected
+        if balance is not None:
+            assert data["balance"]["available"] == "5"

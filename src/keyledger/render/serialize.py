@@ -75,7 +75,10 @@ def balances_of(result: CheckResult) -> tuple[Balance, ...]:
     """Every balance of ``result``, one per currency, ordered by currency (providers such as
     DeepSeek answer in no stable order); the primary one is included even if a hand-built
     result forgot it in ``balances``."""
-    found = list(result.balances)
+    given = result.balances
+    if len(given) == 1 and (result.balance is None or given[0] is result.balance):
+        return given  # the common case: one balance, the primary one
+    found = list(given)
     if result.balance is not None and result.balance not in found:
         found.append(result.balance)
     return tuple(sorted(found, key=lambda b: b.currency))
