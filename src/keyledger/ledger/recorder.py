@@ -14,12 +14,16 @@ queued up while the disk was busy are committed together (a burst of results, su
 A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
 batches not committed by then are dropped and counted, so recording never outlasts it.
 
-The recorder holds at most ``max_queued`` (1,000) results that are not yet being committed:
-when it is full, :meth:`LedgerRecorder.has_room` is false and the runner awaits
+The queue is bounded: once ``max_queued`` (1,000) results are buffered or queued,
+:meth:`LedgerRecorder.has_room` is false and the runner awaits
 :meth:`LedgerRecorder.wait_room` before it takes the next result, so a lagging disk slows
 the checks (the engine gives a slot back only when its result is taken) instead of piling
-results up in memory. The wait never blocks the event loop: the timer above still commits
-on time, and the runner stops waiting at Ctrl-C or the deadline.
+results up in memory; with a caller that honours it, the recorder never holds more than
+``max_queued`` results besides the batch being committed. The wait never blocks the event
+loop: the timer above still commits on time, and the runner stops waiting at Ctrl-C or the
+deadline (past the deadline nothing waits: its placeholders are few, and the cutoff drops
+what the disk cannot take in time). While the disk is that far behind, a finished check
+waits in the engine rather than here; either way it is committed as soon as the disk allows.
 """
 
 from __future__ import annotations
