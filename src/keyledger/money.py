@@ -155,8 +155,21 @@ def from_unix(value: object) -> datetime | None:
         return None
 
 
+_PLAIN_FAST_LENGTH = 100  # str() of a shorter Decimal cannot round under WIDE's precision
+
+
 def plain_text(value: Decimal) -> str:
-    """Exact, exponent-free text of a bounded value; an integer without trailing ``.0``."""
+    """Exact, exponent-free text of a bounded value; an integer without trailing ``.0``.
+
+    Fast path: ``str()`` of a finite Decimal without an exponent already is that text, save
+    for the zeros after the point of an integral value (``"5.00"`` reads ``"5"``).
+    """
+    text = str(value)
+    if len(text) < _PLAIN_FAST_LENGTH and "E" not in text and text[-1].isdigit():
+        whole, point, fraction = text.partition(".")
+        if not point or fraction.strip("0"):
+            return text
+        return whole
     with localcontext(WIDE):
         if value == value.to_integral_value():
             return format(value.normalize(), "f")

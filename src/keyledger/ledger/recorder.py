@@ -13,11 +13,23 @@ queued up while the disk was busy are committed together (a burst of results, su
 
 A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
 batches not committed by then are dropped and counted, so recording never outlasts it.
+
+The queue is bounded: once ``max_queued`` (1,000) results are buffered or queued,
+:meth:`LedgerRecorder.has_room` is false and the runner awaits
+:meth:`LedgerRecorder.wait_room` before it takes the next result, so a lagging disk slows
+the checks (the engine gives a slot back only when its result is taken) instead of piling
+results up in memory; with a caller that honours it, the recorder never holds more than
+``max_queued`` results besides the batch being committed. The wait never blocks the event
+loop: the timer above still commits on time, and the runner stops waiting at Ctrl-C or the
+deadline (past the deadline nothing waits: its placeholders are few, and the cutoff drops
+what the disk cannot take in time). While the disk is that far behind, a finished check
+waits in the engine rather than here; either way it is committed as soon as the disk allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +42,12 @@ from keyledger.models import CheckResult
 MAX_BATCH_ROWS = 50
 MAX_BATCH_DELAY = 1.0
 MAX_COMMIT_ROWS = 500  # queued batches are committed together, up to this many rows at once
+MAX_QUEUED_ROWS = 1000  # results held, not yet being committed, before the runner must wait
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class LedgerRecorder:
@@ -46,12 +64,14 @@ class LedgerRecorder:
         *,
         max_rows: int = MAX_BATCH_ROWS,
         max_delay: float = MAX_BATCH_DELAY,
+        max_queued: int = MAX_QUEUED_ROWS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.max_rows = max(1, max_rows)
         self.max_delay = max_delay
+        self.max_queued = max(max_queued, 2 * self.max_rows)  # room for a full batch, and more
         self.clock = clock
         self.recorded = 0
         self.dropped = 0
@@ -64,6 +84,7 @@ class LedgerRecorder:
         self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # guards the counters and error across threads
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyledger-ledger")
 
     def add(self, result: CheckResult) -> None:
@@ -77,6 +98,26 @@ class LedgerRecorder:
         self._pending.append(result)
         if len(self._pending) >= self.max_rows or self.clock() - self._oldest >= self.max_delay:
             self.flush()
+
+    @property
+    def held(self) -> int:
+        """Results taken but not yet handed to a commit (buffered or queued)."""
+        return len(self._pending) + len(self._queued)
+
+    def has_room(self) -> bool:
+        """Whether the next result may come now (else await :meth:`wait_room` first)."""
+        return len(self._pending) + len(self._queued) < self.max_queued
+
+    async def wait_room(self) -> None:
+        """Wait until the writer has taken enough off the queue for the next result."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self.has_room():
+                    return
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, waiter))
+            await waiter
 
     def _arm_timer(self) -> None:
         try:
@@ -104,6 +145,10 @@ class LedgerRecorder:
             with self._lock:
                 batch = self._queued[:MAX_COMMIT_ROWS]
                 del self._queued[:MAX_COMMIT_ROWS]
+                waiters, self._waiters = self._waiters, []
+            for loop, waiter in waiters:  # room was made: the runner may take the next result
+                with contextlib.suppress(RuntimeError):  # that loop has closed
+                    loop.call_soon_threadsafe(_wake, waiter)
             if not batch:  # an earlier call took it
                 return
             self._commit(batch)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+import orjson
+
 from keyledger.models import BalancePart
 from keyledger.money import stored_money
 
@@ -26,6 +28,11 @@ def to_text(value: datetime | None) -> str | None:
     """A UTC timestamp as fixed-width ISO 8601 text (so text order is time order)."""
     if value is None:
         return None
+    if value.tzinfo is UTC and value.year >= 1000 and type(value) is datetime:
+        # orjson's C formatter writes the same text (less zero microseconds) at a fraction
+        # of strftime's cost; strftime writes a year before 1000 without its leading zeros
+        text = orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+        return text[1:-2] + ("Z" if value.microsecond else ".000000Z")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -41,7 +48,10 @@ def from_text(value: str | None) -> datetime | None:
 
 def money_text(value: Decimal | None) -> str | None:
     """A ``Decimal`` as exact, exponent-free text; ``None`` stays ``None`` (never ``"0"``)."""
-    return None if value is None else format(value, "f")
+    if value is None:
+        return None
+    text = str(value)  # the same as format(value, "f") unless it has an exponent
+    return text if "E" not in text else format(value, "f")
 
 
 def money_value(value: str | None) -> Decimal | None:

@@ -79,6 +79,14 @@ class RunLedger:
         """Take one result (committed in small batches)."""
         self.recorder.add(result)
 
+    def has_room(self) -> bool:
+        """Whether the next result may come now (the recorder's queue is bounded)."""
+        return self.recorder.has_room()
+
+    async def wait_room(self) -> None:
+        """Wait until the recorder takes results again."""
+        await self.recorder.wait_room()
+
     def finish(self, report: RunReport) -> None:
         """Commit the rest, close the run, and compute its insights (never raises)."""
         if self.finished:

@@ -28,7 +28,6 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from keyledger import __version__
-from keyledger.baseurl import display_url
 from keyledger.errors import StoreError
 from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
@@ -45,8 +44,8 @@ from keyledger.ledger.rows import (
     run_from_db,
     to_text,
 )
-from keyledger.models import CheckResult
-from keyledger.render.serialize import balances_of
+from keyledger.models import BalancePart, CheckResult
+from keyledger.render.serialize import balances_of, shown_url
 
 DB_NAME: Final = "ledger.db"
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
@@ -184,37 +183,60 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
-def _result_params(run_id: int, result: CheckResult) -> dict[str, Any]:
+_NO_PARTS = "[]"
+
+
+def _result_params(run_id: int, result: CheckResult, checked_at: str | None) -> tuple[Any, ...]:
+    """The ``results`` row of a result (``checked_at`` is its text, worked out once)."""
     key = result.key
     balance = result.balance
     spend = result.spend
-    return {
-        "run_id": run_id,
-        "fingerprint": key.fingerprint,
-        "label": key.label,
-        "base_url": display_url(key.base_url) if key.base_url else None,
-        "checked_at": to_text(result.checked_at),
-        "status": result.status.value,
-        "reason": result.reason,
-        "currency": balance.currency if balance else None,
-        "granted": money_text(balance.granted) if balance else None,
-        "used": money_text(balance.used) if balance else None,
-        "available": money_text(balance.available) if balance else None,
-        "unlimited": int(balance.token_uncapped) if balance else None,
-        "balance_source": balance.source if balance else None,
-        "balance_reason": result.balance_reason,
-        "balance_expires_at": to_text(balance.expires_at) if balance else None,
-        "next_expiry": to_text(balance.next_expiry) if balance else None,
-        "spend": money_text(spend.amount) if spend else None,
-        "spend_currency": spend.currency if spend else None,
-        "spend_start": to_text(spend.period_start) if spend else None,
-        "spend_end": to_text(spend.period_end) if spend else None,
-        "organization": result.account.organization if result.account else None,
-        "attempts": result.attempts,
-        "calls": len(result.evidence),
-        "duration_ms": result.duration_ms,
-        "tier": result.tier,
-    }
+    account = result.account
+    return (
+        run_id,
+        key.fingerprint,
+        key.label,
+        shown_url(key.base_url) if key.base_url else None,
+        checked_at,
+        result.status.value,
+        result.reason,
+        *(
+            (
+                balance.currency,
+                money_text(balance.granted),
+                money_text(balance.used),
+                money_text(balance.available),
+                int(balance.token_uncapped),
+                balance.source,
+            )
+            if balance
+            else (None, None, None, None, None, None)
+        ),
+        result.balance_reason,
+        *((to_text(balance.expires_at), to_text(balance.next_expiry)) if balance else (None, None)),
+        *(
+            (
+                money_text(spend.amount),
+                spend.currency,
+                to_text(spend.period_start),
+                to_text(spend.period_end),
+            )
+            if spend
+            else (None, None, None, None)
+        ),
+        account.organization if account else None,
+        result.attempts,
+        result.duration_ms,
+        len(result.evidence),
+        result.tier,
+    )
+
+
+def _parts_text(parts: tuple[BalancePart, ...]) -> str:
+    """A balance's parts as the JSON text of its ``parts`` column."""
+    if not parts:
+        return _NO_PARTS
+    return json.dumps([[p.name, money_text(p.amount)] for p in parts])
 
 
 def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
@@ -229,7 +251,7 @@ def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]
             int(b.token_uncapped),
             b.reading,
             b.source,
-            json.dumps([[p.name, money_text(p.amount)] for p in b.parts]),
+            _parts_text(b.parts),
         )
         for b in balances_of(result)
     ]
@@ -253,10 +275,9 @@ def _evidence_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...
     ]
 
 
-def _key_params(result: CheckResult) -> tuple[Any, ...]:
+def _key_params(result: CheckResult, seen: str | None) -> tuple[Any, ...]:
     """The ``keys`` upsert row of a result's key (first and last seen: its check time)."""
     key = result.key
-    seen = to_text(result.checked_at)
     return (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen)
 
 
@@ -285,12 +306,7 @@ _INSERT_RESULT = """
         used, available, unlimited, balance_source, balance_reason, balance_expires_at,
         next_expiry, spend, spend_currency, spend_start, spend_end, organization, attempts,
         duration_ms, calls, tier
-    ) VALUES (
-        :run_id, :fingerprint, :label, :base_url, :checked_at, :status, :reason, :currency,
-        :granted, :used, :available, :unlimited, :balance_source, :balance_reason,
-        :balance_expires_at, :next_expiry, :spend, :spend_currency, :spend_start, :spend_end,
-        :organization, :attempts, :duration_ms, :calls, :tier
-    )
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (run_id, fingerprint) DO NOTHING
 """
 _UPSERT_KEY = """
@@ -508,9 +524,11 @@ class Store:
         if not batch:
             return 0
         with self._transaction() as conn:
-            conn.executemany(_UPSERT_KEY, [_key_params(result) for result in batch])
+            checked = [to_text(r.checked_at) for r in batch]
+            conn.executemany(_UPSERT_KEY, map(_key_params, batch, checked))
             before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
-            conn.executemany(_INSERT_RESULT, [_result_params(run_id, r) for r in batch])
+            rows = [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)]
+            conn.executemany(_INSERT_RESULT, rows)
             new_ids: dict[str, int] = dict(
                 conn.execute(
                     "SELECT fingerprint, id FROM results WHERE id > ? AND run_id = ?",

@@ -6,9 +6,12 @@ that could not be read is ``null``, never ``0``. Times are ISO 8601 in UTC.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from keyledger.baseurl import display_url
 from keyledger.models import Balance, CheckResult, Spend
@@ -17,6 +20,9 @@ from keyledger.money import plain_text
 SCHEMA = "keyledger/results/v2"
 RESULT_SCHEMA = "keyledger/result/v2"
 
+# A run's keys share a few base URLs: each one's display form is worked out once.
+shown_url = lru_cache(maxsize=256)(display_url)
+
 
 def money_text(value: Decimal | None) -> str | None:
     """An exact decimal as plain text (never exponent notation); ``None`` stays ``None``."""
@@ -24,7 +30,13 @@ def money_text(value: Decimal | None) -> str | None:
 
 
 def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    """ISO 8601 text, UTC written ``Z`` (orjson's C formatter writes a UTC datetime the same
+    way as ``isoformat``, at a third of its cost)."""
+    if value is None:
+        return None
+    if value.tzinfo is UTC and type(value) is datetime:
+        return orjson.dumps(value, option=orjson.OPT_UTC_Z)[1:-1].decode()
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
@@ -63,7 +75,10 @@ def balances_of(result: CheckResult) -> tuple[Balance, ...]:
     """Every balance of ``result``, one per currency, ordered by currency (providers such as
     DeepSeek answer in no stable order); the primary one is included even if a hand-built
     result forgot it in ``balances``."""
-    found = list(result.balances)
+    given = result.balances
+    if len(given) == 1 and (result.balance is None or given[0] is result.balance):
+        return given  # the common case: one balance, the primary one
+    found = list(given)
     if result.balance is not None and result.balance not in found:
         found.append(result.balance)
     return tuple(sorted(found, key=lambda b: b.currency))
@@ -92,6 +107,12 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
     key = result.key
     limits = result.rate_limits
     account = result.account
+    found = balances_of(result)
+    balances = [balance_dict(b) for b in found]
+    # The primary balance is one of ``balances``: its object is built once and used twice.
+    primary = next((d for b, d in zip(found, balances, strict=True) if b is result.balance), None)
+    if primary is None:
+        primary = balance_dict(result.balance)
     return {
         "label": key.label,
         "aliases": list(key.aliases),
@@ -99,12 +120,12 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "kind": key.kind.value,
         "key": key.masked,
         "fingerprint": key.fingerprint,
-        "base_url": display_url(key.base_url) if key.base_url else None,
+        "base_url": shown_url(key.base_url) if key.base_url else None,
         "source": key.source or None,
         "status": result.status.value,
         "reason": result.reason,
-        "balance": balance_dict(result.balance),
-        "balances": [balance_dict(b) for b in balances_of(result)],
+        "balance": primary,
+        "balances": balances,
         "balance_reason": result.balance_reason,
         "spend": spend_dict(result.spend),
         "rate_limits": None
