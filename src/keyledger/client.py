@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
-from keyledger.wire import attempt, reuse_tracer
+from keyledger.wire import PoolConnector, attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def make_session(
     context = ssl_context or ssl.create_default_context()
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
-    connector = aiohttp.TCPConnector(
+    connector = PoolConnector(
         limit=max(concurrency, options.per_host),
         limit_per_host=options.per_host,
         ttl_dns_cache=300,
@@ -80,7 +80,6 @@ def make_session(
         raise_for_status=False,
         max_line_size=8190,
         max_field_size=8190,
-        trace_configs=[reuse_tracer()],
     )
     disable_hidden_retry(session)
     return session
