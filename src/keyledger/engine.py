@@ -22,8 +22,9 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from keyledger.client import Client
 from keyledger.detect import detect
@@ -95,42 +96,52 @@ class Engine:
         self.interrupted = False
         self.deadline_hit = False
         self.truncated = False  # the grace ran out: some keys got no result at all
-        self._flights: dict[str, asyncio.Future[CheckResult]] = {}
+        self._flights: dict[str, asyncio.Future[CheckResult] | None] = {}
 
     async def check_one(self, key: Key) -> CheckResult:
         """Check one key; merged with an identical check already in flight."""
         if key.problem is not None and not self._detects(key):
             return placeholder_result(key, self.check_options, key.problem)
-        flight = self._flights.get(key.fingerprint)
-        if flight is not None:
+        fingerprint = key.fingerprint
+        flights = self._flights
+        if fingerprint in flights:
+            flight = flights[fingerprint]
+            if flight is None:  # the first twin: the check in flight will share its result
+                flight = flights[fingerprint] = asyncio.get_running_loop().create_future()
             result = await asyncio.shield(flight)
             return replace(result, key=key)
-        future: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
-        self._flights[key.fingerprint] = future
+        flights[fingerprint] = None  # no future until a twin asks for one (most keys have none)
         try:
             result = await self._check(key)
-            future.set_result(result)
-            return result
         except BaseException as exc:
-            future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(
-                exc
-            )
-            with contextlib.suppress(BaseException):
-                future.exception()
+            future = flights.pop(fingerprint)
+            if future is not None:
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+                with contextlib.suppress(BaseException):
+                    future.exception()
             raise
-        finally:
-            del self._flights[key.fingerprint]
+        future = flights.pop(fingerprint)
+        if future is not None:
+            future.set_result(result)
+        return result
 
     def _detects(self, key: Key) -> bool:
         return self.run_options.detect_provider and key.problem == "ambiguous_provider"
 
-    async def _check(self, key: Key) -> CheckResult:
+    def _check(self, key: Key) -> Coroutine[Any, Any, CheckResult]:
+        """The check of ``key`` (a coroutine, so that the common path adds no await level)."""
         if self._detects(key):
-            return await detect(default_registry(), key, self.check_options, self._check_with)
+            return detect(default_registry(), key, self.check_options, self._check_with)
         provider = default_registry().find(key.provider)
         if provider is None:
-            return placeholder_result(key, self.check_options, "unsupported_provider")
-        return await self._check_with(provider, key)
+            return self._placeholder(key, "unsupported_provider")
+        return self._check_with(provider, key)
+
+    async def _placeholder(self, key: Key, reason: str) -> CheckResult:
+        return placeholder_result(key, self.check_options, reason)
 
     async def _check_with(self, provider: Provider, key: Key) -> CheckResult:
         try:

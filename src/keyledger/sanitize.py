@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from itertools import pairwise
 
 from keyledger import keyshapes
@@ -97,8 +98,8 @@ class Redactor:
         windows: set[str] = set()
         for secret in self._secrets:
             body = secret[len(public_prefix(secret)) :]
-            windows.update([body[i : i + WINDOW] for i in range(len(body) - WINDOW + 1)])
-        self._windows: frozenset[str] = frozenset(windows)
+            windows.update({body[i : i + WINDOW] for i in range(len(body) - WINDOW + 1)})
+        self._windows: AbstractSet[str] = windows  # never changed after this
 
     def misses(self, visible: str, windows: frozenset[str]) -> bool:
         """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
