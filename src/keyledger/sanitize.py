@@ -95,11 +95,13 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = tuple(s for s in secrets if s)
-        windows: set[str] = set()
-        for secret in self._secrets:
-            body = secret[len(public_prefix(secret)) :]
-            windows.update({body[i : i + WINDOW] for i in range(len(body) - WINDOW + 1)})
-        self._windows: AbstractSet[str] = windows  # never changed after this
+        # A set, never changed after this (a frozen copy would cost as much as building it).
+        self._windows: AbstractSet[str] = {
+            body[i : i + WINDOW]
+            for secret in self._secrets
+            for body in (secret[len(public_prefix(secret)) :],)
+            for i in range(len(body) - WINDOW + 1)
+        }
 
     def misses(self, visible: str, windows: frozenset[str]) -> bool:
         """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
