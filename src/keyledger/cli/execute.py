@@ -27,7 +27,6 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from keyledger.cli import loop as event_loop
 from keyledger.cli import signals
 from keyledger.cli.output import opened, silence_stdout
 from keyledger.engine import RunOptions
@@ -243,7 +242,7 @@ def execute(job: CheckJob) -> ExitCode:
             sinks.append(progress)
             progress.bar.start()
         try:
-            report = event_loop.run(_run(job, sinks, stop, received))
+            report = asyncio.run(_run(job, sinks, stop, received))
         finally:
             if progress is not None:
                 progress.bar.stop()
