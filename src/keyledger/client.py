@@ -21,7 +21,11 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
-from keyledger.wire import attempt, reuse_tracer
+from keyledger.wire import PoolConnector, attempt
+
+_UNSEEN = object()
+# ``decide`` reads the clock only for a 429/503 answer's ``Retry-After``; other outcomes get this.
+_NOT_READ = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ def make_session(
     context = ssl_context or ssl.create_default_context()
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
-    connector = aiohttp.TCPConnector(
+    connector = PoolConnector(
         limit=max(concurrency, options.per_host),
         limit_per_host=options.per_host,
         ttl_dns_cache=300,
@@ -80,7 +84,6 @@ def make_session(
         raise_for_status=False,
         max_line_size=8190,
         max_field_size=8190,
-        trace_configs=[reuse_tracer()],
     )
     disable_hidden_retry(session)
     return session
@@ -122,6 +125,7 @@ class Client:
         self._hosts: dict[str, _Host] = {}
         self._proxies = urllib.request.getproxies_environment()
         self._proxy_for: dict[tuple[str, str], str | None] = {}
+        self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
         self.requests_sent = 0
         # Answers of public endpoints that are the same for every key of a host (a relay's
         # /api/status), shared by the checks of one run: asked once per host, not once per key.
@@ -129,6 +133,12 @@ class Client:
 
     def proxy_for(self, url: str) -> str | None:
         """The proxy for ``url`` from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (cached)."""
+        # Keyed by the URL up to its path: that prefix decides scheme and netloc.
+        scheme, _, rest = url.partition("://")
+        origin = (scheme, rest.partition("/")[0])
+        found = self._proxy_by_origin.get(origin, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme, parts.netloc)
         if key not in self._proxy_for:
@@ -138,6 +148,7 @@ class Client:
                 parts.hostname or "", self._proxies
             )
             self._proxy_for[key] = None if not proxy or bypass else proxy
+        self._proxy_by_origin[origin] = self._proxy_for[key]
         return self._proxy_for[key]
 
     def host_state(self, host: str) -> _Host:
@@ -165,7 +176,12 @@ class Client:
                 )
             finally:
                 host.in_flight -= 1
-        decision = decide(outcome, number, self.options, self._rand, self._now(), request.rules)
+        now = (
+            self._now()
+            if isinstance(outcome, Reply) and outcome.status in (429, 503)
+            else _NOT_READ
+        )
+        decision = decide(outcome, number, self.options, self._rand, now, request.rules)
         if decision.local:  # this machine ran short: not the host's fault, not its budget
             host.breaker.abstain()
             return _Step(outcome, decision)

@@ -17,12 +17,14 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from keyledger.client import Client
 from keyledger.detect import detect
@@ -94,42 +96,52 @@ class Engine:
         self.interrupted = False
         self.deadline_hit = False
         self.truncated = False  # the grace ran out: some keys got no result at all
-        self._flights: dict[str, asyncio.Future[CheckResult]] = {}
+        self._flights: dict[str, asyncio.Future[CheckResult] | None] = {}
 
     async def check_one(self, key: Key) -> CheckResult:
         """Check one key; merged with an identical check already in flight."""
         if key.problem is not None and not self._detects(key):
             return placeholder_result(key, self.check_options, key.problem)
-        flight = self._flights.get(key.fingerprint)
-        if flight is not None:
+        fingerprint = key.fingerprint
+        flights = self._flights
+        if fingerprint in flights:
+            flight = flights[fingerprint]
+            if flight is None:  # the first twin: the check in flight will share its result
+                flight = flights[fingerprint] = asyncio.get_running_loop().create_future()
             result = await asyncio.shield(flight)
             return replace(result, key=key)
-        future: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
-        self._flights[key.fingerprint] = future
+        flights[fingerprint] = None  # no future until a twin asks for one (most keys have none)
         try:
             result = await self._check(key)
-            future.set_result(result)
-            return result
         except BaseException as exc:
-            future.cancel() if isinstance(exc, asyncio.CancelledError) else future.set_exception(
-                exc
-            )
-            with contextlib.suppress(BaseException):
-                future.exception()
+            future = flights.pop(fingerprint)
+            if future is not None:
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(exc)
+                with contextlib.suppress(BaseException):
+                    future.exception()
             raise
-        finally:
-            del self._flights[key.fingerprint]
+        future = flights.pop(fingerprint)
+        if future is not None:
+            future.set_result(result)
+        return result
 
     def _detects(self, key: Key) -> bool:
         return self.run_options.detect_provider and key.problem == "ambiguous_provider"
 
-    async def _check(self, key: Key) -> CheckResult:
+    def _check(self, key: Key) -> Coroutine[Any, Any, CheckResult]:
+        """The check of ``key`` (a coroutine, so that the common path adds no await level)."""
         if self._detects(key):
-            return await detect(default_registry(), key, self.check_options, self._check_with)
+            return detect(default_registry(), key, self.check_options, self._check_with)
         provider = default_registry().find(key.provider)
         if provider is None:
-            return placeholder_result(key, self.check_options, "unsupported_provider")
-        return await self._check_with(provider, key)
+            return self._placeholder(key, "unsupported_provider")
+        return self._check_with(provider, key)
+
+    async def _placeholder(self, key: Key, reason: str) -> CheckResult:
+        return placeholder_result(key, self.check_options, reason)
 
     async def _check_with(self, provider: Provider, key: Key) -> CheckResult:
         try:
@@ -144,11 +156,20 @@ class Engine:
         """Results for ``keys`` in completion order."""
         limit = max(1, self.run_options.concurrency)
         slots = asyncio.Semaphore(limit)
-        done: asyncio.Queue[CheckResult | None] = asyncio.Queue()
+        # Finished results wait here until taken; ``wake`` resolves the consumer's waiter. No
+        # task per result: the consumer only waits when nothing is ready.
+        ready: collections.deque[CheckResult] = collections.deque()
+        waiter: list[asyncio.Future[None] | None] = [None]
         in_flight: dict[asyncio.Task[None], Key] = {}
         clock = self.clock
+        loop = asyncio.get_running_loop()
         bounds = self.run_options.bounds(clock())
         deadline_at, grace_ends = bounds if bounds is not None else (None, None)
+
+        def wake(_: object = None) -> None:
+            future = waiter[0]
+            if future is not None and not future.done():
+                future.set_result(None)
 
         async def one(key: Key) -> None:
             # The slot is given back when the caller *takes* the result, not when the check
@@ -158,7 +179,8 @@ class Engine:
             except BaseException:
                 slots.release()
                 raise
-            done.put_nowait(result)
+            ready.append(result)
+            wake()
 
         iterator = iter(keys)
         holding: list[Key] = []  # the key the feeder has taken but not yet started
@@ -177,29 +199,39 @@ class Engine:
             for _ in range(limit):  # wait for every slot: all tasks have finished
                 await slots.acquire()
 
+        async def wait_for_news() -> None:
+            """Sleep until a result is ready, the feeder ends, stop is set or the deadline."""
+            timeout = None if deadline_at is None else max(0.0, deadline_at - clock())
+            if timeout == 0.0:
+                return
+            future: asyncio.Future[None] = loop.create_future()
+            waiter[0] = future
+            timer = None if timeout is None else loop.call_later(timeout, wake)
+            try:
+                await future
+            finally:
+                waiter[0] = None
+                if timer is not None:
+                    timer.cancel()
+
         feeder = asyncio.create_task(feed())
         stopper = asyncio.create_task(self.stop.wait())
+        feeder.add_done_callback(wake)
+        stopper.add_done_callback(wake)
         pending_keys: list[Key] = []
         try:
             while True:
-                getter = asyncio.create_task(done.get())
-                timeout = None if deadline_at is None else max(0.0, deadline_at - clock())
-                finished, _ = await asyncio.wait(
-                    {getter, feeder, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter in finished:
-                    result = getter.result()
-                    if result is not None:
-                        slots.release()
-                        yield result
-                else:
-                    getter.cancel()
+                if ready:
+                    slots.release()
+                    yield ready.popleft()
+                elif not feeder.done() and not self.stop.is_set():
+                    await wait_for_news()
                 expired = deadline_at is not None and clock() >= deadline_at
                 # Stop and deadline are checked on every turn: a steady flow of results must
                 # not hide them.
                 if self.stop.is_set():
                     self.interrupted = True
-                elif feeder.done() and done.empty():
+                elif feeder.done() and not ready:
                     feeder.result()
                     return
                 elif not expired:
@@ -212,11 +244,10 @@ class Engine:
                     task.cancel()
                 await asyncio.gather(feeder, *in_flight, return_exceptions=True)
                 finished_now: set[int] = set()
-                while not done.empty():
-                    result = done.get_nowait()
-                    if result is not None:
-                        finished_now.add(id(result.key))
-                        yield result
+                while ready:
+                    result = ready.popleft()
+                    finished_now.add(id(result.key))
+                    yield result
                 if self.deadline_hit:
                     unfinished = (k for k in pending_keys if id(k) not in finished_now)
                     for key in itertools.chain(unfinished, iterator):

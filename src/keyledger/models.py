@@ -77,6 +77,9 @@ class Key:
         return self.secret.masked
 
 
+_ZERO = Decimal(0)
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One OpenAI credit grant (session keys)."""
@@ -91,7 +94,7 @@ class Grant:
     @property
     def remaining(self) -> Decimal:
         """What is left on this grant, never below zero."""
-        return max(Decimal(0), self.amount - self.used)
+        return max(_ZERO, self.amount - self.used)
 
 
 @dataclass(frozen=True, slots=True)

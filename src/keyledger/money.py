@@ -12,6 +12,7 @@ the providers turn into ``unknown``/``unexpected_body`` (``docs/json-output.md``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
@@ -91,12 +92,26 @@ def within_bounds(value: Decimal, magnitude: int = MAX_MAGNITUDE) -> bool:
     return value.adjusted() < magnitude and exponent >= -MAX_WRITTEN_PLACES
 
 
+# The common case: a plain decimal string such as ``"18.00"``. At most 15 integer digits and
+# 12 places, so it is within the bounds and needs no rounding: ``Decimal(text)`` as it is.
+_SHORT_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,12})?")
+_MAX_UNIX = 10**MAX_MAGNITUDE
+
+
 def parse_money(value: object) -> Decimal | None:
     """Money from a provider: ``None`` when absent (``null``); bounded ``Decimal`` otherwise.
 
     Raises:
         MoneyError: the value is present but not a finite number within the bounds.
     """
+    if type(value) is str and _SHORT_DECIMAL.fullmatch(value):  # fast path, same result
+        number = Decimal(value)
+        return number if number else Decimal(0)
+    return _parse_money(value)
+
+
+def _parse_money(value: object) -> Decimal | None:
+    """:func:`parse_money` for any value (the general path)."""
     if value is None:
         return None
     if isinstance(value, OversizeNumber):
@@ -146,6 +161,18 @@ def stored_money(text: str | None) -> Decimal | None:
 
 def from_unix(value: object) -> datetime | None:
     """A UTC datetime from Unix seconds (int or float); ``None`` for 0, null or junk."""
+    if type(value) is int:  # fast path: a bounded int is exact as a float
+        if not 0 < value < _MAX_UNIX:
+            return None
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return _from_unix(value)
+
+
+def _from_unix(value: object) -> datetime | None:
+    """:func:`from_unix` for any value (the general path)."""
     number = to_decimal(value)
     if number is None or number <= 0:
         return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -95,12 +96,23 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = tuple(s for s in secrets if s)
-        self._windows: frozenset[str] = frozenset(
+        # A set, never changed after this (a frozen copy would cost as much as building it).
+        self._windows: AbstractSet[str] = {
             body[i : i + WINDOW]
             for secret in self._secrets
             for body in (secret[len(public_prefix(secret)) :],)
             for i in range(len(body) - WINDOW + 1)
-        )
+        }
+
+    def misses(self, visible: str, windows: frozenset[str]) -> bool:
+        """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
+        :func:`text_windows`, holds no registered secret and no window of one."""
+        if not self._windows.isdisjoint(windows):
+            return False
+        for secret in self._secrets:  # noqa: SIM110 (a loop: no generator per call)
+            if secret in visible:
+                return False
+        return True
 
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"
@@ -250,10 +262,63 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return Redactor(secrets)(text)
 
 
+def text_windows(visible: str) -> frozenset[str]:
+    """Every ``WINDOW``-character run of key characters in ``visible`` (the only places a
+    window of a key can lie)."""
+    return frozenset(
+        [
+            visible[i : i + WINDOW]
+            for run in _KEY_CHAR_RUN.finditer(visible)
+            for i in range(run.start(), run.end() - WINDOW + 1)
+        ]
+    )
+
+
+# Cleaned short texts seen before (an endpoint, an organization, a grant id: often the same for
+# every key), with what tells whether a key's redactor would change them. Only texts that held
+# nothing of the redactor that cleaned them are kept; the cache is emptied when full, and when
+# a provider registers more key prefixes (the key-shape pattern changes).
+_CLEAN_CACHE: dict[tuple[str, int], tuple[str, frozenset[str], str]] = {}
+_CLEAN_CACHE_PATTERN: list[re.Pattern[str] | None] = [None]
+CLEAN_CACHE_SIZE = 4096
+CLEAN_CACHE_TEXT = 256  # longer texts are cleaned every time
+
+
+def _cleaned(text: str, redactor: Redactor, limit: int) -> str | None:
+    """``clean_message(text, redactor, limit)`` when ``redactor`` finds nothing in ``text``
+    (from the cache, or computed and cached); ``None`` when it does (the general path)."""
+    shapes = keyshapes.key_pattern()
+    if shapes is not _CLEAN_CACHE_PATTERN[0]:
+        _CLEAN_CACHE.clear()
+        _CLEAN_CACHE_PATTERN[0] = shapes
+    entry = _CLEAN_CACHE.get((text, limit))
+    if entry is not None:
+        return entry[2] if redactor.misses(entry[0], entry[1]) else None
+    visible = INVISIBLE.sub("", text)
+    windows = text_windows(visible)
+    if not redactor.misses(visible, windows):
+        return None
+    # Nothing of the key is in the text: the key's redactor does what an empty one does.
+    result = _finish(shapes.sub(REDACTED, visible), limit)
+    if len(_CLEAN_CACHE) >= CLEAN_CACHE_SIZE:
+        _CLEAN_CACHE.clear()
+    _CLEAN_CACHE[(text, limit)] = (visible, windows, result)
+    return result
+
+
 def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int = 200) -> str:
     """A remote message made safe to keep: redacted, neutralised, single-line, bounded."""
     text = text[: limit * 4]  # only ``limit`` characters are kept: do not work on the rest
+    if isinstance(secrets, Redactor) and len(text) <= CLEAN_CACHE_TEXT:
+        cached = _cleaned(text, secrets, limit)
+        if cached is not None:
+            return cached
     text = secrets(text) if isinstance(secrets, Redactor) else redact(text, secrets)
+    return _finish(text, limit)
+
+
+def _finish(text: str, limit: int) -> str:
+    """The redacted ``text`` neutralised, on one line, bounded to ``limit`` characters."""
     text = neutralise(text.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
     text = " ".join(text.split())
     if len(text) > limit:

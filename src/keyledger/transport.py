@@ -18,6 +18,7 @@ runs.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,15 +68,21 @@ class Request:
     @property
     def host(self) -> str:
         """``host[:port]`` of the URL."""
-        rest = self.url.split("://", 1)[-1]
-        return rest.split("/", 1)[0]
+        return _split_url(self.url)[0]
 
     @property
     def path(self) -> str:
         """The URL's path, without query."""
-        rest = self.url.split("://", 1)[-1]
-        path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-        return path.split("?", 1)[0]
+        return _split_url(self.url)[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_url(url: str) -> tuple[str, str]:
+    """(``host[:port]``, path without query) of ``url``; the same URL recurs for every key of
+    a host and is asked for several times per request, so it is split once."""
+    rest = url.split("://", 1)[-1]
+    path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+    return rest.split("/", 1)[0], path.split("?", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)

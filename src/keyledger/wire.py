@@ -7,13 +7,19 @@ Kept apart from the values in :mod:`keyledger.transport` so that reading and rou
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import errno
+import functools
 import socket
 import ssl
-from types import SimpleNamespace
+import weakref
+from typing import Any
 
 import aiohttp
 from aiohttp import http_exceptions
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from keyledger.transport import (
     COMMON_HEADERS,
@@ -35,25 +41,46 @@ def _local_errno(exc: BaseException) -> bool:
     return isinstance(inner, OSError) and inner.errno in LOCAL_ERRNOS
 
 
-# Headers kept from every answer; a provider adds its own (``Provider.kept_headers``).
-def reuse_tracer() -> aiohttp.TraceConfig:
-    """A trace config noting when a request goes out on a pooled (reused) connection.
+# Whether the request running in this task went out on a pooled (reused) connection; set by
+# :class:`PoolConnector` (a coroutine awaited by the task shares the task's context).
+_REUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("keyledger_reused", default=False)
 
-    :func:`attempt` passes a dict as ``trace_request_ctx``; this sets its ``"reused"``.
+
+class PoolConnector(aiohttp.TCPConnector):
+    """A TCP connector that notes whether each request's connection came from the pool.
+
+    A connection is reused when its protocol already served a request; the answer is kept for
+    the running task (read by :func:`attempt` when the request fails). This replaces a trace
+    config, which makes aiohttp build a trace and send a signal at every step of every request.
     """
 
-    async def on_reuse(
-        session: aiohttp.ClientSession,
-        ctx: SimpleNamespace,
-        params: aiohttp.TraceConnectionReuseconnParams,
-    ) -> None:
-        holder = getattr(ctx, "trace_request_ctx", None)
-        if isinstance(holder, dict):
-            holder["reused"] = True
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._served: weakref.WeakSet[object] = weakref.WeakSet()
 
-    tracer = aiohttp.TraceConfig()
-    tracer.on_connection_reuseconn.append(on_reuse)
-    return tracer
+    async def connect(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        """A connection from the pool or a new one, noting which for the running request."""
+        connection = await super().connect(req, traces, timeout)
+        protocol = connection.protocol
+        if protocol in self._served:
+            _REUSED.set(True)
+        elif protocol is not None:
+            self._served.add(protocol)
+        return connection
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(connect: float) -> aiohttp.ClientTimeout:
+    """The per-request aiohttp timeout (the attempt's own deadline bounds the rest); shared."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect)
+
+
+@functools.lru_cache(maxsize=64)
+def _kept(keep_headers: frozenset[str]) -> frozenset[str]:
+    """The response headers kept for a provider: the common ones and its own."""
+    return COMMON_HEADERS | keep_headers
 
 
 def _fault_for(exc: BaseException, host: str) -> Fault:
@@ -137,8 +164,7 @@ async def _exchange(
     host: str,
     proxy: str | None,
 ) -> Outcome:
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=options.connect_timeout)
-    trace: dict[str, bool] = {"reused": False}
+    _REUSED.set(False)
     try:
         response_cm = session.request(
             request.method,
@@ -146,13 +172,12 @@ async def _exchange(
             headers=auth_headers(request),
             json=request.json_body,
             allow_redirects=False,
-            timeout=timeout,
+            timeout=_timeout(options.connect_timeout),
             proxy=proxy,
-            trace_request_ctx=trace,
         )
         response = await response_cm.__aenter__()
     except _STALE_ERRORS as exc:
-        stale = trace["reused"] and (
+        stale = _REUSED.get() and (
             isinstance(exc, aiohttp.ServerDisconnectedError)
             or exc.errno in (errno.ECONNRESET, errno.EPIPE)
         )
@@ -165,7 +190,7 @@ async def _exchange(
         headers = SecretHeaders(
             {
                 name: value
-                for name in (COMMON_HEADERS | request.keep_headers)
+                for name in _kept(request.keep_headers)
                 if (value := response.headers.get(name)) is not None
             }
         )

@@ -1,0 +1,75 @@
+"""Cleaning remote text through the cache gives what the redactor itself gives, key by key."""
+
+from __future__ import annotations
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from keyledger import keyshapes, sanitize
+from keyledger.sanitize import Redactor, clean_message
+
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_KEYS = st.builds(
+    lambda prefix, body: prefix + body,
+    st.sampled_from(["sess-", "sk-proj-", "", "gsk_"]),
+    st.text(_KEY_CHARS, min_size=12, max_size=40),
+)
+
+
+def _reference(text: str, redactor: Redactor, limit: int) -> str:
+    """The general path: the redactor on the bounded text, then neutralised and bounded."""
+    return sanitize._finish(redactor(text[: limit * 4]), limit)
+
+
+@st.composite
+def _texts(draw: st.DrawFn, key: str) -> str:
+    """Remote text that may quote the key, a window of it, with invisible characters."""
+    parts = draw(
+        st.lists(
+            st.one_of(
+                st.text(max_size=20),
+                st.just(key),
+                st.integers(0, max(0, len(key) - 8)).map(lambda i: key[i : i + 9]),
+                st.sampled_from(["/dashboard/billing/credit_grants", "org-170c404bd4", "\u200b"]),
+            ),
+            max_size=5,
+        )
+    )
+    return "".join(parts)
+
+
+@settings(max_examples=300)
+@given(st.data(), _KEYS, _KEYS, st.sampled_from([32, 64, 96, 240]))
+@example(None, "sess-AAAAbbbbCCCCdddd1234", "sess-ZZZZyyyyXXXXwwww9876", 64)
+def test_cached_cleaning_matches_the_redactor(
+    data: st.DataObject | None, first: str, second: str, limit: int
+) -> None:
+    """The same text cleaned for two keys in turn gives, for each, the general path's answer."""
+    text = data.draw(_texts(first)) if data is not None else f"echo {first} tail"
+    for key in (first, second, first):
+        redactor = Redactor((key,))
+        assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)
+
+
+def test_text_holding_a_key_is_not_served_from_another_keys_cache() -> None:
+    """A text cached as clean for one key is still redacted for the key it quotes."""
+    quoted = "sess-QuotedKey1234567890abcd"
+    text = "id Key1234567890abcd"  # a window of the quoted key's body, no key shape
+    other = Redactor(("sess-SomeoneElse0987654321zz",))
+    assert clean_message(text, other, 64) == text
+    assert "Key12345" not in clean_message(text, Redactor((quoted,)), 64)
+
+
+def test_cache_follows_new_key_prefixes() -> None:
+    """A prefix registered after a text was cached is redacted on the next clean."""
+    text = "token zzqx-abcdefghijklmnop"
+    redactor = Redactor(("sess-Unrelated1234567890",))
+    before = clean_message(text, redactor, 64)
+    saved = keyshapes.prefixes()
+    keyshapes.register_prefixes(["zzqx-"])
+    try:
+        after = clean_message(text, redactor, 64)
+    finally:
+        keyshapes._prefixes = saved
+        keyshapes._compiled.clear()
+    assert (before, after) == (text, "token [REDACTED]")
