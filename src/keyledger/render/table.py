@@ -297,7 +297,7 @@ def totals_view(summary: Summary) -> RenderableType:
         if summary.counts[s.value]
     )
     parts.append(
-        Text.from_markup(f"{summary.keys} keys, {len(summary.accounts)} accounts: {counts}")
+        Text.from_markup(f"{summary.keys} keys, {summary.accounts} accounts: {counts}")
     )
     if summary.currencies:
         totals = Table(title=None, header_style="bold", box=None, padding=(0, 2))
@@ -328,8 +328,8 @@ def totals_view(summary: Summary) -> RenderableType:
     shared = summary.shared_accounts
     if shared:
         lines = Text("Shared accounts (counted once):", style="bold")
-        for account, results in sorted(shared.items()):
-            labels = ", ".join(neutralise(r.key.label) for r in results)
+        for account, names in sorted(shared.items()):
+            labels = ", ".join(neutralise(name) for name in names)
             lines.append(f"\n  {neutralise(account)}: {labels}", style="")
         parts.append(lines)
     return Group(*parts)
