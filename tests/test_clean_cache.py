@@ -73,3 +73,18 @@ def test_cache_follows_new_key_prefixes() -> None:
         keyshapes._prefixes = saved
         keyshapes._compiled.clear()
     assert (before, after) == (text, "token [REDACTED]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), _KEYS)
+def test_a_redactor_misses_a_text_without_its_set_exactly_when_it_finds_nothing(
+    data: st.DataObject, key: str
+) -> None:
+    """Looking a short text's windows up in the key body agrees with the key's window set."""
+    text = data.draw(_texts(key))
+    visible = sanitize.INVISIBLE.sub("", text)
+    windows = sanitize.text_windows(visible)
+    lazy = Redactor([key]).misses(visible, windows)  # no window set built yet
+    built = Redactor([key])
+    assert built.windows is not None  # the set path
+    assert lazy == built.misses(visible, windows) == (not built.finds(visible))

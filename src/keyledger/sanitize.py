@@ -81,6 +81,7 @@ def neutralise(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+FEW_WINDOWS = 24  # a text with at most this many windows is checked against a key without sets
 WINDOW = 8  # no run of this many characters of a key's secret body may appear anywhere
 _KEY_CHAR_RUN = re.compile(r"[A-Za-z0-9_.\-]{8,}")  # the characters a key may hold (keys.py)
 
@@ -92,22 +93,34 @@ class Redactor:
     such as ``sk-proj-…Ab12`` stays readable while any echo of the secret part is cut out.
     """
 
-    __slots__ = ("_secrets", "_windows")
+    __slots__ = ("_bodies", "_secrets", "_windows")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = tuple(s for s in secrets if s)
-        # A set, never changed after this (a frozen copy would cost as much as building it).
-        self._windows: AbstractSet[str] = {
-            body[i : i + WINDOW]
-            for secret in self._secrets
-            for body in (secret[len(public_prefix(secret)) :],)
-            for i in range(len(body) - WINDOW + 1)
-        }
+        self._bodies = tuple(secret[len(public_prefix(secret)) :] for secret in self._secrets)
+        # Every 8-character window of the bodies, built when first needed: most texts a check
+        # cleans are short and already known (see :func:`misses`), and need no set.
+        self._windows: AbstractSet[str] | None = None
+
+    @property
+    def windows(self) -> AbstractSet[str]:
+        """Every 8-character window of every registered secret's body."""
+        if self._windows is None:
+            self._windows = {
+                body[i : i + WINDOW] for body in self._bodies for i in range(len(body) - WINDOW + 1)
+            }
+        return self._windows
 
     def misses(self, visible: str, windows: frozenset[str]) -> bool:
         """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
         :func:`text_windows`, holds no registered secret and no window of one."""
-        if not self._windows.isdisjoint(windows):
+        if self._windows is None and len(windows) <= FEW_WINDOWS:
+            # A few windows of the text looked up in the bodies: cheaper than the key's set.
+            for window in windows:
+                for body in self._bodies:
+                    if window in body:
+                        return False
+        elif not self.windows.isdisjoint(windows):
             return False
         for secret in self._secrets:  # noqa: SIM110 (a loop: no generator per call)
             if secret in visible:
@@ -122,7 +135,7 @@ class Redactor:
         text = INVISIBLE.sub("", text)
         if any(secret in text for secret in self._secrets):
             return True
-        windows = self._windows
+        windows = self.windows
         return bool(windows) and any(
             run.group()[i : i + WINDOW] in windows
             for run in _KEY_CHAR_RUN.finditer(text)
@@ -139,8 +152,7 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        if self._windows and len(text) >= WINDOW:
-            windows = self._windows
+        if self._bodies and len(text) >= WINDOW and (windows := self.windows):
             # Keys hold only [A-Za-z0-9_.-]: a window can only lie inside such a run.
             hits = [
                 i
