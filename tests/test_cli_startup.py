@@ -141,3 +141,49 @@ def test_check_sends_its_first_request_before_loading_rich(tmp_path: Path) -> No
     )
     lines = done.stdout.strip().splitlines()
     assert lines[-2:] == ["EXIT:4", "RICH AT FIRST REQUEST:[False]"], done.stderr
+
+
+READ_BACK = (
+    "keyledger.cli.ledger_cmds",
+    "keyledger.ledger.analysis",
+    "keyledger.ledger.insights",
+    "keyledger.ledger.pool",
+    "keyledger.ledger.export",
+    "keyledger.ledger.plot",
+)
+
+
+def test_check_records_its_first_request_without_the_ledger_read_back_side(
+    tmp_path: Path,
+) -> None:
+    """`check -f json` (ledger on) sends its first request with the ledger opened and the
+    run begun, but the ledger commands, analysis, insights, pool, export and plot unloaded."""
+    keys = tmp_path / "keys.csv"
+    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
+    keys.chmod(0o600)
+    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
+    probe = (
+        "import sys, runpy\n"
+        "import keyledger.client as client\n"
+        "seen = []\n"
+        "real = client.Client.call\n"
+        "async def call(self, *args, **kwargs):\n"
+        "    if not seen:\n"
+        f"        seen.append([m for m in {READ_BACK!r} if m in sys.modules])\n"
+        "        seen.append('keyledger.ledger.store' in sys.modules)\n"
+        "    return await real(self, *args, **kwargs)\n"
+        "client.Client.call = call\n"
+        f"sys.argv = {argv!r}\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT:' + str(exc.code))\n"
+        "print('AT FIRST REQUEST:' + repr(seen))\n"
+    )
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[[], True]"], done.stderr
+    assert (tmp_path / "home").is_dir()

@@ -336,6 +336,62 @@ async def test_h9_bad_certificates_fail_after_one_attempt(
         assert tls.state.total == 0, "no request is ever sent over an unverified connection"
 
 
+@pytest.fixture
+def unlent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """aiohttp's verified context not yet lent, and built under today's CA settings."""
+    import keyledger
+    from keyledger import tls
+
+    monkeypatch.setattr(tls, "_lent", False)
+    monkeypatch.setattr(keyledger, "TLS_SETTINGS_AT_START", tls.ca_settings())
+    monkeypatch.setattr(tls, "_AFTER_AIOHTTP", tls.ca_settings())
+
+
+def _connector_tls(session: object) -> object:
+    return session.connector._ssl  # type: ignore[attr-defined]
+
+
+async def test_first_session_borrows_aiohttps_verified_context_once(unlent: None) -> None:
+    """The first default session uses aiohttp's verified context; the next reads the CA store."""
+    async with make_session(OPTS, 1) as first, make_session(OPTS, 1) as second:
+        assert _connector_tls(first) is True
+        later = _connector_tls(second)
+        assert isinstance(later, ssl.SSLContext)
+        assert (later.verify_mode, later.check_hostname) == (ssl.CERT_REQUIRED, True)
+
+
+async def test_borrowed_context_still_refuses_an_untrusted_certificate(
+    ca: trustme.CA, unlent: None
+) -> None:
+    """A run on aiohttp's verified context refuses a certificate from an unknown CA."""
+    from keyledger import tls
+
+    async with Simulator(SimState(), ssl_context=_server_context(ca, "127.0.0.1")) as server:
+        result = await check_one(fault_key("f18_tls"), server.url)
+    assert tls._lent, "the run's session borrowed aiohttp's context"
+    assert (result.status, result.reason, result.attempts) == (Status.UNREACHABLE, "tls", 1)
+    assert server.state.total == 0
+
+
+async def test_a_ca_setting_changed_after_start_builds_a_fresh_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unlent: None
+) -> None:
+    """SSL_CERT_FILE set after aiohttp built its context: the session reads the CA store anew."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    async with make_session(OPTS, 1) as session:
+        assert isinstance(_connector_tls(session), ssl.SSLContext)
+
+
+async def test_a_given_context_is_used_and_verification_forced_on(unlent: None) -> None:
+    """An explicit ssl_context is the one used, with hostname and certificate checks on."""
+    given = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    given.check_hostname = False
+    given.verify_mode = ssl.CERT_NONE
+    async with make_session(OPTS, 1, ssl_context=given) as session:
+        assert _connector_tls(session) is given
+    assert (given.verify_mode, given.check_hostname) == (ssl.CERT_REQUIRED, True)
+
+
 async def test_h9_trusted_certificate_works(
     ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

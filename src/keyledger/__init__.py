@@ -9,7 +9,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import os
+import sys
 from typing import TYPE_CHECKING, Any
+
+# aiohttp reads the CA store (under SSL_CERT_FILE / SSL_CERT_DIR) into a verified TLS context
+# when it is first imported; noted here, before anything loads it, so that keyledger.tls can
+# tell whether that context was built under the settings a session is made with.
+TLS_SETTINGS_AT_START = (
+    None
+    if "aiohttp.connector" in sys.modules
+    else (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+)
 
 if TYPE_CHECKING:
     from keyledger.engine import Engine, RunOptions

@@ -20,6 +20,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
+from keyledger.tls import session_tls
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
 from keyledger.wire import PoolConnector, attempt
 
@@ -61,18 +62,15 @@ def make_session(
 ) -> aiohttp.ClientSession:
     """An aiohttp session with limits matching ``options`` (TLS verified).
 
-    TLS is always verified. The default context is built now, so it honours
-    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (e.g. a corporate proxy's CA); there is no switch that
-    turns verification off.
+    TLS is always verified. The default context honours ``SSL_CERT_FILE``/``SSL_CERT_DIR``
+    as they are now (e.g. a corporate proxy's CA): see :func:`keyledger.tls.session_tls`;
+    there is no switch that turns verification off.
     """
-    context = ssl_context or ssl.create_default_context()
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
     connector = PoolConnector(
         limit=max(concurrency, options.per_host),
         limit_per_host=options.per_host,
         ttl_dns_cache=300,
-        ssl=context,
+        ssl=session_tls(ssl_context),
     )
     # trust_env stays off: aiohttp would then re-read proxy settings and ~/.netrc (in a thread)
     # on every request, and a netrc entry for a host turns each request into an error. The

@@ -18,9 +18,10 @@ from keyledger.alerts import book, payloads
 from keyledger.alerts.book import StoredEvent
 from keyledger.alerts.channels import Channel, DeliveryError, channel_redactor, load_channels
 from keyledger.baseurl import display_url
+from keyledger.cli.check_ledger import open_ledger
 from keyledger.cli.consoles import stdout_console
 from keyledger.cli.keys_input import UsageExit
-from keyledger.cli.ledger_cmds import _guard, open_ledger
+from keyledger.cli.ledger_cmds import _guard
 from keyledger.config import config_path, load_config
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode

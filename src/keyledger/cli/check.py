@@ -307,8 +307,8 @@ def check(
     with frozen_heap():  # the key set lives for the whole run: the GC need not walk it
         # imported only now: an input error above exits before the run's machinery (rich,
         # the engine, the ledger) is loaded; the alerts machinery only for --alerts
+        from keyledger.cli.check_ledger import CheckLedger
         from keyledger.cli.execute import CheckJob, execute
-        from keyledger.cli.ledger_cmds import CheckLedger
         from keyledger.engine import RunOptions
 
         cap = fit_concurrency(concurrency, per_host or concurrency)

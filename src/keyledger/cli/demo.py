@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import click
 
+from keyledger.cli.check_ledger import CheckLedger
 from keyledger.cli.execute import CheckJob, execute, stderr_console
 from keyledger.cli.keys_input import LedgerExit
-from keyledger.cli.ledger_cmds import CheckLedger
 from keyledger.engine import RunOptions
 from keyledger.errors import StoreError
 from keyledger.exitcodes import ExitCode

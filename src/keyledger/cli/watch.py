@@ -22,8 +22,8 @@ from keyledger.cli.alerting import (
     report_evaluation,
 )
 from keyledger.cli.check import DEFAULTS, http_options
+from keyledger.cli.check_ledger import open_ledger
 from keyledger.cli.keys_input import LedgerExit, UsageExit, identity
-from keyledger.cli.ledger_cmds import open_ledger
 from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.engine import RunOptions
 from keyledger.errors import ConfigError, KeyFileError, StoreError

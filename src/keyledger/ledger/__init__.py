@@ -11,12 +11,53 @@ Core code: it never prints, never exits and never imports click. Modules:
 - :mod:`~keyledger.ledger.export` and :mod:`~keyledger.ledger.plot`: JSON/CSV and charts.
 """
 
-from keyledger.ledger.analysis import BurnRate, Change, ExpiryWarning, burn_rate, runway_days
-from keyledger.ledger.insights import KeyInsight, RunInsights, run_insights
-from keyledger.ledger.pool import PoolEntry, PoolSelection, select_pool
-from keyledger.ledger.recorder import LedgerRecorder
-from keyledger.ledger.rows import EvidenceRow, GrantRow, ResultRow, RunRow
-from keyledger.ledger.store import DB_NAME, Store, ledger_path
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keyledger.ledger.analysis import BurnRate, Change, ExpiryWarning, burn_rate, runway_days
+    from keyledger.ledger.insights import KeyInsight, RunInsights, run_insights
+    from keyledger.ledger.pool import PoolEntry, PoolSelection, select_pool
+    from keyledger.ledger.recorder import LedgerRecorder
+    from keyledger.ledger.rows import EvidenceRow, GrantRow, ResultRow, RunRow
+    from keyledger.ledger.store import DB_NAME, Store, ledger_path
+
+# Loaded on first use: `check` imports the store and the recorder before its first request and
+# need not pay for the analysis, insights and pool modules (a JSON run never uses them).
+_HOME = {
+    "BurnRate": "analysis",
+    "Change": "analysis",
+    "ExpiryWarning": "analysis",
+    "burn_rate": "analysis",
+    "runway_days": "analysis",
+    "KeyInsight": "insights",
+    "RunInsights": "insights",
+    "run_insights": "insights",
+    "PoolEntry": "pool",
+    "PoolSelection": "pool",
+    "select_pool": "pool",
+    "LedgerRecorder": "recorder",
+    "EvidenceRow": "rows",
+    "GrantRow": "rows",
+    "ResultRow": "rows",
+    "RunRow": "rows",
+    "DB_NAME": "store",
+    "Store": "store",
+    "ledger_path": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public name ``name``, importing its module on first use."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DB_NAME",

@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from keyledger.errors import StoreError
-from keyledger.ledger.insights import RunInsights, run_insights
 from keyledger.ledger.recorder import LedgerRecorder
 from keyledger.ledger.store import Store
 from keyledger.models import CheckResult
 from keyledger.runner import RunReport
+
+if TYPE_CHECKING:
+    from keyledger.ledger.insights import RunInsights
 
 
 def _utcnow() -> datetime:
@@ -98,6 +101,9 @@ class RunLedger:
         cutoff = self.recorder.cutoff
         if cutoff is not None and time.monotonic() >= cutoff:  # no time left to compare runs
             return
+        # imported only now: a run that shows no insights (JSON output) never loads them
+        from keyledger.ledger.insights import run_insights
+
         try:
             self.insights = run_insights(
                 self.store, self.run_id, now=self.now(), warn_days=self.warn_days

@@ -1,0 +1,47 @@
+"""The verified TLS context a session uses when it is given none.
+
+Building one (``ssl.create_default_context()``) reads the whole CA store: some 25 ms of CPU
+before the first request. aiohttp built the same verified context when it was imported, a
+moment earlier, so the run's first session uses that one (``ssl=True`` on its connector) when
+the CA settings (``SSL_CERT_FILE``, ``SSL_CERT_DIR``) are the ones it was built under. Any
+later session, or one made after those settings changed, reads the CA store afresh: a
+long-running ``watch`` still sees a renewed CA bundle, and a changed setting is honoured.
+Verification is never turned off.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import aiohttp  # noqa: F401  (builds aiohttp's verified context, if nothing loaded it yet)
+
+import keyledger
+
+
+def ca_settings() -> tuple[str | None, str | None]:
+    """``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` as they are now."""
+    return (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+_AFTER_AIOHTTP = ca_settings()
+_lent = False
+
+
+def session_tls(context: ssl.SSLContext | None) -> ssl.SSLContext | bool:
+    """The connector's ``ssl`` argument: ``context`` (verification forced on), else ``True``
+    (aiohttp's own verified context) once, when it was built under today's CA settings,
+    else a newly built default context."""
+    global _lent
+    if context is None:
+        built_under = keyledger.TLS_SETTINGS_AT_START
+        if not _lent and built_under is not None and built_under == _AFTER_AIOHTTP == ca_settings():
+            _lent = True
+            return True
+        context = ssl.create_default_context()
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+__all__ = ["ca_settings", "session_tls"]
