@@ -61,6 +61,7 @@ from procs import (
 )
 from report import GOALS, goals_met, markdown
 
+import keyledger
 from keyledger.simulator.scenarios import make_key
 
 HERE = Path(__file__).resolve().parent
@@ -507,6 +508,15 @@ def _sizes(text: str) -> list[tuple[int, str]]:
     return sizes
 
 
+def compile_trees(*trees: Path) -> None:
+    """Write the .pyc files of each measured keyledger (as an installed package has them):
+    under ``PYTHONDONTWRITEBYTECODE`` every run would otherwise compile what it imports."""
+    import compileall
+
+    for tree in trees:
+        compileall.compile_dir(tree, quiet=1)
+
+
 def environment() -> dict[str, str]:
     """Child environment: no proxies (loopback only), a throw-away keyledger home."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
@@ -619,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     env = environment()
+    compile_trees(
+        Path(keyledger.__file__).parent,
+        *([args.baseline_src / "keyledger"] if args.baseline_src is not None else []),
+    )
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="keyledger-bench-") as tmp:
         workdir = Path(tmp)
