@@ -5,14 +5,18 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TextIO
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keyledger.models import Balance, CheckResult, Grant, Key, Kind, RateLimits, Status
-from keyledger.render.serialize import result_dict
+from keyledger.render.serialize import ORJSON_OPTIONS, result_dict
 from keyledger.render.writers import Format, _dumps, byte_buffer
 from keyledger.secret import Fingerprinter, Secret
 
@@ -101,3 +105,30 @@ def test_a_stream_in_another_encoding_is_written_as_text() -> None:
     stream = io.TextIOWrapper(raw, encoding="latin-1", errors="replace", newline="")
     _written(Format.JSONL, stream)
     assert "é?" in raw.getvalue().decode("latin-1")
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
+) | st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(9998, 12, 31),
+    timezones=st.sampled_from(
+        [timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(seconds=30)), UTC]
+    ),
+)
+
+
+@given(checked=_TIMES, read=_TIMES, grant=st.none() | _TIMES)
+def test_times_left_to_orjson_are_written_as_the_text_dict_has_them(
+    checked: datetime, read: datetime, grant: datetime | None
+) -> None:
+    """A dict for orjson encodes to the same bytes as the all-text dict, whatever the times."""
+    base = _results()[1]
+    balance = replace(
+        base.balances[0],
+        read_at=read,
+        grants=(replace(base.balances[0].grants[0], expires_at=grant, effective_at=read),),
+    )
+    result = replace(base, checked_at=checked, balance=balance, balances=(balance,))
+    fast = orjson.dumps(result_dict(result, for_orjson=True), option=ORJSON_OPTIONS)
+    assert fast == orjson.dumps(result_dict(result))

@@ -296,9 +296,7 @@ def totals_view(summary: Summary) -> RenderableType:
         for s in STATUS_ORDER
         if summary.counts[s.value]
     )
-    parts.append(
-        Text.from_markup(f"{summary.keys} keys, {summary.accounts} accounts: {counts}")
-    )
+    parts.append(Text.from_markup(f"{summary.keys} keys, {summary.accounts} accounts: {counts}"))
     if summary.currencies:
         totals = Table(title=None, header_style="bold", box=None, padding=(0, 2))
         for header in ("Currency", "Available", "Granted", "Used", "Spent (month)", "Accounts"):

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Protocol, TextIO, assert_never
 import orjson
 
 from keyledger.models import CheckResult
-from keyledger.render.serialize import RESULT_SCHEMA, SCHEMA, result_dict
+from keyledger.render.serialize import ORJSON_OPTIONS, RESULT_SCHEMA, SCHEMA, result_dict
 from keyledger.sanitize import neutralise
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -108,7 +108,8 @@ class _Sink:
             self.stream.flush()
 
 
-_PRETTY = orjson.OPT_INDENT_2
+_PRETTY = orjson.OPT_INDENT_2 | ORJSON_OPTIONS
+_LINE = orjson.OPT_APPEND_NEWLINE | ORJSON_OPTIONS
 
 
 class JsonWriter:
@@ -125,11 +126,10 @@ class JsonWriter:
 
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
-        data = result_dict(result)
         try:
-            body = orjson.dumps(data, option=_PRETTY)
+            body = orjson.dumps(result_dict(result, for_orjson=True), option=_PRETTY)
         except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
-            text = _dumps(data, pretty=True).replace("\n", "\n    ")
+            text = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
             self.sink.text(("," if self.count else "") + "\n    " + text)
         else:  # a JSON text holds no raw newline: each one is a line break of the layout
             lead = b",\n    " if self.count else b"\n    "
@@ -152,11 +152,11 @@ class JsonlWriter:
 
     def write(self, result: CheckResult) -> None:
         """Write one line."""
-        data = {"schema": RESULT_SCHEMA, **result_dict(result)}
         try:
-            line = orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE)
+            data = {"schema": RESULT_SCHEMA, **result_dict(result, for_orjson=True)}
+            line = orjson.dumps(data, option=_LINE)
         except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
-            self.sink.text(_dumps(data) + "\n")
+            self.sink.text(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
         else:
             self.sink.data(line)
         self.sink.flush()
