@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TextIO
 
-from keyledger.render.writers import _dumps
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keyledger.models import Balance, CheckResult, Grant, Key, Kind, RateLimits, Status
+from keyledger.render.serialize import ORJSON_OPTIONS, result_dict
+from keyledger.render.writers import Format, _dumps, byte_buffer
+from keyledger.secret import Fingerprinter, Secret
 
 
 def test_pretty_json_is_laid_out_as_the_standard_library_would() -> None:
@@ -26,3 +40,95 @@ def test_what_orjson_refuses_falls_back_to_the_same_layout() -> None:
     data = {"big": 2**70, "s": "x"}
     assert _dumps(data) == '{"big":1180591620717411303424,"s":"x"}'
     assert _dumps(data, pretty=True) == json.dumps(data, indent=2)
+
+
+def _results() -> list[CheckResult]:
+    """Three results: plain, non-ASCII with grants, and one orjson refuses (a wide integer)."""
+    fp = Fingerprinter(b"w" * 32)
+    at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+    def key(label: str) -> Key:
+        value = f"sess-WRITERBYTES{label.encode().hex()}Zq8Wm3Xr7Tb2"
+        return Key(Secret(value), fp(value), label, provider="openai", kind=Kind.SESSION)
+
+    grant = Grant(Decimal("5.50"), Decimal("1.25"), at, at, False, "credit_grant_中文")
+    balance = Balance("USD", "/grants", at, available=Decimal("4.25"), grants=(grant,))
+    return [
+        CheckResult(key("plain"), Status.OK, None, at),
+        CheckResult(key("é中文"), Status.OK, None, at, balance=balance, balances=(balance,)),
+        CheckResult(key("wide"), Status.OK, None, at, rate_limits=RateLimits(2**70)),
+    ]
+
+
+def _undated(document: bytes) -> bytes:
+    """``document`` without its ``generated_at`` time."""
+    return re.sub(rb'"generated_at": "[^"]*"', b"", document)
+
+
+def _written(fmt: Format, stream: TextIO) -> None:
+    writer = fmt.writer(stream)
+    assert writer is not None
+    for result in _results():
+        writer.write(result)
+    writer.close(True, {"total": 3, "note": "中文"})
+    stream.flush()
+
+
+@pytest.mark.parametrize("fmt", [Format.JSON, Format.JSONL])
+def test_bytes_to_a_byte_buffer_are_the_bytes_text_would_give(fmt: Format) -> None:
+    """A UTF-8 stream with a byte buffer gets the same bytes as a text-only stream."""
+    text = io.StringIO()
+    _written(fmt, text)
+    raw = io.BytesIO()
+    wrapped = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    wrapped.write("before\n")  # text written earlier stays first
+    _written(fmt, wrapped)
+    assert _undated(raw.getvalue()) == _undated(b"before\n" + text.getvalue().encode())
+
+
+def test_the_document_is_laid_out_as_the_standard_library_would() -> None:
+    """Each result is json.dumps(indent=2) indented by four; wide integers included."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    _written(Format.JSON, stream)
+    text = raw.getvalue().decode()
+    for result in _results():
+        body = json.dumps(result_dict(result), ensure_ascii=False, indent=2)
+        assert "\n    " + body.replace("\n", "\n    ") in text
+    assert json.loads(text)["results"][2]["rate_limits"]["requests_limit"] == 2**70
+
+
+def test_a_stream_in_another_encoding_is_written_as_text() -> None:
+    """A Latin-1 stream gets text (encoded by the stream), never UTF-8 bytes behind its back."""
+    assert byte_buffer(io.TextIOWrapper(io.BytesIO(), encoding="latin-1")) is None
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="latin-1", errors="replace", newline="")
+    _written(Format.JSONL, stream)
+    assert "é?" in raw.getvalue().decode("latin-1")
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)
+) | st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(9998, 12, 31),
+    timezones=st.sampled_from(
+        [timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(seconds=30)), UTC]
+    ),
+)
+
+
+@given(checked=_TIMES, read=_TIMES, grant=st.none() | _TIMES)
+def test_times_left_to_orjson_are_written_as_the_text_dict_has_them(
+    checked: datetime, read: datetime, grant: datetime | None
+) -> None:
+    """A dict for orjson encodes to the same bytes as the all-text dict, whatever the times."""
+    base = _results()[1]
+    balance = replace(
+        base.balances[0],
+        read_at=read,
+        grants=(replace(base.balances[0].grants[0], expires_at=grant, effective_at=read),),
+    )
+    result = replace(base, checked_at=checked, balance=balance, balances=(balance,))
+    fast = orjson.dumps(result_dict(result, for_orjson=True), option=ORJSON_OPTIONS)
+    assert fast == orjson.dumps(result_dict(result))

@@ -6,6 +6,7 @@ that could not be read is ``null``, never ``0``. Times are ISO 8601 in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -39,7 +40,20 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
+def _time_for_orjson(value: datetime | None) -> datetime | str | None:
+    """:func:`_time` left to orjson where it writes the same text: a plain UTC datetime is
+    kept as it is (encoded with ``OPT_UTC_Z``, as :func:`_time` itself does)."""
+    if value is None or (value.tzinfo is UTC and type(value) is datetime):
+        return value
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# How a dict gives a time: always as text, or (for orjson with OPT_UTC_Z) possibly as is.
+Times = Callable[[datetime | None], datetime | str | None]
+ORJSON_OPTIONS = orjson.OPT_UTC_Z  # what a dict made with ``for_orjson=True`` needs
+
+
+def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str, Any] | None:
     """One balance object (``balance`` and each item of ``balances``)."""
     if balance is None:
         return None
@@ -53,17 +67,17 @@ def balance_dict(balance: Balance | None) -> dict[str, Any] | None:
         "reading": balance.reading,
         "parts": [{"name": p.name, "amount": money_text(p.amount)} for p in balance.parts],
         "source": balance.source,
-        "read_at": _time(balance.read_at),
-        "expires_at": _time(balance.expires_at),
-        "next_expiry": _time(balance.next_expiry),
+        "read_at": time_text(balance.read_at),
+        "expires_at": time_text(balance.expires_at),
+        "next_expiry": time_text(balance.next_expiry),
         "grants": [
             {
                 "id": g.grant_id,
                 "amount": money_text(g.amount),
                 "used": money_text(g.used),
                 "remaining": money_text(g.remaining),
-                "effective_at": _time(g.effective_at),
-                "expires_at": _time(g.expires_at),
+                "effective_at": time_text(g.effective_at),
+                "expires_at": time_text(g.expires_at),
                 "expired": g.expired,
             }
             for g in balance.grants
@@ -84,17 +98,17 @@ def balances_of(result: CheckResult) -> tuple[Balance, ...]:
     return tuple(sorted(found, key=lambda b: b.currency))
 
 
-def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
+def spend_dict(spend: Spend | None, time_text: Times = _time) -> dict[str, Any] | None:
     """The ``spend`` object of a result."""
     if spend is None:
         return None
     return {
         "amount": money_text(spend.amount),
         "currency": spend.currency,
-        "period_start": _time(spend.period_start),
-        "period_end": _time(spend.period_end),
+        "period_start": time_text(spend.period_start),
+        "period_end": time_text(spend.period_end),
         "source": spend.source,
-        "read_at": _time(spend.read_at),
+        "read_at": time_text(spend.read_at),
         "truncated": spend.truncated,
         "by_project": [
             {"project_id": p.project_id, "amount": money_text(p.amount)} for p in spend.by_project
@@ -102,17 +116,23 @@ def spend_dict(spend: Spend | None) -> dict[str, Any] | None:
     }
 
 
-def result_dict(result: CheckResult) -> dict[str, Any]:
-    """One result as a JSON-ready dict (never the key itself)."""
+def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, Any]:
+    """One result as a JSON-ready dict (never the key itself).
+
+    ``for_orjson``: UTC times are left as datetimes for ``orjson.dumps`` with
+    :data:`ORJSON_OPTIONS` to write (the same text, without a string per time first); such a
+    dict is only for orjson.
+    """
+    time_text: Times = _time_for_orjson if for_orjson else _time
     key = result.key
     limits = result.rate_limits
     account = result.account
     found = balances_of(result)
-    balances = [balance_dict(b) for b in found]
+    balances = [balance_dict(b, time_text) for b in found]
     # The primary balance is one of ``balances``: its object is built once and used twice.
     primary = next((d for b, d in zip(found, balances, strict=True) if b is result.balance), None)
     if primary is None:
-        primary = balance_dict(result.balance)
+        primary = balance_dict(result.balance, time_text)
     return {
         "label": key.label,
         "aliases": list(key.aliases),
@@ -127,7 +147,7 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "balance": primary,
         "balances": balances,
         "balance_reason": result.balance_reason,
-        "spend": spend_dict(result.spend),
+        "spend": spend_dict(result.spend, time_text),
         "rate_limits": None
         if limits is None
         else {
@@ -155,8 +175,8 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
             }
             for e in result.evidence
         ],
-        "checked_at": _time(result.checked_at),
+        "checked_at": time_text(result.checked_at),
         "attempts": result.attempts,
         "duration_ms": result.duration_ms,
-        "retry_at": _time(result.retry_at),
+        "retry_at": time_text(result.retry_at),
     }

@@ -7,21 +7,27 @@ JSON is encoded with orjson (its C encoder is what keeps output off the profile 
 run; docs/benchmarks.md). Money is already a decimal string in :func:`result_dict`, so no
 number passes through a float. Anything orjson refuses (a lone surrogate, an integer wider
 than 64 bits) falls back to the standard library's encoder, laid out the same way.
+
+orjson's bytes go straight to the stream's byte buffer when it has one that would encode
+the text the same way (UTF-8, ``\n`` written as is: stdout on POSIX, an output file), so
+they are not decoded to text and encoded back; other streams (``io.StringIO``) get text.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import enum
 import json
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol, TextIO, assert_never
+from typing import Any, BinaryIO, Protocol, TextIO, assert_never
 
 import orjson
 
 from keyledger.models import CheckResult
-from keyledger.render.serialize import RESULT_SCHEMA, SCHEMA, result_dict
+from keyledger.render.serialize import ORJSON_OPTIONS, RESULT_SCHEMA, SCHEMA, result_dict
 from keyledger.sanitize import neutralise
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -55,28 +61,86 @@ def _dumps(data: Any, *, pretty: bool = False) -> str:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def byte_buffer(stream: TextIO) -> BinaryIO | None:
+    """``stream``'s byte buffer if UTF-8 bytes written there are what writing the same text
+    to ``stream`` would give (UTF-8 encoding, no newline translation), else ``None``."""
+    buffer = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None)
+    if buffer is None or not isinstance(encoding, str) or os.linesep != "\n":
+        return None
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return None
+    return buffer if utf8 else None
+
+
+class _Sink:
+    """A writer's output: encoded JSON as bytes (to the byte buffer when there is one) or
+    text; text never waits in the text stream's buffer while bytes pass it by."""
+
+    __slots__ = ("raw", "stream")
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.raw = byte_buffer(stream)
+        if self.raw is not None:
+            stream.flush()  # whatever was written as text before goes first
+
+    def data(self, data: bytes) -> None:
+        """Write encoded JSON."""
+        if self.raw is not None:
+            self.raw.write(data)
+        else:
+            self.stream.write(data.decode())
+
+    def text(self, text: str) -> None:
+        """Write text (what the standard library's encoder made)."""
+        self.stream.write(text)
+        if self.raw is not None:
+            self.stream.flush()
+
+    def flush(self) -> None:
+        """Push what was written to the file."""
+        if self.raw is not None:
+            self.raw.flush()
+        else:
+            self.stream.flush()
+
+
+_PRETTY = orjson.OPT_INDENT_2 | ORJSON_OPTIONS
+_LINE = orjson.OPT_APPEND_NEWLINE | ORJSON_OPTIONS
+
+
 class JsonWriter:
     """``{"schema": …, "results": [...], "complete": …, "summary": …}``."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.sink = _Sink(stream)
         self.count = 0
         generated = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        stream.write(
+        self.sink.text(
             f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": ['
         )
 
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
-        body = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
-        self.stream.write(("," if self.count else "") + "\n    " + body)
+        try:
+            body = orjson.dumps(result_dict(result, for_orjson=True), option=_PRETTY)
+        except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
+            text = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
+            self.sink.text(("," if self.count else "") + "\n    " + text)
+        else:  # a JSON text holds no raw newline: each one is a line break of the layout
+            lead = b",\n    " if self.count else b"\n    "
+            self.sink.data(lead + body.replace(b"\n", b"\n    "))
         self.count += 1
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Close the array and add ``complete`` and ``summary``."""
         tail = _dumps(dict(summary), pretty=True).replace("\n", "\n  ")
         end = "\n  " if self.count else ""
-        self.stream.write(f'{end}],\n  "complete": {_dumps(complete)},\n  "summary": {tail}\n}}\n')
+        self.sink.text(f'{end}],\n  "complete": {_dumps(complete)},\n  "summary": {tail}\n}}\n')
 
 
 class JsonlWriter:
@@ -84,11 +148,18 @@ class JsonlWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.sink = _Sink(stream)
 
     def write(self, result: CheckResult) -> None:
         """Write one line."""
-        self.stream.write(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
-        self.stream.flush()
+        try:
+            data = {"schema": RESULT_SCHEMA, **result_dict(result, for_orjson=True)}
+            line = orjson.dumps(data, option=_LINE)
+        except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
+            self.sink.text(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
+        else:
+            self.sink.data(line)
+        self.sink.flush()
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Nothing to close: every line is complete on its own."""
