@@ -81,7 +81,7 @@ def neutralise(text: str, *, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
-FEW_WINDOWS = 24  # a text with at most this many windows is checked against a key without sets
+FEW_WINDOWS = 64  # a text with at most this many windows is checked against a key without sets
 WINDOW = 8  # no run of this many characters of a key's secret body may appear anywhere
 _KEY_CHAR_RUN = re.compile(r"[A-Za-z0-9_.\-]{8,}")  # the characters a key may hold (keys.py)
 
