@@ -120,9 +120,10 @@ class JsonWriter:
         self.sink = _Sink(stream)
         self.count = 0
         generated = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        self.sink.text(
-            f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": ['
-        )
+        # As data, not text: text is flushed at once, and a file that cannot take it (a full
+        # disk) must fail while results are written, once the run is recording them.
+        head = f'{{\n  "schema": "{SCHEMA}",\n  "generated_at": "{generated}",\n  "results": ['
+        self.sink.data(head.encode())
 
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
