@@ -62,6 +62,50 @@ def test_every_command_is_reachable() -> None:
 CHECK_HEAVY = tuple(m for m in HEAVY if m != "keyledger.providers.registry")
 
 
+def _session_key_file(tmp_path: Path) -> Path:
+    """One session key on an unreachable loopback port (every request fails fast)."""
+    keys = tmp_path / "keys.csv"
+    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
+    keys.chmod(0o600)
+    return keys
+
+
+def _run_check(tmp_path: Path, argv: list[str], *, before: str = "", after: str = "") -> list[str]:
+    """Run ``keyledger check`` with ``argv`` in a fresh interpreter: ``before`` runs first (it
+    may wrap ``Client.call``), then the command, whose exit prints ``EXIT:<code>``, then
+    ``after``; the printed lines are returned."""
+    probe = (
+        "import sys, runpy\n" + before + f"sys.argv = {['keyledger', 'check', *argv]!r}\n"
+        "try:\n"
+        "    runpy.run_module('keyledger', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print('EXIT:' + str(exc.code))\n" + after
+    )
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.stdout.strip(), done.stderr
+    return done.stdout.strip().splitlines()
+
+
+def _at_first_request(check: str) -> str:
+    """Probe code: ``seen`` gets what ``check`` (an expression) says at the first request."""
+    return (
+        "import keyledger.client as client\n"
+        "seen = []\n"
+        "real = client.Client.call\n"
+        "async def call(self, *args, **kwargs):\n"
+        "    if not seen:\n"
+        f"        seen.append({check})\n"
+        "    return await real(self, *args, **kwargs)\n"
+        "client.Client.call = call\n"
+    )
+
+
+JSON_RUN = ["-f", "json", "-q", "--attempts", "1"]
+
+
 def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Path) -> None:
     """`check` reads, validates and routes keys (every built-in provider) with aiohttp, rich,
     the engine, the ledger and the simulator still unloaded; an input error exits then."""
@@ -70,77 +114,36 @@ def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Pa
         "sk-proj-" + "A1b2C3d4" * 6 + "\nsk-ant-api03-" + "Zq8Wm3Xr" * 11 + "\nnot a key\n"
     )
     keys.chmod(0o600)
-    probe = (
-        "import sys, runpy\n"
-        f"sys.argv = ['keyledger', 'check', {str(keys)!r}, '--strict', '--no-record', '-q']\n"
-        "try:\n"
-        "    runpy.run_module('keyledger', run_name='__main__')\n"
-        "except SystemExit as exc:\n"
-        "    print('EXIT:' + str(exc.code))\n"
-        "routed = ('keyledger.providers.openai', 'keyledger.providers.anthropic')\n"
+    lines = _run_check(
+        tmp_path,
+        [str(keys), "--strict", "--no-record", "-q"],
+        after="routed = ('keyledger.providers.openai', 'keyledger.providers.anthropic')\n"
         "print('ROUTED:' + str(all(m in sys.modules for m in routed)))\n"
-        f"print('LOADED:' + ','.join(m for m in {CHECK_HEAVY!r} if m in sys.modules))\n"
+        f"print('LOADED:' + ','.join(m for m in {CHECK_HEAVY!r} if m in sys.modules))\n",
     )
-    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
-    )
-    lines = done.stdout.strip().splitlines()
-    assert lines[-3:] == ["EXIT:2", "ROUTED:True", "LOADED:"], done.stderr
+    assert lines[-3:] == ["EXIT:2", "ROUTED:True", "LOADED:"]
 
 
 def test_check_without_alerts_never_loads_the_alerts_machinery(tmp_path: Path) -> None:
     """A `check` run without --alerts sends its requests with keyledger.alerts unloaded."""
-    keys = tmp_path / "keys.csv"
-    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
-    keys.chmod(0o600)
-    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
-    probe = (
-        "import sys, runpy\n"
-        f"sys.argv = {argv!r}\n"
-        "try:\n"
-        "    runpy.run_module('keyledger', run_name='__main__')\n"
-        "except SystemExit as exc:\n"
-        "    print('EXIT:' + str(exc.code))\n"
-        "print('ENGINE:' + str('keyledger.engine' in sys.modules))\n"
-        "print('ALERTS:' + ','.join(m for m in sys.modules if m.startswith('keyledger.alerts')))\n"
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        after="print('ENGINE:' + str('keyledger.engine' in sys.modules))\n"
+        "print('ALERTS:' + ','.join(m for m in sys.modules if m.startswith('keyledger.alerts')))\n",
     )
-    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
-    )
-    lines = done.stdout.strip().splitlines()
-    assert lines[-3:] == ["EXIT:4", "ENGINE:True", "ALERTS:"], done.stderr
+    assert lines[-3:] == ["EXIT:4", "ENGINE:True", "ALERTS:"]
 
 
 def test_check_sends_its_first_request_before_loading_rich(tmp_path: Path) -> None:
     """`check -f json` has aiohttp loaded but not rich when its first request goes out."""
-    keys = tmp_path / "keys.csv"
-    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
-    keys.chmod(0o600)
-    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
-    probe = (
-        "import sys, runpy\n"
-        "import keyledger.client as client\n"
-        "seen = []\n"
-        "real = client.Client.call\n"
-        "async def call(self, *args, **kwargs):\n"
-        "    seen.append(any(m == 'rich' or m.startswith('rich.') for m in sys.modules))\n"
-        "    return await real(self, *args, **kwargs)\n"
-        "client.Client.call = call\n"
-        f"sys.argv = {argv!r}\n"
-        "try:\n"
-        "    runpy.run_module('keyledger', run_name='__main__')\n"
-        "except SystemExit as exc:\n"
-        "    print('EXIT:' + str(exc.code))\n"
-        "print('RICH AT FIRST REQUEST:' + str(seen[:1]))\n"
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=_at_first_request("any(m == 'rich' or m.startswith('rich.') for m in sys.modules)"),
+        after="print('RICH AT FIRST REQUEST:' + str(seen))\n",
     )
-    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
-    )
-    lines = done.stdout.strip().splitlines()
-    assert lines[-2:] == ["EXIT:4", "RICH AT FIRST REQUEST:[False]"], done.stderr
+    assert lines[-2:] == ["EXIT:4", "RICH AT FIRST REQUEST:[False]"]
 
 
 READ_BACK = (
@@ -158,32 +161,14 @@ def test_check_records_its_first_request_without_the_ledger_read_back_side(
 ) -> None:
     """`check -f json` (ledger on) sends its first request with the ledger opened and the
     run begun, but the ledger commands, analysis, insights, pool, export and plot unloaded."""
-    keys = tmp_path / "keys.csv"
-    keys.write_text("label,key,base_url\nk,sess-" + "A1b2C3d4" * 4 + ",http://127.0.0.1:1/v1\n")
-    keys.chmod(0o600)
-    argv = ["keyledger", "check", str(keys), "-f", "json", "-q", "--attempts", "1"]
-    probe = (
-        "import sys, runpy\n"
-        "import keyledger.client as client\n"
-        "seen = []\n"
-        "real = client.Client.call\n"
-        "async def call(self, *args, **kwargs):\n"
-        "    if not seen:\n"
-        f"        seen.append([m for m in {READ_BACK!r} if m in sys.modules])\n"
-        "        seen.append('keyledger.ledger.store' in sys.modules)\n"
-        "    return await real(self, *args, **kwargs)\n"
-        "client.Client.call = call\n"
-        f"sys.argv = {argv!r}\n"
-        "try:\n"
-        "    runpy.run_module('keyledger', run_name='__main__')\n"
-        "except SystemExit as exc:\n"
-        "    print('EXIT:' + str(exc.code))\n"
-        "print('AT FIRST REQUEST:' + repr(seen))\n"
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=_at_first_request(
+            f"([m for m in {READ_BACK!r} if m in sys.modules], "
+            "'keyledger.ledger.store' in sys.modules)"
+        ),
+        after="print('AT FIRST REQUEST:' + repr(seen))\n",
     )
-    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
-    )
-    lines = done.stdout.strip().splitlines()
-    assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[[], True]"], done.stderr
+    assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[([], True)]"]
     assert (tmp_path / "home").is_dir()
