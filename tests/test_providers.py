@@ -11,7 +11,7 @@ import pytest
 from keyledger.client import Client
 from keyledger.keyset import build_keyset
 from keyledger.models import CheckResult, Kind, Status
-from keyledger.providers.openai_admin import month_start
+from keyledger.providers.base import month_start
 from keyledger.providers.openai_session import parse_grants
 from keyledger.secret import Fingerprinter
 from keyledger.simulator import SCENARIOS as ALL_SCENARIOS

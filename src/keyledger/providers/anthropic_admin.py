@@ -13,14 +13,13 @@ change; the cost report is the documented, stable one, so it is what we read.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import WIDE, MoneyError, money_field
-from keyledger.providers.base import Clean, ResultBuilder, json_object
+from keyledger.providers.base import Clean, ResultBuilder, json_object, month_start
 from keyledger.transport import Reply
 
 if TYPE_CHECKING:
@@ -30,11 +29,6 @@ if TYPE_CHECKING:
 COST_REPORT = "/v1/organizations/cost_report"
 MAX_PAGES = 40
 DEFAULT_WORKSPACE = "default"
-
-
-def month_start(now: datetime) -> datetime:
-    """Midnight UTC on the first day of ``now``'s month."""
-    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def add_page(

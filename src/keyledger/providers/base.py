@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from keyledger.classify import (
@@ -283,6 +283,11 @@ class ResultBuilder:
             balances=balances,
             tier=self.tier,
         )
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight UTC on the first day of ``now``'s month."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def is_missing_path(exchange: Exchange) -> bool:

@@ -7,14 +7,13 @@ dollars), paginated by ``next_page``. We sum the month so far, per currency and 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from keyledger.models import CheckResult, Key, ProjectSpend, Spend, Status
 from keyledger.money import WIDE, MoneyError, money_field
-from keyledger.providers.base import Clean, json_object
+from keyledger.providers.base import Clean, json_object, month_start
 from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.providers.spec import CheckOptions
 from keyledger.transport import Reply
@@ -24,11 +23,6 @@ if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
 
 COSTS = "/v1/organization/costs"
 MAX_PAGES = 40
-
-
-def month_start(now: datetime) -> datetime:
-    """Midnight UTC on the first day of ``now``'s month."""
-    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def add_bucket_costs(
