@@ -172,3 +172,14 @@ def test_check_records_its_first_request_without_the_ledger_read_back_side(
     )
     assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[([], True)]"]
     assert (tmp_path / "home").is_dir()
+
+
+def test_check_sends_its_first_request_without_loading_tenacity(tmp_path: Path) -> None:
+    """tenacity drives retries only: `check` sends its first request with it still unloaded."""
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=_at_first_request("'tenacity' in sys.modules"),
+        after="print('TENACITY AT FIRST REQUEST:' + str(seen))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "TENACITY AT FIRST REQUEST:[False]"]

@@ -14,15 +14,17 @@ import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
 from keyledger.tls import session_tls
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
 from keyledger.wire import PoolConnector, attempt
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 _UNSEEN = object()
 # ``decide`` reads the clock only for a 429/503 answer's ``Retry-After``; other outcomes get this.
@@ -207,6 +209,9 @@ class Client:
         first = await self._once(request, 1)
         if not first.decision.retry or self.options.max_attempts <= 1:
             return Exchange(first.outcome, 1, request.path, first.decision.retry_at)
+        # tenacity is loaded on the first retry only: most runs never need it (start-up cost)
+        from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt
+
         number = 1
 
         async def one() -> _Step:
