@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+# first, before aiohttp: it imports aiohttp without the CA store read that is of no use
+from keyledger.tls import session_tls  # isort: split
+
 import aiohttp
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
-from keyledger.tls import session_tls
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
 from keyledger.wire import PoolConnector, attempt
 

@@ -7,16 +7,47 @@ the CA settings (``SSL_CERT_FILE``, ``SSL_CERT_DIR``) are the ones it was built 
 later session, or one made after those settings changed, reads the CA store afresh: a
 long-running ``watch`` still sees a renewed CA bundle, and a changed setting is honoured.
 Verification is never turned off.
+
+aiohttp also builds, at import, a context that verifies nothing (its ``ssl=False``), and
+that one read the whole CA store too (``set_default_verify_paths``, another 25-50 ms of CPU
+before the first request here, the interpreter lock held). keyledger never turns verification
+off, and a context that verifies nothing never consults the store, so this module imports
+aiohttp (when nothing has yet) with that read skipped for such a context only
+(:func:`_no_ca_store_for_unverified`); every verifying context reads the store as before.
+``keyledger.client`` imports this module before aiohttp for that reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
-
-import aiohttp  # noqa: F401  (builds aiohttp's verified context, if nothing loaded it yet)
+import sys
+from collections.abc import Iterator
 
 import keyledger
+
+
+@contextlib.contextmanager
+def _no_ca_store_for_unverified() -> Iterator[None]:
+    """While inside: ``set_default_verify_paths`` does nothing on a context whose
+    ``verify_mode`` is ``CERT_NONE`` (it never verifies, so never reads the store)."""
+    real = ssl.SSLContext.set_default_verify_paths
+
+    def default_verify_paths(context: ssl.SSLContext) -> None:
+        if context.verify_mode != ssl.CERT_NONE:
+            real(context)
+
+    ssl.SSLContext.set_default_verify_paths = default_verify_paths  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        ssl.SSLContext.set_default_verify_paths = real  # type: ignore[method-assign]
+
+
+if "aiohttp.connector" not in sys.modules:  # else aiohttp's contexts are built already
+    with _no_ca_store_for_unverified():
+        import aiohttp  # noqa: F401  (builds aiohttp's verified context: the store read once)
 
 
 def ca_settings() -> tuple[str | None, str | None]:

@@ -1,0 +1,40 @@
+"""Importing the client builds aiohttp's TLS contexts without a CA store read of no use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import trustme
+
+PROBE = """
+import ssl
+real = ssl.SSLContext.set_default_verify_paths
+import keyledger.client
+import aiohttp.connector as connector
+later = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+later.check_hostname = False
+later.verify_mode = ssl.CERT_NONE
+later.set_default_verify_paths()
+print(
+    connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
+    connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],
+    ssl.SSLContext.set_default_verify_paths is real,
+    later.cert_store_stats()["x509_ca"],
+)
+"""
+
+
+def test_only_the_verifying_context_reads_the_ca_store(tmp_path: Path) -> None:
+    """After `import keyledger.client`, aiohttp's verified context holds the CA store and its
+    verify-nothing context none; `ssl` is left as it was (a later context reads the store)."""
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    env = {**os.environ, "SSL_CERT_FILE": str(bundle)}
+    env.pop("SSL_CERT_DIR", None)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.stdout.split() == ["1", "0", "True", "1"], done.stderr
