@@ -18,7 +18,7 @@ from keyledger.models import Evidence, Grant
 
 from .test_ledger_store import NOW, make_key, result
 
-COLUMNS = ("k", "a", "b", "c")
+COLUMNS = "k, a, b, c"
 UPSERT = "ON CONFLICT (k) DO UPDATE SET a = excluded.a, c = max(t.c, excluded.c)"
 value = st.one_of(
     st.none(),

@@ -25,7 +25,7 @@ class BulkInsert:
     """An ``INSERT`` into ``table``'s ``columns`` for many rows at once."""
 
     table: str
-    columns: tuple[str, ...]
+    columns: str  # "a, b, c"
     conflict: str = ""
     _sql: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -33,9 +33,9 @@ class BulkInsert:
         """The statement for ``rows`` rows (built once per row count)."""
         text = self._sql.get(rows)
         if text is None:
-            one = "(" + ", ".join("?" for _ in self.columns) + ")"
+            one = "(" + ", ".join("?" for _ in self.columns.split(",")) + ")"
             text = (
-                f"INSERT INTO {self.table} ({', '.join(self.columns)}) "
+                f"INSERT INTO {self.table} ({self.columns}) "
                 f"VALUES {', '.join([one] * rows)} {self.conflict}"
             )
             self._sql[rows] = text

@@ -303,55 +303,31 @@ def _grant_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
 
 _INSERT_RESULT = BulkInsert(
     "results",
-    tuple(
-        (
-            "run_id fingerprint label base_url checked_at status reason currency granted used "
-            "available unlimited balance_source balance_reason balance_expires_at next_expiry "
-            "spend spend_currency spend_start spend_end organization attempts duration_ms calls "
-            "tier"
-        ).split()
-    ),
+    "run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted, used, "
+    "available, unlimited, balance_source, balance_reason, balance_expires_at, next_expiry, "
+    "spend, spend_currency, spend_start, spend_end, organization, attempts, duration_ms, calls, "
+    "tier",
     "ON CONFLICT (run_id, fingerprint) DO NOTHING",
 )
 _UPSERT_KEY = BulkInsert(
     "keys",
-    ("fingerprint", "masked", "provider", "kind", "first_seen", "last_seen"),
+    "fingerprint, masked, provider, kind, first_seen, last_seen",
     """ON CONFLICT (fingerprint) DO UPDATE SET
         masked = excluded.masked, provider = excluded.provider, kind = excluded.kind,
         last_seen = max(keys.last_seen, excluded.last_seen)""",
 )
 _INSERT_BALANCE = BulkInsert(
     "balances",
-    (
-        "result_id",
-        "currency",
-        "granted",
-        "used",
-        "available",
-        "token_uncapped",
-        "reading",
-        "source",
-        "parts",
-    ),
+    "result_id, currency, granted, used, available, token_uncapped, reading, source, parts",
     "ON CONFLICT (result_id, currency) DO NOTHING",
 )
 _INSERT_EVIDENCE = BulkInsert(
     "evidence",
-    (
-        "result_id",
-        "position",
-        "endpoint",
-        "http_status",
-        "error_type",
-        "error_code",
-        "message",
-        "attempts",
-        "outcome",
-    ),
+    "result_id, position, endpoint, http_status, error_type, error_code, message, attempts, "
+    "outcome",
 )
 _INSERT_GRANT = BulkInsert(
-    "grants",
-    ("result_id", "grant_id", "amount", "used", "effective_at", "expires_at", "expired"),
+    "grants", "result_id, grant_id, amount, used, effective_at, expires_at, expired"
 )
 
 
