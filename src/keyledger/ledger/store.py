@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 from keyledger import __version__
 from keyledger.errors import StoreError
 from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
+from keyledger.ledger.bulk import BulkInsert
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
 from keyledger.ledger.rows import (
     DbRow,
@@ -300,37 +301,34 @@ def _grant_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
     ]
 
 
-_INSERT_RESULT = """
-    INSERT INTO results (
-        run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted,
-        used, available, unlimited, balance_source, balance_reason, balance_expires_at,
-        next_expiry, spend, spend_currency, spend_start, spend_end, organization, attempts,
-        duration_ms, calls, tier
-    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (run_id, fingerprint) DO NOTHING
-"""
-_UPSERT_KEY = """
-    INSERT INTO keys (fingerprint, masked, provider, kind, first_seen, last_seen)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (fingerprint) DO UPDATE SET
+_INSERT_RESULT = BulkInsert(
+    "results",
+    "run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted, used, "
+    "available, unlimited, balance_source, balance_reason, balance_expires_at, next_expiry, "
+    "spend, spend_currency, spend_start, spend_end, organization, attempts, duration_ms, calls, "
+    "tier",
+    "ON CONFLICT (run_id, fingerprint) DO NOTHING",
+)
+_UPSERT_KEY = BulkInsert(
+    "keys",
+    "fingerprint, masked, provider, kind, first_seen, last_seen",
+    """ON CONFLICT (fingerprint) DO UPDATE SET
         masked = excluded.masked, provider = excluded.provider, kind = excluded.kind,
-        last_seen = max(keys.last_seen, excluded.last_seen)
-"""
-_INSERT_BALANCE = """
-    INSERT INTO balances (result_id, currency, granted, used, available, token_uncapped, reading,
-                          source, parts)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (result_id, currency) DO NOTHING
-"""
-_INSERT_EVIDENCE = """
-    INSERT INTO evidence (result_id, position, endpoint, http_status, error_type, error_code,
-                          message, attempts, outcome)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_INSERT_GRANT = """
-    INSERT INTO grants (result_id, grant_id, amount, used, effective_at, expires_at, expired)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-"""
+        last_seen = max(keys.last_seen, excluded.last_seen)""",
+)
+_INSERT_BALANCE = BulkInsert(
+    "balances",
+    "result_id, currency, granted, used, available, token_uncapped, reading, source, parts",
+    "ON CONFLICT (result_id, currency) DO NOTHING",
+)
+_INSERT_EVIDENCE = BulkInsert(
+    "evidence",
+    "result_id, position, endpoint, http_status, error_type, error_code, message, attempts, "
+    "outcome",
+)
+_INSERT_GRANT = BulkInsert(
+    "grants", "result_id, grant_id, amount, used, effective_at, expires_at, expired"
+)
 
 
 class Store:
@@ -516,19 +514,20 @@ class Store:
         """Commit ``results`` of run ``run_id`` in one transaction; returns rows added.
 
         A key already recorded in this run (or twice in ``results``) is recorded once: the
-        first result wins. The batch is written with one ``executemany`` per table (keys,
-        results, balances, evidence, grants), not one statement per row: each new result's
-        id is read back in one query (rowids above the largest one before the batch).
+        first result wins. The batch is written table by table (keys, results, balances,
+        evidence, grants) with multi-row ``INSERT`` statements (:mod:`keyledger.ledger.bulk`),
+        not one statement per row: each new result's id is read back in one query (rowids
+        above the largest one before the batch).
         """
         batch = list(results)
         if not batch:
             return 0
         with self._transaction() as conn:
             checked = [to_text(r.checked_at) for r in batch]
-            conn.executemany(_UPSERT_KEY, map(_key_params, batch, checked))
+            _UPSERT_KEY.run(conn, list(map(_key_params, batch, checked)))
             before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
             rows = [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)]
-            conn.executemany(_INSERT_RESULT, rows)
+            _INSERT_RESULT.run(conn, rows)
             new_ids: dict[str, int] = dict(
                 conn.execute(
                     "SELECT fingerprint, id FROM results WHERE id > ? AND run_id = ?",
@@ -548,9 +547,9 @@ class Store:
                 balances.extend(_balance_params(result_id, result))
                 evidence.extend(_evidence_params(result_id, result))
                 grants.extend(_grant_params(result_id, result))
-            conn.executemany(_INSERT_BALANCE, balances)
-            conn.executemany(_INSERT_EVIDENCE, evidence)
-            conn.executemany(_INSERT_GRANT, grants)
+            _INSERT_BALANCE.run(conn, balances)
+            _INSERT_EVIDENCE.run(conn, evidence)
+            _INSERT_GRANT.run(conn, grants)
         return added
 
     def finish_run(self, run_id: int, status: RunStatus, *, now: datetime | None = None) -> None:
