@@ -32,6 +32,7 @@ import keyledger
 def _no_ca_store_for_unverified() -> Iterator[None]:
     """While inside: ``set_default_verify_paths`` does nothing on a context whose
     ``verify_mode`` is ``CERT_NONE`` (it never verifies, so never reads the store)."""
+    own = "set_default_verify_paths" in vars(ssl.SSLContext)
     real = ssl.SSLContext.set_default_verify_paths
 
     def default_verify_paths(context: ssl.SSLContext) -> None:
@@ -42,7 +43,10 @@ def _no_ca_store_for_unverified() -> Iterator[None]:
     try:
         yield
     finally:
-        ssl.SSLContext.set_default_verify_paths = real  # type: ignore[method-assign]
+        if own:
+            ssl.SSLContext.set_default_verify_paths = real  # type: ignore[method-assign]
+        else:  # inherited from the C base class: inherited again
+            del ssl.SSLContext.set_default_verify_paths
 
 
 if "aiohttp.connector" not in sys.modules:  # else aiohttp's contexts are built already
