@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from keyledger.cli.execute import CheckJob, execute
+from keyledger.cli.gcpolicy import RUN_THRESHOLD, fewer_collections
 from keyledger.engine import RunOptions
-from keyledger.gcpolicy import RUN_THRESHOLD, fewer_collections
 from keyledger.models import CheckResult, Key
 from keyledger.providers import CheckOptions
 from keyledger.render.writers import Format

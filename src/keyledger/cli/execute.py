@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from keyledger.cli import signals
+from keyledger.cli.gcpolicy import fewer_collections
 from keyledger.cli.output import opened
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
-from keyledger.gcpolicy import fewer_collections
 from keyledger.logs import setup_logging
 from keyledger.models import CheckResult, Key, Status
 from keyledger.providers import CheckOptions
@@ -186,7 +186,7 @@ def execute(job: CheckJob) -> ExitCode:
             sinks.append(progress)
             progress.bar.start()
         try:
-            with fewer_collections():  # see keyledger.gcpolicy: a seventh of the run's CPU
+            with fewer_collections():  # see keyledger.cli.gcpolicy: a seventh of the run's CPU
                 report = asyncio.run(_run(job, sinks, stop, received))
         finally:
             if progress is not None:
