@@ -94,7 +94,8 @@ class Grant:
     @property
     def remaining(self) -> Decimal:
         """What is left on this grant, never below zero."""
-        return max(_ZERO, self.amount - self.used)
+        left = self.amount - self.used
+        return left if left > _ZERO else _ZERO  # what max(_ZERO, left) gives, without a call
 
 
 @dataclass(frozen=True, slots=True)

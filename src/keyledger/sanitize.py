@@ -96,8 +96,8 @@ class Redactor:
     __slots__ = ("_bodies", "_secrets", "_windows")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = tuple(s for s in secrets if s)
-        self._bodies = tuple(secret[len(public_prefix(secret)) :] for secret in self._secrets)
+        self._secrets = tuple(filter(None, secrets))  # empty strings dropped
+        self._bodies = tuple([secret[len(public_prefix(secret)) :] for secret in self._secrets])
         # Every 8-character window of the bodies, built when first needed: most texts a check
         # cleans are short and already known (see :func:`misses`), and need no set.
         self._windows: AbstractSet[str] | None = None
@@ -115,11 +115,11 @@ class Redactor:
         """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
         :func:`text_windows`, holds no registered secret and no window of one."""
         if self._windows is None and len(windows) <= FEW_WINDOWS:
-            # A few windows of the text looked up in the bodies: cheaper than the key's set.
-            for window in windows:
-                for body in self._bodies:
-                    if window in body:
-                        return False
+            # A few windows of the text looked up in the bodies: cheaper than the key's set
+            # (``map`` runs the lookups without a Python-level loop).
+            for body in self._bodies:
+                if any(map(body.__contains__, windows)):
+                    return False
         elif not self.windows.isdisjoint(windows):
             return False
         for secret in self._secrets:  # noqa: SIM110 (a loop: no generator per call)

@@ -8,7 +8,8 @@ Expired grants are marked; ``available`` sums what is left on unexpired grants, 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
+from functools import reduce
 from typing import TYPE_CHECKING
 
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
@@ -62,8 +63,9 @@ def parse_grants(
             )
         )
     if grants:
-        with localcontext(WIDE):  # exact however many grants there are
-            left = sum((g.remaining for g in grants if not g.expired), Decimal(0))
+        # Exact however many grants there are: every addition in the WIDE context (as a
+        # ``localcontext(WIDE)`` sum does, without switching the thread's context).
+        left = reduce(WIDE.add, [g.remaining for g in grants if not g.expired], Decimal(0))
         available: Decimal | None = left
     else:
         available = reported

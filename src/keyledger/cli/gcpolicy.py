@@ -1,0 +1,36 @@
+"""Fewer garbage collections while a check run allocates.
+
+A run makes many short-lived container objects per key (aiohttp's request and response,
+futures, the result, its output dict). With CPython's default threshold (700 net new
+containers) the youngest generation is collected every few keys while hundreds of requests
+are in flight, so their live objects are traversed again and again and pushed into the older
+generations, which then get collected too: about a seventh of a run's CPU time. A higher
+threshold lets most of them die before any collection sees them. Reference counting frees
+everything that is not in a cycle as before; only cycles wait a little longer.
+
+The CLI raises it for the duration of a run (:func:`fewer_collections`); the library never
+changes a process-wide setting behind its caller's back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator
+
+RUN_THRESHOLD = 10_000  # net new containers between two collections of the youngest generation
+
+
+@contextlib.contextmanager
+def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
+    """Collect the youngest generation only every ``threshold`` net new containers (unless it
+    already is rarer, or automatic collection is off), and put the old setting back after."""
+    old = gc.get_threshold()
+    if old[0] == 0 or old[0] >= threshold:  # off (threshold 0), or already rarer: keep it
+        yield
+        return
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
