@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from keyledger.ledger import Store
 from keyledger.ledger.bulk import CHUNK, BulkInsert
+from keyledger.ledger.store import _NEW_IDS, _new_ids
 from keyledger.models import Evidence, Grant
 
 from .test_ledger_store import NOW, make_key, result
@@ -113,3 +114,22 @@ def test_a_key_twice_in_one_chunk_is_recorded_once(tmp_path: Path) -> None:
         rows = store.conn.execute("SELECT duration_ms, reason FROM results").fetchall()
         assert [tuple(r) for r in rows] == [(first.duration_ms, first.reason)]
         assert store.conn.execute("SELECT count(*) FROM grants").fetchone()[0] == 3
+
+
+def test_new_result_ids_are_read_in_one_row(tmp_path: Path) -> None:
+    """The ids of a batch's new results come back as one row (one SQLite step, not one per
+    result), and they are exactly each new result's fingerprint and id."""
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(300)
+        store.record(run, session_results(100))
+        before = store.conn.execute("SELECT max(id) FROM results").fetchone()[0]
+        store.record(run, session_results(300))  # 100 already recorded, 200 new
+        assert len(store.conn.execute(_NEW_IDS, (before, run)).fetchall()) == 1
+        expected = {
+            fingerprint: rid
+            for fingerprint, rid in store.conn.execute(
+                "SELECT fingerprint, id FROM results WHERE id > ?", (before,)
+            )
+        }
+        assert _new_ids(store.conn, before, run) == expected
+        assert len(expected) == 200

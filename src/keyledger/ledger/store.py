@@ -331,6 +331,19 @@ _INSERT_GRANT = BulkInsert(
 )
 
 
+# One row for all of a batch's new results: fetching row by row would let go of the
+# interpreter lock, and take it back, once per result (see keyledger.ledger.bulk).
+_NEW_IDS = """
+    SELECT json_group_object(fingerprint, id) FROM results WHERE id > ? AND run_id = ?
+"""
+
+
+def _new_ids(conn: sqlite3.Connection, before: int, run_id: int) -> dict[str, int]:
+    """Fingerprint to id of run ``run_id``'s results inserted after rowid ``before``."""
+    found: dict[str, int] = json.loads(conn.execute(_NEW_IDS, (before, run_id)).fetchone()[0])
+    return found
+
+
 class Store:
     """An open ledger. Use :meth:`open`; close it (or use ``with``) when done.
 
@@ -528,12 +541,7 @@ class Store:
             before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
             rows = [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)]
             _INSERT_RESULT.run(conn, rows)
-            new_ids: dict[str, int] = dict(
-                conn.execute(
-                    "SELECT fingerprint, id FROM results WHERE id > ? AND run_id = ?",
-                    (before, run_id),
-                ).fetchall()
-            )
+            new_ids = _new_ids(conn, before, run_id)
             balances: list[tuple[Any, ...]] = []
             evidence: list[tuple[Any, ...]] = []
             grants: list[tuple[Any, ...]] = []
