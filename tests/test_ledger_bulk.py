@@ -125,11 +125,7 @@ def test_new_result_ids_are_read_in_one_row(tmp_path: Path) -> None:
         before = store.conn.execute("SELECT max(id) FROM results").fetchone()[0]
         store.record(run, session_results(300))  # 100 already recorded, 200 new
         assert len(store.conn.execute(_NEW_IDS, (before, run)).fetchall()) == 1
-        expected = {
-            fingerprint: rid
-            for fingerprint, rid in store.conn.execute(
-                "SELECT fingerprint, id FROM results WHERE id > ?", (before,)
-            )
-        }
+        rows = store.conn.execute("SELECT fingerprint, id FROM results WHERE id > ?", (before,))
+        expected = {fingerprint: rid for fingerprint, rid in rows.fetchall()}
         assert _new_ids(store.conn, before, run) == expected
         assert len(expected) == 200
