@@ -126,6 +126,6 @@ def test_new_result_ids_are_read_in_one_row(tmp_path: Path) -> None:
         store.record(run, session_results(300))  # 100 already recorded, 200 new
         assert len(store.conn.execute(_NEW_IDS, (before, run)).fetchall()) == 1
         rows = store.conn.execute("SELECT fingerprint, id FROM results WHERE id > ?", (before,))
-        expected = {fingerprint: rid for fingerprint, rid in rows.fetchall()}
+        expected = dict(rows.fetchall())
         assert _new_ids(store.conn, before, run) == expected
         assert len(expected) == 200
