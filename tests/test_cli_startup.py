@@ -135,15 +135,19 @@ def test_check_without_alerts_never_loads_the_alerts_machinery(tmp_path: Path) -
     assert lines[-3:] == ["EXIT:4", "ENGINE:True", "ALERTS:"]
 
 
-def test_check_sends_its_first_request_before_loading_rich(tmp_path: Path) -> None:
-    """`check -f json` has aiohttp loaded but not rich when its first request goes out."""
+@pytest.mark.parametrize("module", ["rich", "tenacity"])
+def test_check_sends_its_first_request_before_loading(tmp_path: Path, module: str) -> None:
+    """`check -f json` has aiohttp loaded but neither rich (output) nor tenacity (retries only)
+    when its first request goes out."""
     lines = _run_check(
         tmp_path,
         [str(_session_key_file(tmp_path)), *JSON_RUN],
-        before=_at_first_request("any(m == 'rich' or m.startswith('rich.') for m in sys.modules)"),
-        after="print('RICH AT FIRST REQUEST:' + str(seen))\n",
+        before=_at_first_request(
+            f"any(m == {module!r} or m.startswith({module + '.'!r}) for m in sys.modules)"
+        ),
+        after="print('LOADED AT FIRST REQUEST:' + str(seen))\n",
     )
-    assert lines[-2:] == ["EXIT:4", "RICH AT FIRST REQUEST:[False]"]
+    assert lines[-2:] == ["EXIT:4", "LOADED AT FIRST REQUEST:[False]"]
 
 
 READ_BACK = (
@@ -172,14 +176,3 @@ def test_check_records_its_first_request_without_the_ledger_read_back_side(
     )
     assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[([], True)]"]
     assert (tmp_path / "home").is_dir()
-
-
-def test_check_sends_its_first_request_without_loading_tenacity(tmp_path: Path) -> None:
-    """tenacity drives retries only: `check` sends its first request with it still unloaded."""
-    lines = _run_check(
-        tmp_path,
-        [str(_session_key_file(tmp_path)), *JSON_RUN],
-        before=_at_first_request("'tenacity' in sys.modules"),
-        after="print('TENACITY AT FIRST REQUEST:' + str(seen))\n",
-    )
-    assert lines[-2:] == ["EXIT:4", "TENACITY AT FIRST REQUEST:[False]"]
