@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from keyledger import keys, keyshapes, sanitize
 from keyledger.cli.keys_input import frozen_heap
-from keyledger.keyset import build_keyset
+from keyledger.keyset import _field_problem, build_keyset
 from keyledger.models import Kind
 from keyledger.providers.registry import Registry, default_registry
 from keyledger.providers.spec import KeyShape, Provider
@@ -99,8 +99,9 @@ def test_bad_key_char_on_every_ascii_character() -> None:
     )
 )
 def test_placeholder_prefilter_matches_the_full_patterns(value: str) -> None:
-    """is_placeholder's word prefilter never changes its answer."""
+    """is_placeholder's word prefilter (and a prefix found beforehand) never changes its answer."""
     assert keys.is_placeholder(value) == _slow_placeholder(value)
+    assert keys.is_placeholder(value, keyshapes.public_prefix(value)) == _slow_placeholder(value)
 
 
 @settings(max_examples=300)
@@ -318,3 +319,18 @@ def test_csv_record_cap_counts_bytes_for_ascii_and_other_text(pad: str) -> None:
         lines = [(f"f.csv:{i}", t) for i, t in enumerate((head + label).split("\n"), 1)]
         items = list(_read_csv("f.csv", lines))
         assert any(isinstance(i, InputIssue) for i in items) == skipped, (extra, len(label))
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(PREFIXED, st.just("sess-0123456789abcdefABCDEF")),
+    st.one_of(st.none(), KEYISH, st.just("a 0123456789abcdef")),
+    st.one_of(st.none(), st.just("http://127.0.0.1:9/v1"), st.just("http://h/23456789abcdef")),
+)
+def test_field_check_with_the_body_found_beforehand_answers_alike(
+    value: str, label: str | None, url: str | None
+) -> None:
+    """_field_problem gives the same issue whether it finds the key's body or is handed it."""
+    entry = Entry(value=value, where="f:1", label=label, base_url=url)
+    body = value[len(public_prefix(value)) :]
+    assert _field_problem(entry, {}, body) == _field_problem(entry)
