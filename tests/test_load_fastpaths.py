@@ -7,18 +7,26 @@ import hashlib
 import hmac
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyledger import keys, keyshapes
+from keyledger import keys, keyshapes, sanitize
 from keyledger.cli.keys_input import frozen_heap
-from keyledger.keyset import build_keyset
+from keyledger.keyset import _field_problem, build_keyset
 from keyledger.models import Kind
 from keyledger.providers.registry import Registry, default_registry
 from keyledger.providers.spec import KeyShape, Provider
-from keyledger.sanitize import Redactor, finds_secret, pieces
-from keyledger.secret import Fingerprinter
-from keyledger.sources import QUOTE_CHARS, Entry, bad_key_char
+from keyledger.sanitize import INVISIBLE, Redactor, finds_secret, pieces
+from keyledger.secret import Fingerprinter, public_prefix
+from keyledger.sources import (
+    MAX_LINE_BYTES,
+    QUOTE_CHARS,
+    Entry,
+    InputIssue,
+    _read_csv,
+    bad_key_char,
+)
 
 KEYISH = st.text(
     alphabet=st.sampled_from("abcXYZ019_-.x*<>{}$[]…: /\t\"'`\u200b\u00a0\x00\x7féK\u212a"),
@@ -91,8 +99,9 @@ def test_bad_key_char_on_every_ascii_character() -> None:
     )
 )
 def test_placeholder_prefilter_matches_the_full_patterns(value: str) -> None:
-    """is_placeholder's word prefilter never changes its answer."""
+    """is_placeholder's word prefilter (and a prefix found beforehand) never changes its answer."""
     assert keys.is_placeholder(value) == _slow_placeholder(value)
+    assert keys.is_placeholder(value, keyshapes.public_prefix(value)) == _slow_placeholder(value)
 
 
 @settings(max_examples=300)
@@ -206,3 +215,122 @@ def test_frozen_heap_keeps_the_key_set_out_of_the_gc_until_the_end() -> None:
         assert gc.get_freeze_count() > before
         assert gc.is_tracked(keyset.keys[0])
     assert gc.get_freeze_count() == before
+
+
+SHORTISH = st.text(
+    alphabet=st.sampled_from("abAB01_-.sk-proj\u200b\u00ad\ufeff é"), min_size=0, max_size=24
+)
+
+
+@settings(max_examples=400)
+@given(
+    st.builds(lambda p, rest: p + rest, st.sampled_from(["", "sk-", "sess-", "Bearer "]), SHORTISH),
+    st.one_of(PREFIXED, st.sampled_from(["s", "abc", "sess-0123456789abcdef"])),
+)
+def test_short_texts_answer_as_the_general_secret_checks(text: str, secret: str) -> None:
+    """The length fast paths of finds_secret and looks_like_key give the general answers."""
+    expected = Redactor((secret,)).finds(text) if secret else False
+    assert finds_secret(text, secret) == expected
+    body = secret[len(public_prefix(secret)) :]
+    assert finds_secret(pieces(text), secret, body) == expected
+    visible = INVISIBLE.sub("", text)
+    for tokens in (True, False):
+        general = keyshapes.looks_like_key(visible) or (
+            tokens
+            and any(sanitize._random(r.group()) for r in sanitize._TOKEN_RUN.finditer(visible))
+        )
+        assert sanitize.looks_like_key(text, tokens=tokens) == general
+
+
+def test_no_key_shape_is_shorter_than_the_fast_path_bound() -> None:
+    """The shortest key-shaped texts are exactly as long as the bound the fast path uses."""
+    shortest = min(keyshapes.prefixes(), key=len) + "a" * keyshapes.WORD_BODY
+    assert sanitize.looks_like_key(shortest)
+    assert not sanitize.looks_like_key(shortest[:-1])
+    assert len(shortest) >= sanitize.SHORTEST_KEY_SHAPE
+
+
+CSV_COLUMNS = ("label", "key", "provider", "base_url", "other")
+CELL = st.sampled_from(["", " ", "work", "openai", "http://127.0.0.1:9/v1", "sk-x", " é "])
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.sampled_from(CSV_COLUMNS), min_size=1, max_size=6).filter(lambda h: "key" in h),
+    st.lists(st.lists(CELL, min_size=0, max_size=7), max_size=6),
+)
+def test_csv_cells_are_read_as_a_dict_of_the_row_would(
+    header: list[str], rows: list[list[str]]
+) -> None:
+    """Columns found once from the header give each row's cells as ``dict(zip(...))`` did
+    (the last of repeated columns; a short row lacks the rest)."""
+    keyed = [
+        [
+            f"sess-{n:03d}abcdefghijklmnop" if h == "key" and c else c
+            for h, c in zip(header + ["x"] * 7, row, strict=False)
+        ]
+        for n, row in enumerate(rows)
+    ]
+    lines = [",".join(header)] + [",".join(row) for row in keyed]
+    got = [
+        item
+        if isinstance(item, InputIssue)
+        else (item.value, item.label, item.provider, item.base_url)
+        for item in _read_csv("f.csv", [(f"f.csv:{i}", line) for i, line in enumerate(lines, 1)])
+    ]
+    expected: list[object] = []
+    if len(set(header) - set(CSV_COLUMNS[:4])):
+        expected.append(InputIssue("f.csv:1", "unknown CSV columns ignored: other", False))
+    for number, row in enumerate(keyed, start=2):
+        if not ",".join(row).strip():
+            continue  # a blank line is no record
+        cells = [c.strip(" \t\u00a0") for c in row]
+        where = f"f.csv:{number}"
+        if len(cells) > len(header):
+            expected.append(
+                InputIssue(where, f"{len(cells)} fields but the header has {len(header)}")
+            )
+            continue
+        record = dict(zip(header, cells, strict=False))
+        if not record.get("key", ""):
+            expected.append(InputIssue(where, "no key in this row"))
+            continue
+        expected.append(
+            (
+                record["key"],
+                record.get("label") or None,
+                record.get("provider") or None,
+                record.get("base_url") or None,
+            )
+        )
+    assert got == expected
+
+
+@pytest.mark.parametrize("pad", ["a", "\u00e9", "\u20ac", "\U0001f600"])
+def test_csv_record_cap_counts_bytes_for_ascii_and_other_text(pad: str) -> None:
+    """A record of exactly the cap (in UTF-8 bytes, line end included) is read, one byte more
+    is skipped, whether the line is ASCII or not."""
+    head = "key,label\nsess-0123456789abcdefghij,"
+    size = len(b"sess-0123456789abcdefghij,") + 1
+    for extra, skipped in ((0, False), (1, True)):
+        room = MAX_LINE_BYTES - size + extra
+        width = len(pad.encode())
+        label = pad * (room // width) + "b" * (room % width)
+        lines = [(f"f.csv:{i}", t) for i, t in enumerate((head + label).split("\n"), 1)]
+        items = list(_read_csv("f.csv", lines))
+        assert any(isinstance(i, InputIssue) for i in items) == skipped, (extra, len(label))
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(PREFIXED, st.just("sess-0123456789abcdefABCDEF")),
+    st.one_of(st.none(), KEYISH, st.just("a 0123456789abcdef")),
+    st.one_of(st.none(), st.just("http://127.0.0.1:9/v1"), st.just("http://h/23456789abcdef")),
+)
+def test_field_check_with_the_body_found_beforehand_answers_alike(
+    value: str, label: str | None, url: str | None
+) -> None:
+    """_field_problem gives the same issue whether it finds the key's body or is handed it."""
+    entry = Entry(value=value, where="f:1", label=label, base_url=url)
+    body = value[len(public_prefix(value)) :]
+    assert _field_problem(entry, {}, body) == _field_problem(entry)

@@ -34,13 +34,16 @@ _PLACEHOLDER_WORDS = ("xxxxxx", "***", "...", "…", "your", "replace", "change"
 _BRACKETED = re.compile(r"<[^<>]*>|\{\{.*\}\}|\$\{.*\}|\[[^\[\]]*\]")
 
 
-def is_placeholder(value: str) -> bool:
+def is_placeholder(value: str, prefix: str | None = None) -> bool:
     """Whether ``value`` is an obvious placeholder such as ``sk-xxxx`` or ``YOUR_API_KEY``.
 
     Only shapes a random key cannot plausibly take are matched (a long run of ``x``, ``...``,
     ``***``, ``<key>``, "your key"), so a real key is never skipped as a placeholder.
+    ``prefix``, when given, is ``keyshapes.public_prefix(value)`` already found.
     """
-    body = value[len(keyshapes.public_prefix(value)) :]
+    if prefix is None:
+        prefix = keyshapes.public_prefix(value)
+    body = value[len(prefix) :]
     if _PLACEHOLDER_BODY.fullmatch(body):
         return True
     if _BRACKETED.search(value):

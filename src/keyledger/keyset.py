@@ -30,7 +30,7 @@ from keyledger.sanitize import (
     pieces,
     redact_user_text,
 )
-from keyledger.secret import Fingerprinter, Secret
+from keyledger.secret import Fingerprinter, Secret, public_prefix
 from keyledger.sources import Entry, InputIssue, Item, char_name, read_environment, read_source
 
 DEFAULT_MAX_KEYS = 100_000
@@ -82,9 +82,10 @@ def _at(entry: Entry, offset: int) -> str:
     return entry.where if entry.column is None else f"{entry.where}:{entry.column + offset}"
 
 
-def _validate(entry: Entry) -> InputIssue | None:
+def _validate(entry: Entry, prefix: str | None = None) -> InputIssue | None:
+    """Why ``entry``'s key is not a key (``prefix``: its public prefix, when already found)."""
     value = entry.value
-    if is_placeholder(value):
+    if is_placeholder(value, prefix):
         return InputIssue(entry.where, "placeholder, not a key: skipped", error=False)
     if value and value[-1] in _TRAILING_PUNCT:
         return InputIssue(_at(entry, len(value) - 1), "trailing punctuation after the key")
@@ -108,7 +109,9 @@ def looks_like_secret(text: str, value: str = "") -> bool:
 
 
 def _field_problem(
-    entry: Entry, url_shapes: dict[str, tuple[bool, Pieces]] | None = None
+    entry: Entry,
+    url_shapes: dict[str, tuple[bool, Pieces]] | None = None,
+    body: str | None = None,
 ) -> InputIssue | None:
     """Why an entry's other fields cannot be kept: one of them carries a key (F1).
 
@@ -118,7 +121,7 @@ def _field_problem(
     is checked for key shapes and pieces of the key only (relay paths hold hex account ids).
     ``url_shapes`` remembers, for a run, which URLs are key-shaped, and their pieces (the
     same few URLs come on every line); the check for pieces of the entry's own key is made
-    every time.
+    every time. ``body``: the key without its public prefix, when already found.
     """
     if not (entry.account or entry.label or entry.provider or entry.default_provider) and (
         entry.base_url is None and entry.default_base_url is None
@@ -131,7 +134,7 @@ def _field_problem(
             continue
         if name == "provider" and is_provider_name(text):
             continue  # a registered provider's name is public, even if the key spells it
-        if looks_like_key(text) or finds_secret(text, value):
+        if looks_like_key(text) or finds_secret(text, value, body):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
     for shown, url in _urls(entry):
         if not url:
@@ -141,7 +144,7 @@ def _field_problem(
             known = (looks_like_key(url, tokens=False), pieces(url))
             if url_shapes is not None and len(url_shapes) < MAX_CACHED_URLS:
                 url_shapes[url] = known
-        if known[0] or finds_secret(known[1], value):
+        if known[0] or finds_secret(known[1], value, body):
             return InputIssue(entry.where, f"{shown} looks like a secret: line skipped")
     for named in (entry.provider, entry.default_provider):
         if named is not None and not _PROVIDER_NAME.fullmatch(named):
@@ -222,7 +225,10 @@ def build_keyset(
             continue
         for note in item.notes:
             result.add_issue(InputIssue(item.where, note, error=False))
-        problem = _validate(item) or _field_problem(item, url_shapes)
+        prefix = public_prefix(item.value)  # found once for every check below
+        problem = _validate(item, prefix) or _field_problem(
+            item, url_shapes, item.value[len(prefix) :]
+        )
         if problem is not None:
             result.add_issue(problem)
             continue

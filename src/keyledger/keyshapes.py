@@ -70,13 +70,14 @@ def public_prefix(value: str) -> str:
 
 # The three key-shape patterns, as (text before the prefix, body length, bearer form); each is
 # compiled from the known prefixes on first use and again after a provider registers more.
+WORD_BODY = 16  # characters after the prefix in a key-shaped word ("word" below)
 _FORMS: dict[str, tuple[str, int, str]] = {
     # anything key-shaped, anywhere (redaction of remote text)
     "any": ("", 8, r"Bearer\s+[A-Za-z0-9_\-\.]{8,}"),
     # in text the user typed: a prefix glued to a word (``task-force``) is not a key
     "token": ("(?<![A-Za-z0-9])", 8, r"Bearer\s+[A-Za-z0-9_\-\.]{8,}"),
     # a whole key-shaped word (``desk-computer-1234…`` is not an ``sk-`` key)
-    "word": (r"(?<![A-Za-z0-9_\-])", 16, r"(?i:bearer)\s+\S{16,}"),
+    "word": (r"(?<![A-Za-z0-9_\-])", WORD_BODY, rf"(?i:bearer)\s+\S{{{WORD_BODY},}}"),
 }
 _compiled: dict[str, re.Pattern[str]] = {}
 

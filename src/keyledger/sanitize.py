@@ -38,8 +38,8 @@ INVISIBLE = re.compile(
 )
 
 # A long run of key characters that reads like a random token, not a word: see _random().
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-]{20,}")
 RANDOM_RUN = 20
+_TOKEN_RUN = re.compile(rf"[A-Za-z0-9_\-]{{{RANDOM_RUN},}}")
 _HEX = re.compile(r"[0-9a-f]+|[0-9A-F]+")
 _PUBLIC_IDS = ("org-", "user-", "proj_", "req_", "file-", "chatcmpl-")
 
@@ -187,18 +187,24 @@ def pieces(text: str) -> Pieces:
     return Pieces(text, tuple(windows))
 
 
-def finds_secret(text: str | Pieces, secret: str) -> bool:
+def finds_secret(text: str | Pieces, secret: str, body: str | None = None) -> bool:
     """``Redactor((secret,)).finds(text)`` for one secret, without building its windows.
 
     A window of ``text`` is one of the secret body's windows exactly when it is a substring
-    of the body, so each is looked up in the body itself.
+    of the body, so each is looked up in the body itself. ``body``, when given, is the
+    secret without its public prefix (a caller asking several times passes it once made).
     """
     if not secret:
+        return False
+    if not isinstance(text, Pieces) and len(text) < WINDOW and len(text) < len(secret):
+        # Removing invisible characters only shortens a text: one this short holds no
+        # window and cannot hold the (longer) secret (a short label, on every line).
         return False
     found = text if isinstance(text, Pieces) else pieces(text)
     if secret in found.text:
         return True
-    body = secret[len(public_prefix(secret)) :]
+    if body is None:
+        body = secret[len(public_prefix(secret)) :]
     return len(body) >= WINDOW and any(window in body for window in found.windows)
 
 
@@ -242,12 +248,19 @@ def _random(run: str) -> bool:
     return changes * 3 >= len(chars)
 
 
+# No text shorter than this is key-shaped: a key-shaped word needs a (non-empty) prefix and
+# keyshapes.WORD_BODY more characters, a bearer token more, a random token RANDOM_RUN.
+SHORTEST_KEY_SHAPE = min(1 + keyshapes.WORD_BODY, RANDOM_RUN)
+
+
 def looks_like_key(text: str, *, tokens: bool = True) -> bool:
     """Whether ``text`` holds something key-shaped (invisible characters ignored).
 
     That is a known key prefix then a long token, or a bearer token; with ``tokens``, also a
     long random-looking token without a prefix (relay and hex keys).
     """
+    if len(text) < SHORTEST_KEY_SHAPE:
+        return False  # too short for any of the shapes below (removing invisibles shortens)
     text = INVISIBLE.sub("", text)
     if keyshapes.looks_like_key(text):
         return True

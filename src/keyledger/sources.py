@@ -732,7 +732,10 @@ class _CsvLines:
                     continue
                 self.size = 0
             self.record.append((where, line))
-            self.size += len(line.encode("utf-8", "surrogatepass")) + 1
+            # An ASCII line is as many bytes as characters (no encoding to count them).
+            self.size += (
+                len(line) if line.isascii() else len(line.encode("utf-8", "surrogatepass"))
+            ) + 1
             if self.size > MAX_LINE_BYTES:
                 raise _LineProblem(
                     InputIssue(
@@ -776,8 +779,21 @@ def _csv_records(
         yield where, single, row
 
 
+def _cell(cells: list[str], at: Mapping[str, tuple[int, ...]], name: str) -> str | None:
+    """The cell of column ``name`` in a row, as ``dict(zip(header, cells)).get(name) or None``
+    (the last place of a repeated name that the row reaches; ``None`` when empty or absent)."""
+    width = len(cells)
+    for index in at.get(name, ()):
+        if index < width:
+            return cells[index] or None
+    return None
+
+
 def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
+    # Where each column is read from, found once from the header: for a repeated name, its
+    # places last first (a dict of the row keeps the last of them that the row reaches).
+    at: dict[str, tuple[int, ...]] = {}
     directives = Directives()
     for parsed in _csv_records(lines, directives):
         yield from directives.drain()
@@ -792,6 +808,10 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
                 raise KeyFileError(
                     where, "CSV header must name a 'key' column (label,key,provider,base_url)"
                 )
+            at = {
+                name: tuple(i for i in reversed(range(len(header))) if header[i] == name)
+                for name in header
+            }
             unknown = sorted(set(header) - {"label", "key", "provider", "base_url"})
             if unknown:
                 names = _safe_names(unknown)
@@ -800,8 +820,7 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
         if len(cells) > len(header):
             yield InputIssue(where, f"{len(cells)} fields but the header has {len(header)}")
             continue
-        record = dict(zip(header, cells, strict=False))
-        value = record.get("key", "")
+        value = _cell(cells, at, "key") or ""
         if not value:
             yield InputIssue(where, "no key in this row")
             continue
@@ -819,9 +838,9 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
                 value=value,
                 where=where,
                 column=column,
-                label=record.get("label") or None,
-                provider=record.get("provider") or None,
-                base_url=record.get("base_url") or None,
+                label=_cell(cells, at, "label"),
+                provider=_cell(cells, at, "provider"),
+                base_url=_cell(cells, at, "base_url"),
             )
         )
     yield from directives.drain()
