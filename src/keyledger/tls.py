@@ -30,13 +30,19 @@ import keyledger
 
 @contextlib.contextmanager
 def _no_ca_store_for_unverified() -> Iterator[None]:
-    """While inside: ``set_default_verify_paths`` does nothing on a context whose
-    ``verify_mode`` is ``CERT_NONE`` (it never verifies, so never reads the store)."""
+    """While inside: ``set_default_verify_paths`` does nothing on a client context that
+    verifies nothing (``CERT_NONE``, no host name check: it never reads the store). A server
+    context (``CERT_NONE`` is its default until client certificates are asked for) and every
+    verifying context read the store as always."""
     own = "set_default_verify_paths" in vars(ssl.SSLContext)
     real = ssl.SSLContext.set_default_verify_paths
 
     def default_verify_paths(context: ssl.SSLContext) -> None:
-        if context.verify_mode != ssl.CERT_NONE:
+        if (
+            context.protocol != ssl.PROTOCOL_TLS_CLIENT
+            or context.verify_mode != ssl.CERT_NONE
+            or context.check_hostname
+        ):
             real(context)
 
     ssl.SSLContext.set_default_verify_paths = default_verify_paths  # type: ignore[method-assign,assignment]
