@@ -809,8 +809,8 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
                     where, "CSV header must name a 'key' column (label,key,provider,base_url)"
                 )
             at = {
-                name: tuple(i for i in reversed(range(len(header))) if header[i] == name)
-                for name in header
+                title: tuple(i for i in reversed(range(len(header))) if header[i] == title)
+                for title in header
             }
             unknown = sorted(set(header) - {"label", "key", "provider", "base_url"})
             if unknown:
