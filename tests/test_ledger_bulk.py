@@ -129,3 +129,23 @@ def test_new_result_ids_are_read_in_one_row(tmp_path: Path) -> None:
         expected = dict(rows.fetchall())
         assert _new_ids(store.conn, before, run) == expected
         assert len(expected) == 200
+
+
+def test_an_old_sqlite_variable_limit_gives_smaller_statements() -> None:
+    """With SQLite's old limit of 999 variables, 25-column rows go 39 a statement, and every
+    row still arrives."""
+    conn = sqlite3.connect(":memory:")
+    names = ", ".join(f"c{i}" for i in range(25))
+    conn.execute(f"CREATE TABLE w ({names})")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    bulk = BulkInsert("w", names)
+    assert bulk.chunk(conn) == 39
+    steps: list[str] = []
+    conn.set_trace_callback(steps.append)
+    bulk.run(conn, [tuple(range(i, i + 25)) for i in range(100)])
+    assert len([s for s in steps if s.startswith("INSERT")]) == 3  # 39 + 39 + 22
+    assert conn.execute("SELECT count(*), sum(c0), sum(c24) FROM w").fetchone() == (
+        100,
+        sum(range(100)),
+        sum(range(24, 124)),
+    )

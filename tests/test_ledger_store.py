@@ -514,6 +514,9 @@ class _CountingConn:
         self.calls += 1
         return self.conn.executemany(*args)  # type: ignore[arg-type]
 
+    def getlimit(self, category: int) -> int:
+        return self.conn.getlimit(category)
+
 
 def test_a_batch_is_written_with_a_fixed_number_of_statements(tmp_path: Path) -> None:
     """Recording 40 results issues as many statements as recording 2 (one per table)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-CHUNK = 64  # rows per statement: 64 x 25 columns stays far below SQLite's 32,766 variables
+CHUNK = 64  # rows per statement, at most (fewer if the columns would pass SQLite's limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +41,17 @@ class BulkInsert:
             self._sql[rows] = text
         return text
 
+    def chunk(self, conn: sqlite3.Connection) -> int:
+        """Rows per statement: :data:`CHUNK`, or fewer when that many rows' values would pass
+        the connection's limit on variables (999 before SQLite 3.32, 32,766 since)."""
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        return max(1, min(CHUNK, limit // len(self.columns.split(","))))
+
     def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows`` (each in column order), :data:`CHUNK` rows a statement."""
-        for start in range(0, len(rows), CHUNK):
-            part = rows[start : start + CHUNK]
+        """Insert ``rows`` (each in column order), :meth:`chunk` rows a statement."""
+        size = self.chunk(conn)
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
             conn.execute(self.sql(len(part)), tuple(chain.from_iterable(part)))
 
 
