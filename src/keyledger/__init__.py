@@ -11,7 +11,9 @@ __version__ = "0.1.0"
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from keyledger.lazy import lazy_exports
 
 # aiohttp reads the CA store (under SSL_CERT_FILE / SSL_CERT_DIR) into a verified TLS context
 # when it is first imported; noted here, before anything loads it, so that keyledger.tls can
@@ -69,15 +71,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keyledger' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -13,8 +13,9 @@ Core code: it never prints, never exits and never imports click. Modules:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from keyledger.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from keyledger.ledger.analysis import BurnRate, Change, ExpiryWarning, burn_rate, runway_days
@@ -27,36 +28,29 @@ if TYPE_CHECKING:
 # Loaded on first use: `check` imports the store and the recorder before its first request and
 # need not pay for the analysis, insights and pool modules (a JSON run never uses them).
 _HOME = {
-    "BurnRate": "analysis",
-    "Change": "analysis",
-    "ExpiryWarning": "analysis",
-    "burn_rate": "analysis",
-    "runway_days": "analysis",
-    "KeyInsight": "insights",
-    "RunInsights": "insights",
-    "run_insights": "insights",
-    "PoolEntry": "pool",
-    "PoolSelection": "pool",
-    "select_pool": "pool",
-    "LedgerRecorder": "recorder",
-    "EvidenceRow": "rows",
-    "GrantRow": "rows",
-    "ResultRow": "rows",
-    "RunRow": "rows",
-    "DB_NAME": "store",
-    "Store": "store",
-    "ledger_path": "store",
+    "BurnRate": "keyledger.ledger.analysis",
+    "Change": "keyledger.ledger.analysis",
+    "ExpiryWarning": "keyledger.ledger.analysis",
+    "burn_rate": "keyledger.ledger.analysis",
+    "runway_days": "keyledger.ledger.analysis",
+    "KeyInsight": "keyledger.ledger.insights",
+    "RunInsights": "keyledger.ledger.insights",
+    "run_insights": "keyledger.ledger.insights",
+    "PoolEntry": "keyledger.ledger.pool",
+    "PoolSelection": "keyledger.ledger.pool",
+    "select_pool": "keyledger.ledger.pool",
+    "LedgerRecorder": "keyledger.ledger.recorder",
+    "EvidenceRow": "keyledger.ledger.rows",
+    "GrantRow": "keyledger.ledger.rows",
+    "ResultRow": "keyledger.ledger.rows",
+    "RunRow": "keyledger.ledger.rows",
+    "DB_NAME": "keyledger.ledger.store",
+    "Store": "keyledger.ledger.store",
+    "ledger_path": "keyledger.ledger.store",
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public name ``name``, importing its module on first use."""
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME, globals())
 
 
 __all__ = [
