@@ -176,3 +176,32 @@ def test_check_records_its_first_request_without_the_ledger_read_back_side(
     )
     assert lines[-2:] == ["EXIT:4", "AT FIRST REQUEST:[([], True)]"]
     assert (tmp_path / "home").is_dir()
+
+
+def test_check_starts_opening_the_ledger_before_loading_the_engine(tmp_path: Path) -> None:
+    """`check` (ledger on) starts opening the ledger on a worker thread before importing the
+    engine and aiohttp, so a new ledger's fsyncs overlap those imports."""
+    probe = (
+        "import threading\n"
+        "import keyledger.cli.ledger_open as opening\n"
+        "from keyledger.ledger.store import Store\n"
+        "marks = []\n"
+        "real_start = opening.LedgerOpening.start.__func__\n"
+        "def start(cls, *args, **kwargs):\n"
+        "    loaded = [m for m in ('keyledger.engine', 'aiohttp') if m in sys.modules]\n"
+        "    marks.append(('start', loaded))\n"
+        "    return real_start(cls, *args, **kwargs)\n"
+        "opening.LedgerOpening.start = classmethod(start)\n"
+        "real_open = Store.open.__func__\n"
+        "def open_(cls, *args, **kwargs):\n"
+        "    marks.append(('open', threading.current_thread() is threading.main_thread()))\n"
+        "    return real_open(cls, *args, **kwargs)\n"
+        "Store.open = classmethod(open_)\n"
+    )
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=probe,
+        after="print('MARKS:' + repr(marks))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "MARKS:[('start', []), ('open', False)]"]

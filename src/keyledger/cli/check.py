@@ -304,41 +304,56 @@ def check(
         expired=None if deadline is None else lambda: time.monotonic() >= started + deadline,
         detect=detect_provider,
     )
+    check_options = CheckOptions(  # a bad provider switch exits before the ledger is touched
+        provider_options=provider_options(provider_switches),
+        required_models=required_models,
+    )
     with frozen_heap():  # the key set lives for the whole run: the GC need not walk it
-        # imported only now: an input error above exits before the run's machinery (rich,
-        # the engine, the ledger) is loaded; the alerts machinery only for --alerts
-        from keyledger.cli.check_ledger import CheckLedger
-        from keyledger.cli.execute import CheckJob, execute
-        from keyledger.engine import RunOptions
+        opening = None
+        if record:  # on a worker thread (mostly waiting on the disk) while the engine loads
+            from keyledger.cli.ledger_open import LedgerOpening
 
-        cap = fit_concurrency(concurrency, per_host or concurrency)
-        if cap.capped and not quiet:
-            sys.stderr.write(
-                f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
-                f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+            opening = LedgerOpening.start(ident, new_identity=new_identity)
+        try:
+            # imported only now: an input error above exits before the run's machinery (rich,
+            # the engine, the ledger) is loaded; the alerts machinery only for --alerts
+            from keyledger.cli.check_ledger import CheckLedger
+            from keyledger.cli.execute import CheckJob, execute
+            from keyledger.engine import RunOptions
+
+            cap = fit_concurrency(concurrency, per_host or concurrency)
+            if cap.capped and not quiet:
+                sys.stderr.write(
+                    f"keyledger: note: checking at most {cap.concurrency} keys at once (asked for "
+                    f"{concurrency}): the open-file limit (ulimit -n) is {cap.limit}\n"
+                )
+            job = CheckJob(
+                keys=keyset.keys,
+                http=http_options(cap.per_host, timeout, connect_timeout, attempts),
+                check=check_options,
+                run=RunOptions(
+                    concurrency=cap.concurrency,
+                    deadline=deadline,
+                    started=started,
+                    detect_provider=detect_provider,
+                ),
+                fmt=chosen_format,
+                output=output,
+                progress=progress,
+                wide=wide,
+                quiet=quiet,
+                warn_days=warn_days,
+                input_cut_short=keyset.cut_short is not None,
             )
-        job = CheckJob(
-            keys=keyset.keys,
-            http=http_options(cap.per_host, timeout, connect_timeout, attempts),
-            check=CheckOptions(
-                provider_options=provider_options(provider_switches),
-                required_models=required_models,
-            ),
-            run=RunOptions(
-                concurrency=cap.concurrency,
-                deadline=deadline,
-                started=started,
-                detect_provider=detect_provider,
-            ),
-            fmt=chosen_format,
-            output=output,
-            progress=progress,
-            wide=wide,
-            quiet=quiet,
-            warn_days=warn_days,
-            input_cut_short=keyset.cut_short is not None,
-        )
-        ledger = CheckLedger.attach(job, ident, new_identity=new_identity) if record else None
+            ledger = (
+                CheckLedger.attach(job, ident, new_identity=new_identity, opening=opening)
+                if opening is not None
+                else None
+            )
+        except BaseException:
+            if opening is not None:
+                opening.discard()
+            raise
         evaluator = None
         try:
             if alerts and isinstance(ledger, CheckLedger):

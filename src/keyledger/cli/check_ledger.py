@@ -8,7 +8,6 @@ first request.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from keyledger.cli.execute import CheckJob, stderr_console
 from keyledger.cli.keys_input import Identity, LedgerExit
+from keyledger.cli.ledger_open import LedgerOpening, open_for_run, open_ledger
 from keyledger.errors import StoreError
 from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.ledger.session import RunLedger
-from keyledger.ledger.store import Store, ledger_path
+from keyledger.ledger.store import Store
 from keyledger.models import CheckResult, Status
 from keyledger.money import fmt_money
 from keyledger.render.writers import Format
@@ -30,14 +30,6 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from keyledger.ledger.insights import KeyInsight
-
-
-def open_ledger(*, create: bool, path: Path | None = None) -> Store:
-    """The install's ledger (or the one at ``path``); a problem becomes a clean error exit."""
-    try:
-        return Store.open(path or ledger_path(os.environ), create=create)
-    except StoreError as exc:
-        raise LedgerExit(f"ledger: {exc}") from None
 
 
 def _utc(moment: datetime) -> str:
@@ -105,20 +97,23 @@ class CheckLedger:
         *,
         new_identity: bool = False,
         path: Path | None = None,
+        opening: LedgerOpening | None = None,
     ) -> CheckLedger | UnwritableLedger:
         """Open the ledger (the install's, or the one at ``path``), check its identity, start a
         run, and add its sink and view to ``job``.
 
         A ledger that may not be written still lets the check run and print its results.
-        ``ident`` is ``None`` for a ledger with its own secret (the demo's).
+        ``ident`` is ``None`` for a ledger with its own secret (the demo's). ``opening``: the
+        ledger already being opened (for ``ident`` and ``path``) on a worker thread.
         """
-        store = open_ledger(create=True, path=path)
+        if opening is not None:
+            store = opening.result()
+        else:
+            store = open_for_run(ident, new_identity=new_identity, path=path)
         if store.read_only:
             store.close()
             return UnwritableLedger(f"{store.path} is read-only")
         try:
-            if ident is not None:
-                store.bind_identity(ident.secret_id, fresh_secret=ident.fresh, replace=new_identity)
             ledger = RunLedger.begin(
                 store,
                 len(job.keys),
