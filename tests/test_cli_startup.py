@@ -205,3 +205,31 @@ def test_check_starts_opening_the_ledger_before_loading_the_engine(tmp_path: Pat
         after="print('MARKS:' + repr(marks))\n",
     )
     assert lines[-2:] == ["EXIT:4", "MARKS:[('start', []), ('open', False)]"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_quiet_machine_output_never_loads_rich(tmp_path: Path, fmt: str) -> None:
+    """`check -f json|jsonl|csv -q` prints nothing through rich, so it never imports it
+    (nor the table), start to end."""
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), "-f", fmt, "-q", "--attempts", "1"],
+        after="print('LOADED:' + ','.join(m for m in ('rich', 'keyledger.render.table') "
+        "if m in sys.modules))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "LOADED:"]
+
+
+def test_machine_output_still_prints_its_totals_line(tmp_path: Path) -> None:
+    """Without -q, `check -f json` still prints the totals on stderr (through rich)."""
+    keys = _session_key_file(tmp_path)
+    env = {**os.environ, "KEYLEDGER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "keyledger", "check", str(keys), "-f", "json", "--attempts", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 4
+    assert "1 keys, 1 accounts: 1 unreachable" in done.stderr

@@ -195,15 +195,22 @@ def execute(job: CheckJob) -> ExitCode:
         summary.finish()
         out.close(report.complete, summary.as_dict())
     job.output_error = out.failed
-    from keyledger.render.table import CheckTable, totals_view
+    made: list[Console] = []
 
-    err = stderr_console()
+    def err() -> Console:
+        """The one stderr console of this run, made (rich loaded) on first use only."""
+        if not made:
+            made.append(stderr_console())
+        return made[0]
+
     if out.broken:  # the reader of stdout went away (| head): finish quietly
         report.interrupted = True
     finish_sinks(job.sinks, report)
     if out.broken:
         return ExitCode.BROKEN_PIPE
     if job.fmt is Format.TABLE:
+        from keyledger.render.table import CheckTable, totals_view
+
         console = stdout_console()
         extra: dict[str, dict[str, object]] = {}
         for view in job.views:
@@ -229,26 +236,28 @@ def execute(job: CheckJob) -> ExitCode:
                 console.print(note, markup=False)
         for note in job.notes:
             console.print(note, markup=False)
-    elif not job.quiet:
-        err.print(totals_view(summary))
+    elif not job.quiet:  # rich is loaded only when something is printed with it
+        from keyledger.render.table import totals_view
+
+        err().print(totals_view(summary))
     if job.output is not None and not job.quiet and out.failed is None:
-        err.print(f"wrote {tally.count} results to {job.output}", markup=False)
+        err().print(f"wrote {tally.count} results to {job.output}", markup=False)
     if tally.tls and not job.quiet:
-        err.print(TLS_HINT, markup=False)
+        err().print(TLS_HINT, markup=False)
     if report.interrupted:
         signum = received[0] if received else signal.SIGINT
         by = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
-        err.print(
+        err().print(
             f"interrupted{by}: {tally.count} of {len(job.keys)} keys checked; "
             "finished results were kept",
             markup=False,
         )
         return signals.exit_code(signum)
     if report.deadline_hit and not job.quiet:
-        err.print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
+        err().print("run deadline reached: unfinished keys are unknown (deadline)", markup=False)
     missing = len(job.keys) - tally.count
     if missing > 0 and not job.quiet:
-        err.print(
+        err().print(
             f"the deadline's grace for writing ran out: {missing} key(s) have no result",
             markup=False,
         )
