@@ -233,3 +233,25 @@ def test_machine_output_still_prints_its_totals_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 4
     assert "1 keys, 1 accounts: 1 unreachable" in done.stderr
+
+
+def test_check_sends_its_first_request_without_difflib(tmp_path: Path) -> None:
+    """difflib (only for the "did you mean" of an unknown provider) is not loaded by the
+    time `check --format json` sends its first request (click loads it to parse a short
+    option such as -q, so only long options here)."""
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), "--format", "json", "--quiet", "--attempts", "1"],
+        before=_at_first_request("'difflib' in sys.modules"),
+        after="print('LOADED AT FIRST REQUEST:' + str(seen))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "LOADED AT FIRST REQUEST:[False]"]
+
+
+def test_an_unknown_provider_still_gets_a_suggestion() -> None:
+    """`get_provider` of a misspelt name still suggests the closest one (difflib, loaded then)."""
+    from keyledger.errors import ConfigError
+    from keyledger.providers import get_provider
+
+    with pytest.raises(ConfigError, match="did you mean 'openai'"):
+        get_provider("opneai")

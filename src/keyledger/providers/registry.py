@@ -11,7 +11,6 @@ that masking and redaction know, the provider list in ``--help``, and host match
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib.metadata
 import logging
@@ -116,6 +115,8 @@ class Registry:
         provider = self._providers.get(name)
         if provider is not None:
             return provider
+        import difflib  # for this error only: not loaded by every run
+
         close = difflib.get_close_matches(name, self._providers, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(
