@@ -200,7 +200,7 @@ def test_default_registry_routes_like_before() -> None:
 
 
 def test_fingerprint_is_the_truncated_hmac() -> None:
-    """The one-shot HMAC gives the fingerprints already in ledgers: HMAC-SHA256, 16 hex."""
+    """The keyed HMAC copied per key gives the fingerprints already in ledgers (16 hex)."""
     expected = hmac.new(b"k" * 32, "sk-abcé".encode(), hashlib.sha256).hexdigest()[:16]
     assert Fingerprinter(b"k" * 32)("sk-abcé") == expected
 
