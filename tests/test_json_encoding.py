@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TextIO
+from typing import Any, TextIO
 
 import orjson
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from keyledger.models import Balance, CheckResult, Grant, Key, Kind, RateLimits, Status
 from keyledger.render.serialize import ORJSON_OPTIONS, result_dict
-from keyledger.render.writers import Format, _dumps, byte_buffer
+from keyledger.render.writers import _NEST_HEAD, _NEST_TAIL, Format, _dumps, byte_buffer
 from keyledger.secret import Fingerprinter, Secret
 
 
@@ -132,3 +132,21 @@ def test_times_left_to_orjson_are_written_as_the_text_dict_has_them(
     result = replace(base, checked_at=checked, balance=balance, balances=(balance,))
     fast = orjson.dumps(result_dict(result, for_orjson=True), option=ORJSON_OPTIONS)
     assert fast == orjson.dumps(result_dict(result))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+def test_a_result_nested_in_two_lists_is_the_result_indented_by_four(data: dict[str, Any]) -> None:
+    """The document's item cut from ``[[item]]`` is the item's own layout indented by four."""
+    try:
+        alone = orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # a lone surrogate: the writer falls back to json
+        return
+    nested = orjson.dumps([[data]], option=orjson.OPT_INDENT_2)
+    assert nested[_NEST_HEAD:_NEST_TAIL] == b"\n    " + alone.replace(b"\n", b"\n    ")

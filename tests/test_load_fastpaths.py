@@ -200,7 +200,7 @@ def test_default_registry_routes_like_before() -> None:
 
 
 def test_fingerprint_is_the_truncated_hmac() -> None:
-    """The one-shot HMAC gives the fingerprints already in ledgers: HMAC-SHA256, 16 hex."""
+    """The keyed HMAC copied per key gives the fingerprints already in ledgers (16 hex)."""
     expected = hmac.new(b"k" * 32, "sk-abcé".encode(), hashlib.sha256).hexdigest()[:16]
     assert Fingerprinter(b"k" * 32)("sk-abcé") == expected
 
@@ -334,3 +334,58 @@ def test_field_check_with_the_body_found_beforehand_answers_alike(
     entry = Entry(value=value, where="f:1", label=label, base_url=url)
     body = value[len(public_prefix(value)) :]
     assert _field_problem(entry, {}, body) == _field_problem(entry)
+
+
+ROUTED = st.one_of(
+    PREFIXED,
+    st.builds(
+        lambda p, rest: p + rest,
+        st.sampled_from([*sorted(keyshapes.prefixes()), "sk-ant-", "sk-or-", "gsk", "AIza"]),
+        st.text("abcdefABCDEF0123456789_-", min_size=0, max_size=60),
+    ),
+)
+
+
+@settings(max_examples=400)
+@given(
+    ROUTED,
+    st.sampled_from([None, "http://127.0.0.1:9/v1", "https://api.deepseek.com"]),
+    st.sampled_from([None, "openai", "deepseek"]),
+)
+def test_routing_with_the_prefix_found_beforehand_answers_alike(
+    value: str, base_url: str | None, provider: str | None
+) -> None:
+    """Route and claimant given the key's public prefix answer as without it."""
+    registry = default_registry()
+    prefix = public_prefix(value)
+    assert registry.claimant(value, prefix) is registry.claimant(value)
+    assert registry.route(value, provider, base_url, prefix) == registry.route(
+        value, provider, base_url
+    )
+
+
+def test_claimant_tries_every_shape_when_a_shape_prefix_is_not_a_known_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shape whose prefix masking does not know (so the key's public prefix cannot tell)
+    is still found: the per-prefix shortlist is not used."""
+    registry = Registry([_Host(), _Other()])
+    value = "one-long-0123456789abcdef"
+    assert registry.claimant(value, "one-long-").name == "hosttwo"  # type: ignore[union-attr]
+    known = tuple(p for p in keyshapes.prefixes() if not p.startswith("one-"))
+    monkeypatch.setattr(keyshapes, "_prefixes", known)
+    assert registry.claimant(value, "").name == "hosttwo"  # type: ignore[union-attr]
+
+
+@settings(max_examples=200)
+@given(st.binary(min_size=16, max_size=80), st.lists(st.text(max_size=40), max_size=4))
+def test_fingerprints_from_the_keyed_copy_are_the_hmac(secret: bytes, values: list[str]) -> None:
+    """Each fingerprint is HMAC-SHA256(secret, key) truncated, however many came before."""
+    fingerprint = Fingerprinter(secret)
+    for value in values:
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError:
+            continue
+        expected = hmac.new(secret, data, hashlib.sha256).hexdigest()[:16]
+        assert fingerprint(value) == expected

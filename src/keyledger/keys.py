@@ -31,6 +31,7 @@ _PLACEHOLDER_ANYWHERE = re.compile(
 # Every alternative of _PLACEHOLDER_ANYWHERE holds one of these (lower case): a text with none
 # of them cannot match, which is the answer for nearly every real key.
 _PLACEHOLDER_WORDS = ("xxxxxx", "***", "...", "…", "your", "replace", "change", "insert", "here")
+_PLACEHOLDER_WORD = re.compile("|".join(re.escape(word) for word in _PLACEHOLDER_WORDS))
 _BRACKETED = re.compile(r"<[^<>]*>|\{\{.*\}\}|\$\{.*\}|\[[^\[\]]*\]")
 
 
@@ -50,7 +51,7 @@ def is_placeholder(value: str, prefix: str | None = None) -> bool:
         return True
     if value.isascii():  # lower() is exact on ASCII, as (?i) is
         lowered = value.lower()
-        if not any(word in lowered for word in _PLACEHOLDER_WORDS):
+        if _PLACEHOLDER_WORD.search(lowered) is None:  # holds none of the words
             return False
     return _PLACEHOLDER_ANYWHERE.search(value) is not None
 
@@ -61,11 +62,14 @@ def first_bad_char(value: str) -> int | None:
     return None if found is None else found.start()
 
 
-def route(value: str, provider: str | None, base_url: str | None) -> Route:
-    """Decide where ``value`` may be sent (see :meth:`Registry.route`)."""
+def route(
+    value: str, provider: str | None, base_url: str | None, prefix: str | None = None
+) -> Route:
+    """Decide where ``value`` may be sent (see :meth:`Registry.route`); ``prefix``: its
+    public prefix, when already found."""
     from keyledger.providers.registry import default_registry
 
-    return default_registry().route(value, provider, base_url)
+    return default_registry().route(value, provider, base_url, prefix)
 
 
 def is_provider_name(text: str) -> bool:

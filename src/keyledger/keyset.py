@@ -255,7 +255,7 @@ def build_keyset(
                 continue
             chosen_base = normal
         label = _label(item, result)
-        where_to = route(item.value, chosen_provider, chosen_base)
+        where_to = route(item.value, chosen_provider, chosen_base, prefix)
         fp = fingerprint(item.value)
         if fp in by_fp:
             result.duplicates += 1

@@ -183,6 +183,7 @@ def _from_unix(value: object) -> datetime | None:
 
 
 _PLAIN_FAST_LENGTH = 100  # str() of a shorter Decimal cannot round under WIDE's precision
+_NONZERO_DIGITS = frozenset("123456789")
 
 
 def plain_text(value: Decimal) -> str:
@@ -192,11 +193,15 @@ def plain_text(value: Decimal) -> str:
     for the zeros after the point of an integral value (``"5.00"`` reads ``"5"``).
     """
     text = str(value)
-    if len(text) < _PLAIN_FAST_LENGTH and "E" not in text and text[-1].isdigit():
-        whole, point, fraction = text.partition(".")
-        if not point or fraction.strip("0"):
+    if len(text) < _PLAIN_FAST_LENGTH and "E" not in text:
+        last = text[-1]
+        if last in _NONZERO_DIGITS:  # an integer, or a fraction ending in a significant digit
             return text
-        return whole
+        if last == "0":
+            whole, point, fraction = text.partition(".")
+            if not point or fraction.strip("0"):
+                return text
+            return whole
     with localcontext(WIDE):
         if value == value.to_integral_value():
             return format(value.normalize(), "f")

@@ -126,16 +126,21 @@ class Secret:
 class Fingerprinter:
     """Stable, non-reversible key identity: ``HMAC-SHA256(install_secret, key)``, 16 hex chars."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_keyed", "_secret")
 
     def __init__(self, install_secret: bytes) -> None:
         if len(install_secret) < 16:
             raise ValueError("the install secret must be at least 16 bytes")
         self._secret = install_secret
+        # Keyed once: each key's digest starts from a copy of this state, so the secret is
+        # not hashed into the pads again for every key (HMAC's result is the same).
+        self._keyed = hmac.new(install_secret, digestmod=hashlib.sha256)
 
     def __repr__(self) -> str:
         return "Fingerprinter(<install secret>)"
 
     def __call__(self, value: str | Secret) -> str:
         raw = value.reveal() if isinstance(value, Secret) else value
-        return hmac.digest(self._secret, raw.encode("utf-8"), hashlib.sha256).hex()[:16]
+        keyed = self._keyed.copy()
+        keyed.update(raw.encode("utf-8"))
+        return keyed.hexdigest()[:16]

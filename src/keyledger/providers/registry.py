@@ -46,6 +46,10 @@ class Registry:
         # shape in match order, and host -> provider (routing asks both once per key).
         self._shapes: tuple[tuple[KeyShape, Provider], ...] | None = None
         self._hosts: dict[str, Provider] | None = None
+        # Public key prefix -> the claiming shapes a key with that prefix may have, and the
+        # known prefixes (keyshapes) those were worked out with.
+        self._by_prefix: dict[str, tuple[tuple[KeyShape, Provider], ...]] = {}
+        self._known: tuple[str, ...] = ()
         for provider in providers:
             self.register(provider)
 
@@ -79,6 +83,7 @@ class Registry:
         """Drop what was derived from the providers (they changed)."""
         self._shapes = None
         self._hosts = None
+        self._by_prefix = {}
 
     def declared_prefixes(self) -> dict[str, str]:
         """Key prefix -> provider name, for every built-in and plugin provider's shapes."""
@@ -155,9 +160,39 @@ class Registry:
             if shape.matches(value)
         ]
 
-    def claimant(self, value: str) -> Provider | None:
-        """The one provider whose claiming shape ``value`` has (the longest prefix wins)."""
-        for shape, provider in self._ordered_shapes():
+    def _claiming(self, prefix: str) -> tuple[tuple[KeyShape, Provider], ...]:
+        """The claiming shapes, in match order, that a key whose public prefix
+        (:func:`keyshapes.public_prefix`) is ``prefix`` may have: those whose own prefix
+        starts ``prefix``. A key starts with a shape's prefix exactly when its public prefix
+        does, as long as every shape's prefix is a known public prefix; if one is not, every
+        shape is returned (still right, only longer to try)."""
+        known = keyshapes.prefixes()
+        if known is not self._known:
+            self._known, self._by_prefix = known, {}
+        found = self._by_prefix.get(prefix)
+        if found is None:
+            shapes = self._ordered_shapes()
+            names = set(known)
+            if all(not shape.prefix or shape.prefix in names for shape, _ in shapes):
+                found = tuple(
+                    (shape, provider)
+                    for shape, provider in shapes
+                    if shape.claims and prefix.startswith(shape.prefix)
+                )
+            else:
+                found = shapes
+            if len(self._by_prefix) < 256:
+                self._by_prefix[prefix] = found
+        return found
+
+    def claimant(self, value: str, prefix: str | None = None) -> Provider | None:
+        """The one provider whose claiming shape ``value`` has (the longest prefix wins).
+
+        ``prefix``: ``value``'s public prefix when already found; only the shapes it allows
+        are then tried (a run of keys sharing a prefix skips all the others).
+        """
+        shapes = self._ordered_shapes() if prefix is None else self._claiming(prefix)
+        for shape, provider in shapes:
             if (
                 shape.claims
                 and value.startswith(shape.prefix)
@@ -191,7 +226,9 @@ class Registry:
             self._hosts = hosts
         return hosts.get(host_of(url))
 
-    def route(self, value: str, provider: str | None, base_url: str | None) -> Route:
+    def route(
+        self, value: str, provider: str | None, base_url: str | None, prefix: str | None = None
+    ) -> Route:
         """Decide where ``value`` may be sent; never guesses.
 
         A pinned provider is obeyed. A pinned base URL alone goes to the provider serving that
@@ -199,7 +236,8 @@ class Registry:
         (one-api/new-api relays speak its dialect). Otherwise the key
         goes to the provider whose shape claims it; a key that only hints at providers (an
         ``sk-`` key of unknown origin) goes nowhere (``ambiguous_provider``), and any other
-        shape goes nowhere (``unrecognized_key``).
+        shape goes nowhere (``unrecognized_key``). ``prefix``: ``value``'s public prefix,
+        when already found (see :meth:`claimant`).
         """
         if provider is not None:
             chosen = self._providers.get(provider)
@@ -208,12 +246,14 @@ class Registry:
             return Route(chosen.name, chosen.kind_of(value))
         if base_url is not None:
             chosen = (
-                self.for_host(base_url) or self.claimant(value) or self._providers.get("openai")
+                self.for_host(base_url)
+                or self.claimant(value, prefix)
+                or self._providers.get("openai")
             )
             if chosen is None:
                 return Route("openai", Kind.UNRECOGNIZED, "unsupported_provider")
             return Route(chosen.name, chosen.kind_of(value))
-        claimant = self.claimant(value)
+        claimant = self.claimant(value, prefix)
         if claimant is not None:
             return Route(claimant.name, claimant.kind_of(value))
         if self.candidates(value):  # shapes several vendors share: sent nowhere unless pinned

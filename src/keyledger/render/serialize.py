@@ -57,12 +57,16 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
     """One balance object (``balance`` and each item of ``balances``)."""
     if balance is None:
         return None
+    # money_text inlined (a balance holds a dozen amounts; it is built for every result)
+    plain = plain_text
     return {
         "currency": balance.currency,
-        "granted": money_text(balance.granted),
-        "used": money_text(balance.used),
-        "available": money_text(balance.available),
-        "reported_available": money_text(balance.reported_available),
+        "granted": None if (granted := balance.granted) is None else plain(granted),
+        "used": None if (used := balance.used) is None else plain(used),
+        "available": None if (available := balance.available) is None else plain(available),
+        "reported_available": None
+        if (reported := balance.reported_available) is None
+        else plain(reported),
         "token_uncapped": balance.token_uncapped,
         "reading": balance.reading,
         "parts": [{"name": p.name, "amount": money_text(p.amount)} for p in balance.parts],
@@ -73,9 +77,9 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
         "grants": [
             {
                 "id": g.grant_id,
-                "amount": money_text(g.amount),
-                "used": money_text(g.used),
-                "remaining": money_text(g.remaining),
+                "amount": plain(g.amount),
+                "used": plain(g.used),
+                "remaining": plain(g.remaining),
                 "effective_at": time_text(g.effective_at),
                 "expires_at": time_text(g.expires_at),
                 "expired": g.expired,
@@ -130,9 +134,14 @@ def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, A
     found = balances_of(result)
     balances = [balance_dict(b, time_text) for b in found]
     # The primary balance is one of ``balances``: its object is built once and used twice.
-    primary = next((d for b, d in zip(found, balances, strict=True) if b is result.balance), None)
-    if primary is None:
-        primary = balance_dict(result.balance, time_text)
+    if len(found) == 1 and found[0] is result.balance:
+        primary = balances[0]  # the common case, without a search
+    else:
+        primary = next(
+            (d for b, d in zip(found, balances, strict=True) if b is result.balance), None
+        )
+        if primary is None:
+            primary = balance_dict(result.balance, time_text)
     return {
         "label": key.label,
         "aliases": list(key.aliases),

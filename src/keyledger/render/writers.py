@@ -109,6 +109,11 @@ class _Sink:
 
 
 _PRETTY = orjson.OPT_INDENT_2 | ORJSON_OPTIONS
+# A result nested two lists deep (``[[result]]``) is indented as the document's ``results``
+# items are: ``[\n  [`` + ``\n    {…\n    }`` + ``\n  ]\n]``. The middle is the item, laid out
+# as it stands in the document without a pass over its bytes to indent them.
+_NEST_HEAD = len(b"[\n  [")
+_NEST_TAIL = -len(b"\n  ]\n]")
 _LINE = orjson.OPT_APPEND_NEWLINE | ORJSON_OPTIONS
 
 
@@ -128,13 +133,13 @@ class JsonWriter:
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
         try:
-            body = orjson.dumps(result_dict(result, for_orjson=True), option=_PRETTY)
+            nested = orjson.dumps([[result_dict(result, for_orjson=True)]], option=_PRETTY)
         except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
             text = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
             self.sink.text(("," if self.count else "") + "\n    " + text)
-        else:  # a JSON text holds no raw newline: each one is a line break of the layout
-            lead = b",\n    " if self.count else b"\n    "
-            self.sink.data(lead + body.replace(b"\n", b"\n    "))
+        else:
+            item = nested[_NEST_HEAD:_NEST_TAIL]
+            self.sink.data(b"," + item if self.count else item)
         self.count += 1
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
