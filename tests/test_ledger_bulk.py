@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from keyledger.ledger import Store
 from keyledger.ledger.bulk import CHUNK, BulkInsert
-from keyledger.ledger.store import _NEW_IDS, _new_ids
+from keyledger.ledger.write import NEW_IDS as _NEW_IDS
+from keyledger.ledger.write import new_ids as _new_ids
 from keyledger.models import Evidence, Grant
 
 from .test_ledger_store import NOW, make_key, result

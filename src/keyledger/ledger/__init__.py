@@ -4,7 +4,9 @@ Core code: it never prints, never exits and never imports click. Modules:
 
 - :mod:`~keyledger.ledger.store`: the SQLite file, its settings and every query.
 - :mod:`~keyledger.ledger.migrations`: the schema, as append-only migrations.
-- :mod:`~keyledger.ledger.recorder`: a runner sink committing results in small batches.
+- :mod:`~keyledger.ledger.write`: a batch of results as plain rows, and the SQL that commits it.
+- :mod:`~keyledger.ledger.recorder`: a runner sink committing results in small batches, through
+  :mod:`~keyledger.ledger.child` (a writer process) or on a thread.
 - :mod:`~keyledger.ledger.analysis`: changes, burn rate, runway, expiring grants, sparklines.
 - :mod:`~keyledger.ledger.insights`: those, assembled for one recorded run.
 - :mod:`~keyledger.ledger.pool`: usable keys now, best first.

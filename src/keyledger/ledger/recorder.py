@@ -6,10 +6,15 @@ second earlier, and a slow run still shows up in the ledger while it goes (relia
 D3). A failed write (a full disk, say) does not crash the run: the recorder keeps what was
 committed, stops writing, and reports the error in :attr:`LedgerRecorder.error`.
 
-Commits (each an fsync, since ``synchronous=FULL``) run on one writer thread, so the event
-loop keeps checking keys while the disk works; batches are written in order, and batches that
-queued up while the disk was busy are committed together (a burst of results, such as the
-``deadline`` placeholders, costs a few commits, not one per 50 rows).
+Commits (each an fsync, since ``synchronous=FULL``) are handed to one writer thread, so the
+event loop keeps checking keys while the disk works; batches are written in order, and batches
+that queued up while the disk was busy are committed together (a burst of results, such as the
+``deadline`` placeholders, costs a few commits, not one per 50 rows). With ``process=True``
+(what ``check`` and ``watch`` use, through :class:`~keyledger.ledger.session.RunLedger`) the
+thread only builds each batch's rows and sends them to a writer process
+(:mod:`keyledger.ledger.child`), then waits for its answer without holding the interpreter
+lock: SQLite runs in that process, on another core. If the process cannot start or dies, the
+thread writes in-process from then on (the batch being sent included), and the run goes on.
 
 A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
 batches not committed by then are dropped and counted, so recording never outlasts it.
@@ -36,7 +41,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from keyledger.errors import StoreError
-from keyledger.ledger.store import RunStatus, Store
+from keyledger.ledger.child import WriterGone, WriterProcess
+from keyledger.ledger.store import RunStatus, Store, batch_rows
 from keyledger.models import CheckResult
 
 MAX_BATCH_ROWS = 50
@@ -54,7 +60,9 @@ class LedgerRecorder:
     """Buffers results of one run and commits them to the ledger in small batches.
 
     When called from a running event loop (as the runner does), a timer makes sure no result
-    waits longer than ``max_delay`` even if the next one is slow to come.
+    waits longer than ``max_delay`` even if the next one is slow to come. ``process=True``
+    commits in a writer process (:mod:`keyledger.ledger.child`) when ``store`` is a writable
+    :class:`Store`; else, or if that process fails, the writer thread commits in-process.
     """
 
     def __init__(
@@ -66,6 +74,7 @@ class LedgerRecorder:
         max_delay: float = MAX_BATCH_DELAY,
         max_queued: int = MAX_QUEUED_ROWS,
         clock: Callable[[], float] = time.monotonic,
+        process: bool = False,
     ) -> None:
         self.store = store
         self.run_id = run_id
@@ -86,6 +95,9 @@ class LedgerRecorder:
         self._lock = threading.Lock()  # guards the counters and error across threads
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyledger-ledger")
+        self._process: WriterProcess | None = None
+        if process and isinstance(store, Store) and not store.read_only:
+            self._process = WriterProcess.start(store.path)
 
     def add(self, result: CheckResult) -> None:
         """Take one result; commit the batch when it is full or old enough."""
@@ -167,7 +179,7 @@ class LedgerRecorder:
                 self.dropped += len(batch)
             return
         try:
-            self.store.record(self.run_id, batch)
+            self._store(batch)
         except StoreError as exc:
             with self._lock:
                 self.error = exc
@@ -176,6 +188,23 @@ class LedgerRecorder:
         with self._lock:
             self.recorded += len(batch)
             self.batches += 1
+
+    def _store(self, batch: list[CheckResult]) -> None:
+        """Commit ``batch`` through the writer process if there is one, else in-process."""
+        process = self._process
+        if process is None:
+            self.store.record(self.run_id, batch)
+            return
+        rows = batch_rows(self.run_id, batch)
+        try:
+            process.write(rows)
+            return
+        except WriterGone:  # from now on, and this batch too, in-process
+            self._process = None
+            process.close()
+        except ValueError:  # a value marshal cannot send: this batch in-process
+            pass
+        self.store.write_rows(rows)
 
     def drain(self) -> None:
         """Wait until every batch handed to the writer is committed (or dropped)."""
@@ -189,6 +218,9 @@ class LedgerRecorder:
         """
         self.flush()
         self._writer.shutdown(wait=True)
+        if self._process is not None:
+            self._process.close()
+            self._process = None
         if self.error is not None or self.cut_off:
             status = "interrupted"
         try:

@@ -38,13 +38,15 @@ class RunLedger:
         warn_days: int = 7,
         now: Callable[[], datetime] = _utcnow,
         insights: bool = True,
+        process: bool = True,
     ) -> None:
         self.store = store
         self.want_insights = insights  # False: the caller shows none (JSON/JSONL/CSV output)
         self.run_id = run_id
         self.warn_days = warn_days
         self.now = now
-        self.recorder = LedgerRecorder(store, run_id)
+        # process: commit in a writer process (keyledger.ledger.child); False keeps the thread
+        self.recorder = LedgerRecorder(store, run_id, process=process)
         self.insights: RunInsights | None = None
         self.read_error: StoreError | None = None  # the run was written but not read back
         self.finished = False
@@ -58,15 +60,17 @@ class RunLedger:
         warn_days: int = 7,
         now: Callable[[], datetime] = _utcnow,
         insights: bool = True,
+        process: bool = True,
     ) -> RunLedger:
         """Start a run in ``store``; ``insights=False`` skips reading the run back at the end
-        (the insights serve the table: a JSON run of 100,000 keys need not load them).
+        (the insights serve the table: a JSON run of 100,000 keys need not load them);
+        ``process=False`` commits on the recorder's thread instead of a writer process.
 
         Raises:
             StoreError: the ledger does not take the new run.
         """
         run_id = store.begin_run(keys_total)
-        return cls(store, run_id, warn_days=warn_days, now=now, insights=insights)
+        return cls(store, run_id, warn_days=warn_days, now=now, insights=insights, process=process)
 
     @property
     def error(self) -> StoreError | None:

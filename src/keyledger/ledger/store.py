@@ -30,7 +30,6 @@ from typing import Any, Final, Literal
 from keyledger import __version__
 from keyledger.errors import StoreError
 from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
-from keyledger.ledger.bulk import BulkInsert
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
 from keyledger.ledger.rows import (
     DbRow,
@@ -45,12 +44,18 @@ from keyledger.ledger.rows import (
     run_from_db,
     to_text,
 )
+from keyledger.ledger.write import (
+    BUSY_TIMEOUT_MS,
+    BatchRows,
+    configure,
+    transaction,
+    write_rows,
+)
 from keyledger.models import BalancePart, CheckResult
 from keyledger.render.serialize import balances_of, shown_url
 
 DB_NAME: Final = "ledger.db"
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
-BUSY_TIMEOUT_MS: Final = 5000
 RunStatus = Literal["running", "complete", "interrupted"]
 
 _RESULT_COLUMNS = """
@@ -240,11 +245,11 @@ def _parts_text(parts: tuple[BalancePart, ...]) -> str:
     return json.dumps([[p.name, money_text(p.amount)] for p in parts])
 
 
-def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``balances`` row per currency (the primary balance included)."""
+def _balance_params(result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``balances`` row per currency (the primary balance included), without its
+    result id."""
     return [
         (
-            result_id,
             b.currency,
             money_text(b.granted),
             money_text(b.used),
@@ -258,11 +263,10 @@ def _balance_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]
     ]
 
 
-def _evidence_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``evidence`` row per endpoint answer, in call order."""
+def _evidence_params(result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``evidence`` row per endpoint answer, in call order, without its result id."""
     return [
         (
-            result_id,
             position,
             e.endpoint,
             e.http_status,
@@ -282,14 +286,13 @@ def _key_params(result: CheckResult, seen: str | None) -> tuple[Any, ...]:
     return (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen)
 
 
-def _grant_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``grants`` row per credit grant of the primary balance."""
+def _grant_params(result: CheckResult) -> list[tuple[Any, ...]]:
+    """One ``grants`` row per credit grant of the primary balance, without its result id."""
     balance = result.balance
     if balance is None or not balance.grants:
         return []
     return [
         (
-            result_id,
             g.grant_id,
             money_text(g.amount),
             money_text(g.used),
@@ -301,47 +304,18 @@ def _grant_params(result_id: int, result: CheckResult) -> list[tuple[Any, ...]]:
     ]
 
 
-_INSERT_RESULT = BulkInsert(
-    "results",
-    "run_id, fingerprint, label, base_url, checked_at, status, reason, currency, granted, used, "
-    "available, unlimited, balance_source, balance_reason, balance_expires_at, next_expiry, "
-    "spend, spend_currency, spend_start, spend_end, organization, attempts, duration_ms, calls, "
-    "tier",
-    "ON CONFLICT (run_id, fingerprint) DO NOTHING",
-)
-_UPSERT_KEY = BulkInsert(
-    "keys",
-    "fingerprint, masked, provider, kind, first_seen, last_seen",
-    """ON CONFLICT (fingerprint) DO UPDATE SET
-        masked = excluded.masked, provider = excluded.provider, kind = excluded.kind,
-        last_seen = max(keys.last_seen, excluded.last_seen)""",
-)
-_INSERT_BALANCE = BulkInsert(
-    "balances",
-    "result_id, currency, granted, used, available, token_uncapped, reading, source, parts",
-    "ON CONFLICT (result_id, currency) DO NOTHING",
-)
-_INSERT_EVIDENCE = BulkInsert(
-    "evidence",
-    "result_id, position, endpoint, http_status, error_type, error_code, message, attempts, "
-    "outcome",
-)
-_INSERT_GRANT = BulkInsert(
-    "grants", "result_id, grant_id, amount, used, effective_at, expires_at, expired"
-)
-
-
-# One row for all of a batch's new results: fetching row by row would let go of the
-# interpreter lock, and take it back, once per result (see keyledger.ledger.bulk).
-_NEW_IDS = """
-    SELECT json_group_object(fingerprint, id) FROM results WHERE id > ? AND run_id = ?
-"""
-
-
-def _new_ids(conn: sqlite3.Connection, before: int, run_id: int) -> dict[str, int]:
-    """Fingerprint to id of run ``run_id``'s results inserted after rowid ``before``."""
-    found: dict[str, int] = json.loads(conn.execute(_NEW_IDS, (before, run_id)).fetchone()[0])
-    return found
+def batch_rows(run_id: int, results: Iterable[CheckResult]) -> BatchRows:
+    """The rows :func:`~keyledger.ledger.write.write_rows` commits for ``results`` of run
+    ``run_id``: plain values, a key as its fingerprint and masked form (never its secret)."""
+    batch = list(results)
+    checked = [to_text(r.checked_at) for r in batch]
+    return (
+        run_id,
+        list(map(_key_params, batch, checked)),
+        [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)],
+        [r.key.fingerprint for r in batch],
+        [(_balance_params(r), _evidence_params(r), _grant_params(r)) for r in batch],
+    )
 
 
 class Store:
@@ -390,7 +364,7 @@ class Store:
             raise StoreError(f"cannot open the ledger {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
         try:
-            _configure(conn, path)
+            configure(conn, path)
             _check_ownership(conn, path)
             migrate(conn)
         except StoreError:
@@ -439,22 +413,9 @@ class Store:
     ) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any error."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the ledger {self.path}: {exc}") from None
-        try:
-            yield self.conn
-            self.conn.execute("COMMIT")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"cannot write the ledger {self.path}: {exc}") from None
-            raise
+        return transaction(self.conn, self.path)
 
     def _query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -527,38 +488,18 @@ class Store:
         """Commit ``results`` of run ``run_id`` in one transaction; returns rows added.
 
         A key already recorded in this run (or twice in ``results``) is recorded once: the
-        first result wins. The batch is written table by table (keys, results, balances,
-        evidence, grants) with multi-row ``INSERT`` statements (:mod:`keyledger.ledger.bulk`),
-        not one statement per row: each new result's id is read back in one query (rowids
-        above the largest one before the batch).
+        first result wins. The rows are built by :func:`batch_rows` and written by
+        :func:`~keyledger.ledger.write.write_rows` (multi-row ``INSERT`` statements, table
+        by table).
         """
-        batch = list(results)
-        if not batch:
+        return self.write_rows(batch_rows(run_id, results))
+
+    def write_rows(self, batch: BatchRows) -> int:
+        """Commit rows built by :func:`batch_rows` in one transaction; returns rows added."""
+        if not batch[2]:
             return 0
         with self._transaction() as conn:
-            checked = [to_text(r.checked_at) for r in batch]
-            _UPSERT_KEY.run(conn, list(map(_key_params, batch, checked)))
-            before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
-            rows = [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)]
-            _INSERT_RESULT.run(conn, rows)
-            new_ids = _new_ids(conn, before, run_id)
-            balances: list[tuple[Any, ...]] = []
-            evidence: list[tuple[Any, ...]] = []
-            grants: list[tuple[Any, ...]] = []
-            added = 0
-            for result in batch:
-                # pop: a second result for the same key in this batch was not inserted
-                result_id = new_ids.pop(result.key.fingerprint, None)
-                if result_id is None:
-                    continue
-                added += 1
-                balances.extend(_balance_params(result_id, result))
-                evidence.extend(_evidence_params(result_id, result))
-                grants.extend(_grant_params(result_id, result))
-            _INSERT_BALANCE.run(conn, balances)
-            _INSERT_EVIDENCE.run(conn, evidence)
-            _INSERT_GRANT.run(conn, grants)
-        return added
+            return write_rows(conn, batch)
 
     def finish_run(self, run_id: int, status: RunStatus, *, now: datetime | None = None) -> None:
         """Mark run ``run_id`` ``complete`` or ``interrupted`` with its result count."""
@@ -747,16 +688,6 @@ def _fp_params(fingerprints: Collection[str] | None) -> dict[str, Any]:
     return {"all": 0, "fps": json.dumps(sorted(fingerprints))}
 
 
-def _configure(conn: sqlite3.Connection, path: Path) -> None:
-    """WAL, ``synchronous=FULL``, busy timeout and foreign keys (reliability D2)."""
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-    mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-    if mode != "wal":
-        raise StoreError(f"cannot switch {path} to WAL mode (got {mode})")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-
-
 def _check_ownership(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse a SQLite database that some other program made."""
     if schema_version(conn) != 0:
@@ -770,4 +701,4 @@ def _check_ownership(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-__all__ = ["DB_NAME", "MIGRATIONS", "RunStatus", "Store", "ledger_path"]
+__all__ = ["DB_NAME", "MIGRATIONS", "RunStatus", "Store", "batch_rows", "ledger_path"]

@@ -1,0 +1,190 @@
+"""The ledger's writer process: commits a run's batches so the checking process need not.
+
+SQLite's work (and the interpreter-lock hand-overs of a writer thread) would otherwise cost
+the process that checks keys about as much CPU as the checks themselves. :class:`WriterProcess`
+starts ``python -S -P -c … keyledger.ledger.child.main(DB)``: a fresh interpreter that
+imports only :mod:`sqlite3` and the ledger's write side (:mod:`keyledger.ledger.write`),
+opens its own connection with the ledger's settings (WAL lets the parent's connection stay
+open), and commits each batch it is sent in one transaction.
+
+- **Frames:** a 4-byte big-endian length, then :mod:`marshal` bytes. A batch is a
+  :data:`~keyledger.ledger.write.BatchRows` (plain values: a key travels as its fingerprint
+  and masked form, never its secret); the answer is ``(added, None)`` or ``(0, error text)``
+  for a :class:`~keyledger.errors.StoreError` (a full disk, say).
+- **Signals:** the process sits in its own process group and ignores SIGINT, SIGTERM and
+  SIGHUP: Ctrl-C at the terminal reaches only the parent, which then finishes normally
+  (drains, closes the pipe, closes the run).
+- **End:** at end of input (the parent closed the pipe or died, even by SIGKILL) it commits
+  every complete batch it has read, drops an incomplete one, and exits; a parent that is gone
+  gets no answer, and nothing is left hanging.
+- **Failure:** if the process cannot start or dies, :meth:`WriterProcess.write` raises
+  :class:`WriterGone` and the recorder writes in-process instead (a batch may then be written
+  twice: the ledger keeps a key's first result of a run, so nothing doubles).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import signal
+import sqlite3
+import struct
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from keyledger.errors import StoreError
+from keyledger.ledger.write import BUSY_TIMEOUT_MS, BatchRows, configure, transaction, write_rows
+
+if TYPE_CHECKING:
+    import subprocess
+
+_HEADER = struct.Struct(">I")
+_READ_MAX = 1 << 20
+# Run as ``python -S -P -c _BOOT ROOT DB``: the keyledger that started it, no site packages.
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from keyledger.ledger.child import main; main(sys.argv[2])"
+)
+CLOSE_TIMEOUT = 30.0  # seconds the parent waits for the process to exit after the last batch
+
+
+class WriterGone(Exception):
+    """The writer process is gone (or never started): write in-process instead."""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (a pipe may take it in parts)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    """``size`` bytes from ``fd``, or ``None`` at end of input before that many."""
+    parts: list[bytes] = []
+    left = size
+    while left:
+        chunk = os.read(fd, min(left, _READ_MAX))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(fd: int) -> bytes | None:
+    """One frame's payload, or ``None`` at end of input (an incomplete frame included)."""
+    head = _read_exact(fd, _HEADER.size)
+    if head is None:
+        return None
+    return _read_exact(fd, _HEADER.unpack(head)[0])
+
+
+def write_frame(fd: int, payload: bytes) -> None:
+    """Send ``payload`` as one frame."""
+    write_all(fd, _HEADER.pack(len(payload)))
+    write_all(fd, payload)
+
+
+class WriterProcess:
+    """The parent's end: sends batches to a writer process and reads its answers (called from
+    the recorder's writer thread, which waits in ``os.read`` without the interpreter lock)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        self._to: IO[bytes] = proc.stdin
+        self._from: IO[bytes] = proc.stdout
+
+    @classmethod
+    def start(cls, path: Path) -> WriterProcess | None:
+        """Start a writer process for the ledger at ``path``; ``None`` if it cannot start."""
+        import subprocess
+
+        if not sys.executable:
+            return None
+        root = str(Path(__file__).resolve().parents[2])  # the directory holding keyledger/
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-S", "-P", "-c", _BOOT, root, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                bufsize=0,
+                process_group=0,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+        return cls(proc)
+
+    def write(self, batch: BatchRows) -> int:
+        """Commit ``batch`` in the writer process; returns results added.
+
+        Raises:
+            StoreError: the writer process could not commit it.
+            WriterGone: the process is gone; the batch may or may not have been committed.
+            ValueError: the batch holds a value :mod:`marshal` cannot send (nothing was sent).
+        """
+        payload = marshal.dumps(batch)
+        try:
+            write_frame(self._to.fileno(), payload)
+            answer = read_frame(self._from.fileno())
+        except (OSError, ValueError):  # a broken pipe, or a pipe closed by close()
+            raise WriterGone from None
+        if answer is None:
+            raise WriterGone
+        try:
+            added, error = marshal.loads(answer)
+        except (ValueError, EOFError, TypeError):
+            raise WriterGone from None
+        if error is not None:
+            raise StoreError(str(error))
+        return int(added)
+
+    def close(self) -> None:
+        """Close the pipe (the process commits what it has and exits) and reap it."""
+        import subprocess
+
+        for pipe in (self._to, self._from):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        try:
+            self.proc.wait(CLOSE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def serve(conn: sqlite3.Connection, path: str, fd_in: int, fd_out: int) -> None:
+    """Commit each batch read from ``fd_in``, answering on ``fd_out``, until end of input."""
+    answering = True
+    while (frame := read_frame(fd_in)) is not None:
+        batch: BatchRows = marshal.loads(frame)
+        try:
+            with transaction(conn, path):
+                answer: tuple[int, str | None] = (write_rows(conn, batch), None)
+        except StoreError as exc:
+            answer = (0, str(exc))
+        if answering:
+            try:
+                write_frame(fd_out, marshal.dumps(answer))
+            except OSError:  # the parent is gone: commit what it sent, then stop at the end
+                answering = False
+
+
+def main(path: str) -> None:
+    """The writer process: serve stdin/stdout for the ledger at ``path``."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    uri = f"{Path(path).resolve().as_uri()}?mode=rw"  # the parent made the file: never create one
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        configure(conn, path)
+        serve(conn, path, sys.stdin.fileno(), sys.stdout.fileno())
+    finally:
+        conn.close()
+
+
+__all__ = ["WriterGone", "WriterProcess", "main", "read_frame", "serve", "write_frame"]
