@@ -7,7 +7,7 @@ Definitions come from ``<config dir>/providers/*.toml`` and ``--providers FILE``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +38,9 @@ def register_user_definitions(files: Iterable[Path] = ()) -> list[str]:
     Raises:
         UsageExit: a definition is broken or clashes (``file:line: message``; exit 2).
     """
+    files = list(files)
+    if not files and not has_user_definitions(os.environ):
+        return []  # nearly every run: the TOML reader and the definition machinery stay unloaded
     from keyledger.providers import default_registry
     from keyledger.providers.declarative_load import register_user_providers
 
@@ -45,3 +48,11 @@ def register_user_definitions(files: Iterable[Path] = ()) -> list[str]:
         return register_user_providers(default_registry(), os.environ, files)
     except ConfigError as exc:
         raise UsageExit(str(exc)) from None
+
+
+def has_user_definitions(environ: Mapping[str, str]) -> bool:
+    """Whether ``<config dir>/providers/`` holds a ``*.toml`` definition."""
+    from keyledger.config import config_dir
+
+    folder = config_dir(environ) / "providers"
+    return folder.is_dir() and any(folder.glob("*.toml"))
