@@ -1,12 +1,17 @@
 """The provider registry: built-in providers, plugins, and what is derived from them.
 
 Built-ins are listed in :data:`BUILTINS` (adding a vendor is one line there), or written as a
-declarative definition in ``providers/defs/*.toml`` (adding one is one file). Third-party
+declarative definition in ``providers/defs/*.toml`` (adding one is one file); either way,
+``python -m keyledger.providers.manifest --write`` then regenerates the manifest. Third-party
 providers register through the entry-point group ``keyledger.providers`` (the way ``llm`` and
 ``pytest`` load plugins): each entry point names a :class:`~keyledger.providers.spec.Provider`
 subclass. From the registry come key routing (which provider a key goes to), the key prefixes
 that masking and redaction know, the provider list in ``--help``, and host matching for
 ``base_url=`` pins.
+
+The built-ins are registered from a generated manifest (:mod:`keyledger.providers.manifest`):
+their names, titles, key shapes, hosts and switches, so that routing and the rest need no
+provider module imported and no TOML parsed; a built-in is made when a key goes to it.
 """
 
 from __future__ import annotations
