@@ -144,7 +144,8 @@ def test_config_directory_definitions_still_load_for_commands(isolated_env: Path
 
 def test_a_session_key_check_imports_only_the_openai_provider(tmp_path: Path) -> None:
     """A 1-session-key `check --format json -q` run imports the openai provider's modules
-    only: no other provider module, and not the definition machinery (no user TOML)."""
+    only: no other provider module, and neither the definition machinery nor the config
+    reader (no user TOML)."""
     keys = tmp_path / "keys.csv"
     keys.write_text("label,key,base_url\nk," + make_key("grants", 1) + ",http://127.0.0.1:1/v1\n")
     keys.chmod(0o600)
@@ -156,6 +157,7 @@ def test_a_session_key_check_imports_only_the_openai_provider(tmp_path: Path) ->
         "    runpy.run_module('keyledger', run_name='__main__')\n"
         "except SystemExit as exc:\n"
         "    print('EXIT:' + str(exc.code))\n"
+        "print('CONFIG:' + str('keyledger.config' in sys.modules))\n"
         "print('PROVIDERS:' + ','.join(sorted(m.rpartition('.')[2] for m in sys.modules "
         "if m.startswith('keyledger.providers.'))))\n"
     )
@@ -165,7 +167,7 @@ def test_a_session_key_check_imports_only_the_openai_provider(tmp_path: Path) ->
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
     )
     lines = done.stdout.strip().splitlines()
-    assert lines[-2] == "EXIT:4", done.stderr
+    assert lines[-3:-1] == ["EXIT:4", "CONFIG:False"], done.stderr
     loaded = set(lines[-1].removeprefix("PROVIDERS:").split(","))
     allowed = {"base", "spec", "registry", "manifest_data"}
     assert {m for m in loaded if not m.startswith("openai")} <= allowed

@@ -15,6 +15,7 @@ import click
 
 from keyledger.cli.keys_input import UsageExit
 from keyledger.errors import ConfigError
+from keyledger.home import config_dir  # not keyledger.config: its TOML reader stays unloaded
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -52,7 +53,5 @@ def register_user_definitions(files: Iterable[Path] = ()) -> list[str]:
 
 def has_user_definitions(environ: Mapping[str, str]) -> bool:
     """Whether ``<config dir>/providers/`` holds a ``*.toml`` definition."""
-    from keyledger.config import config_dir
-
     folder = config_dir(environ) / "providers"
     return folder.is_dir() and any(folder.glob("*.toml"))
