@@ -107,8 +107,9 @@ JSON_RUN = ["-f", "json", "-q", "--attempts", "1"]
 
 
 def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Path) -> None:
-    """`check` reads, validates and routes keys (every built-in provider) with aiohttp, rich,
-    the engine, the ledger and the simulator still unloaded; an input error exits then."""
+    """`check` reads, validates and routes keys (every built-in provider, from the registry's
+    manifest: no provider module is imported) with aiohttp, rich, the engine, the ledger and
+    the simulator still unloaded; an input error exits then."""
     keys = tmp_path / "keys.txt"
     keys.write_text(
         "sk-proj-" + "A1b2C3d4" * 6 + "\nsk-ant-api03-" + "Zq8Wm3Xr" * 11 + "\nnot a key\n"
@@ -117,8 +118,9 @@ def test_check_reads_and_routes_keys_before_loading_the_http_client(tmp_path: Pa
     lines = _run_check(
         tmp_path,
         [str(keys), "--strict", "--no-record", "-q"],
-        after="routed = ('keyledger.providers.openai', 'keyledger.providers.anthropic')\n"
-        "print('ROUTED:' + str(all(m in sys.modules for m in routed)))\n"
+        after="made = ('keyledger.providers.openai', 'keyledger.providers.anthropic')\n"
+        "print('ROUTED:' + str('keyledger.providers.registry' in sys.modules "
+        "and not any(m in sys.modules for m in made)))\n"
         f"print('LOADED:' + ','.join(m for m in {CHECK_HEAVY!r} if m in sys.modules))\n",
     )
     assert lines[-3:] == ["EXIT:2", "ROUTED:True", "LOADED:"]

@@ -11,18 +11,15 @@ tables and keys, never values (a value may be a secret).
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from keyledger.errors import ConfigError
+from keyledger.home import config_dir as config_dir  # re-exported: it lived here
 
 CONFIG_NAME = "config.toml"
 MAX_CONFIG_BYTES = 1_000_000
@@ -43,15 +40,6 @@ def config_path(environ: Mapping[str, str], explicit: Path | None = None) -> Pat
     if override:
         return Path(override).expanduser()
     return config_dir(environ) / CONFIG_NAME
-
-
-def config_dir(environ: Mapping[str, str]) -> Path:
-    """The user config directory (``$XDG_CONFIG_HOME/keyledger`` on Linux): ``config.toml``
-    and ``providers/*.toml`` live there."""
-    xdg = environ.get("XDG_CONFIG_HOME", "").strip()
-    if os.name == "posix" and sys.platform != "darwin" and xdg and Path(xdg).is_absolute():
-        return Path(xdg) / "keyledger"
-    return Path(platformdirs.user_config_dir("keyledger", appauthor=False))
 
 
 def _parts(dotted: str) -> list[str]:

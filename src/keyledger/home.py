@@ -1,4 +1,5 @@
-"""Where keyledger keeps its files: ``$KEYLEDGER_HOME`` or the user data directory.
+"""Where keyledger keeps its files: ``$KEYLEDGER_HOME`` or the user data directory (and
+where the user's configuration lives: :func:`config_dir`).
 
 The directory is made 0700 and the per-install secret (for key fingerprints) 0600; both are
 created before anything is written into them, never loosened by the umask.
@@ -11,6 +12,7 @@ import hmac
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,6 +29,15 @@ def home_dir(environ: Mapping[str, str]) -> Path:
     if override:
         return Path(override).expanduser()
     return Path(platformdirs.user_data_dir("keyledger", appauthor=False))
+
+
+def config_dir(environ: Mapping[str, str]) -> Path:
+    """The user config directory (``$XDG_CONFIG_HOME/keyledger`` on Linux): ``config.toml``
+    and ``providers/*.toml`` live there."""
+    xdg = environ.get("XDG_CONFIG_HOME", "").strip()
+    if os.name == "posix" and sys.platform != "darwin" and xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "keyledger"
+    return Path(platformdirs.user_config_dir("keyledger", appauthor=False))
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -24,8 +24,9 @@ _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")  # upper case: a key is never a
 
 
 def provider_flags(command: F) -> F:
-    """Add every registered provider's switches to ``command``."""
-    declared = [(p.name, o) for p in default_registry() for o in p.options]
+    """Add every registered provider's switches to ``command`` (from the registry's entries:
+    no provider module is imported for them)."""
+    declared = [(e.name, o) for e in default_registry().entries() for o in e.options]
     clashes = Counter(option.name for _, option in declared)
     for provider, option in reversed(declared):
         if option.secret_env:  # always named after its provider: --xai-management-key-env
@@ -65,7 +66,10 @@ def provider_options(
         click.UsageError: a named environment variable is unset or empty.
     """
     secret_env = {
-        (p.name, o.name): p.title for p in default_registry() for o in p.options if o.secret_env
+        (e.name, o.name): e.title
+        for e in default_registry().entries()
+        for o in e.options
+        if o.secret_env
     }
     env = os.environ if environ is None else environ
     options: dict[str, dict[str, Any]] = {}

@@ -7,7 +7,7 @@ Definitions come from ``<config dir>/providers/*.toml`` and ``--providers FILE``
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ import click
 
 from keyledger.cli.keys_input import UsageExit
 from keyledger.errors import ConfigError
+from keyledger.home import config_dir  # not keyledger.config: its TOML reader stays unloaded
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -38,6 +39,9 @@ def register_user_definitions(files: Iterable[Path] = ()) -> list[str]:
     Raises:
         UsageExit: a definition is broken or clashes (``file:line: message``; exit 2).
     """
+    files = list(files)
+    if not files and not has_user_definitions(os.environ):
+        return []  # nearly every run: the TOML reader and the definition machinery stay unloaded
     from keyledger.providers import default_registry
     from keyledger.providers.declarative_load import register_user_providers
 
@@ -45,3 +49,9 @@ def register_user_definitions(files: Iterable[Path] = ()) -> list[str]:
         return register_user_providers(default_registry(), os.environ, files)
     except ConfigError as exc:
         raise UsageExit(str(exc)) from None
+
+
+def has_user_definitions(environ: Mapping[str, str]) -> bool:
+    """Whether ``<config dir>/providers/`` holds a ``*.toml`` definition."""
+    folder = config_dir(environ) / "providers"
+    return folder.is_dir() and any(folder.glob("*.toml"))

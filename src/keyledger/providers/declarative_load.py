@@ -368,11 +368,18 @@ def load_definition(path: Path, taken: Mapping[str, str] | None = None) -> Defin
     return definition_from(load_config(path, required=True), taken=taken)
 
 
+def builtin_definition(filename: str) -> Definition:
+    """The definition shipped as ``keyledger/providers/defs/<filename>``."""
+    file = importlib.resources.files("keyledger.providers") / "defs" / filename
+    return parse_definition(file.read_text("utf-8"), f"defs/{filename}", trusted=True)
+
+
 def builtin_definitions() -> list[Definition]:
-    """The definitions shipped with keyledger (``keyledger/providers/defs/*.toml``)."""
+    """The definitions shipped with keyledger (``keyledger/providers/defs/*.toml``), by file
+    name."""
     folder = importlib.resources.files("keyledger.providers") / "defs"
-    found = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
-    return [parse_definition(f.read_text("utf-8"), f"defs/{f.name}", trusted=True) for f in found]
+    found = sorted(f.name for f in folder.iterdir() if f.name.endswith(".toml"))
+    return [builtin_definition(name) for name in found]
 
 
 def user_definition_files(environ: Mapping[str, str]) -> list[Path]:

@@ -112,7 +112,7 @@ def host_of(url: str) -> str:
 _SHAPE_ORDER: dict[int, tuple[object, tuple[KeyShape, ...]]] = {}
 
 
-def _longest_first(shapes: tuple[KeyShape, ...]) -> tuple[KeyShape, ...]:
+def longest_first(shapes: tuple[KeyShape, ...]) -> tuple[KeyShape, ...]:
     """``shapes`` by prefix length, longest first (stable): the order :meth:`kind_of` tries."""
     known = _SHAPE_ORDER.get(id(shapes))
     if known is not None and known[0] is shapes:
@@ -165,7 +165,7 @@ class Provider:
 
     def kind_of(self, value: str) -> Kind:
         """The kind of ``value`` by this provider's shapes (longest prefix first)."""
-        for shape in _longest_first(self.key_shapes):
+        for shape in longest_first(self.key_shapes):
             if shape.matches(value):
                 return shape.kind
         return Kind.SECRET
