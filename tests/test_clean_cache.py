@@ -88,3 +88,23 @@ def test_a_redactor_misses_a_text_without_its_set_exactly_when_it_finds_nothing(
     built = Redactor([key])
     assert built.windows is not None  # the set path
     assert lazy == built.misses(visible, windows) == (not built.finds(visible))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data(), _KEYS)
+@example(None, "sess-AAAAd8e2c0a2-0000-4c3fZZZZ")
+def test_looking_blocks_up_first_gives_the_same_answer(
+    data: st.DataObject | None, key: str
+) -> None:
+    """A redactor asked with the text's blocks misses exactly when it misses without them."""
+    # the example: a UUID-shaped text sharing 8 characters with the key's body
+    text = "d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000" if data is None else data.draw(_texts(key))
+    visible = sanitize.INVISIBLE.sub("", text)
+    windows = sanitize.text_windows(visible)
+    blocks = sanitize.text_blocks(visible)
+    with_blocks = Redactor([key]).misses(visible, windows, blocks)
+    assert (
+        with_blocks
+        == Redactor([key]).misses(visible, windows)
+        == (not Redactor([key]).finds(visible))
+    )
