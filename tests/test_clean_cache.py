@@ -108,3 +108,20 @@ def test_looking_blocks_up_first_gives_the_same_answer(
         == Redactor([key]).misses(visible, windows)
         == (not Redactor([key]).finds(visible))
     )
+
+
+_TOKEN_CHARS = _KEY_CHARS + "_.-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(_TOKEN_CHARS, min_size=1, max_size=120), _KEYS, st.sampled_from([8, 16, 96]))
+@example("org-170c404bd4", "sess-AAAAbbbbCCCCdddd1234", 96)
+@example("sk-proj-" + "a1B2" * 6, "sess-AAAAbbbbCCCCdddd1234", 16)
+def test_a_text_of_key_characters_is_cleaned_as_the_general_path_cleans_it(
+    text: str, key: str, limit: int
+) -> None:
+    """A text made only of key characters (the shortcut) comes out as the general path gives."""
+    sanitize._CLEAN_CACHE.clear()
+    redactor = Redactor((key,))
+    assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)
+    assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)  # cached

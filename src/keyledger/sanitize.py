@@ -348,14 +348,23 @@ def _cleaned(text: str, redactor: Redactor, limit: int) -> str | None:
     entry = _CLEAN_CACHE.get((text, limit))
     if entry is not None:
         return entry[3] if redactor.misses(entry[0], entry[1], entry[2]) else None
-    visible = INVISIBLE.sub("", text)
-    windows = text_windows(visible)
+    token = _KEY_CHAR_RUN.fullmatch(text) is not None
+    if token:  # one run of key characters (an organization id): nothing invisible, one run
+        visible = text
+        windows = frozenset([text[i : i + WINDOW] for i in range(len(text) - WINDOW + 1)])
+    else:
+        visible = INVISIBLE.sub("", text)
+        windows = text_windows(visible)
     # Worth it for a text of many windows only (a grant's UUID; not an organization id).
     blocks = text_blocks(visible) if len(windows) > FEW_BLOCKS_AFTER else None
     if not redactor.misses(visible, windows, blocks):
         return None
     # Nothing of the key is in the text: the key's redactor does what an empty one does.
-    result = _finish(shapes.sub(REDACTED, visible), limit)
+    result = shapes.sub(REDACTED, visible)
+    if token:  # key characters and the marker: no control, no space; only the bound is left
+        result = result if len(result) <= limit else result[: limit - 1] + "…"
+    else:
+        result = _finish(result, limit)
     if len(_CLEAN_CACHE) >= CLEAN_CACHE_SIZE:
         _CLEAN_CACHE.clear()
     _CLEAN_CACHE[(text, limit)] = (visible, windows, blocks, result)
