@@ -23,7 +23,7 @@ import aiohttp
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
-from keyledger.wire import PoolConnector, attempt
+from keyledger.wire import AttemptDeadlines, PoolConnector, attempt
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -145,6 +145,7 @@ class Client:
         self._proxy_for: dict[tuple[str, str], str | None] = {}
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
         self.requests_sent = 0
+        self._deadlines = AttemptDeadlines(self.options.attempt_deadline)
         # Answers of public endpoints that are the same for every key of a host (a relay's
         # /api/status), shared by the checks of one run: asked once per host, not once per key.
         self.public_answers: dict[str, asyncio.Future[Any]] = {}
@@ -193,7 +194,11 @@ class Client:
             self.requests_sent += 1
             try:
                 outcome = await attempt(
-                    self.session, request, self.options, self.proxy_for(request.url)
+                    self.session,
+                    request,
+                    self.options,
+                    self.proxy_for(request.url),
+                    self._deadlines,
                 )
             finally:
                 host.in_flight -= 1
