@@ -88,3 +88,40 @@ def test_a_redactor_misses_a_text_without_its_set_exactly_when_it_finds_nothing(
     built = Redactor([key])
     assert built.windows is not None  # the set path
     assert lazy == built.misses(visible, windows) == (not built.finds(visible))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data(), _KEYS)
+@example(None, "sess-AAAAd8e2c0a2-0000-4c3fZZZZ")
+def test_looking_blocks_up_first_gives_the_same_answer(
+    data: st.DataObject | None, key: str
+) -> None:
+    """A redactor asked with the text's blocks misses exactly when it misses without them."""
+    # the example: a UUID-shaped text sharing 8 characters with the key's body
+    text = "d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000" if data is None else data.draw(_texts(key))
+    visible = sanitize.INVISIBLE.sub("", text)
+    windows = sanitize.text_windows(visible)
+    blocks = sanitize.text_blocks(visible)
+    with_blocks = Redactor([key]).misses(visible, windows, blocks)
+    assert (
+        with_blocks
+        == Redactor([key]).misses(visible, windows)
+        == (not Redactor([key]).finds(visible))
+    )
+
+
+_TOKEN_CHARS = _KEY_CHARS + "_.-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(_TOKEN_CHARS, min_size=1, max_size=120), _KEYS, st.sampled_from([8, 16, 96]))
+@example("org-170c404bd4", "sess-AAAAbbbbCCCCdddd1234", 96)
+@example("sk-proj-" + "a1B2" * 6, "sess-AAAAbbbbCCCCdddd1234", 16)
+def test_a_text_of_key_characters_is_cleaned_as_the_general_path_cleans_it(
+    text: str, key: str, limit: int
+) -> None:
+    """A text made only of key characters (the shortcut) comes out as the general path gives."""
+    sanitize._CLEAN_CACHE.clear()
+    redactor = Redactor((key,))
+    assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)
+    assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)  # cached

@@ -172,10 +172,14 @@ async def test_f7_no_concurrent_retries_to_a_paused_host(
     real_attempt = client_module.attempt
 
     async def recording(
-        session: object, request: object, options: HttpOptions, proxy: str | None = None
+        session: object,
+        request: object,
+        options: HttpOptions,
+        proxy: str | None = None,
+        *rest: object,
     ) -> object:
         sent.append((fake.now, str(getattr(request, "secret", ""))))
-        return await real_attempt(session, request, options, proxy)  # type: ignore[arg-type]
+        return await real_attempt(session, request, options, proxy, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(client_module, "attempt", recording)
     keys = [make(fault_key("f7_retry_after", 1)), make(fault_key("f6_503_503_200", 2))]

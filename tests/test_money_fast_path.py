@@ -65,3 +65,20 @@ def test_from_unix_fast_path_matches_the_general_path(seconds: int) -> None:
     """Any int gives the same datetime (or ``None``) through either path."""
     fast: datetime | None = money.from_unix(seconds)
     assert fast == money._from_unix(seconds)
+
+
+@given(_ANY_TEXT)
+@example("18.00")
+@example("-0.00")
+def test_money_read_again_is_what_the_general_path_gives(text: str) -> None:
+    """A string read a second time (from the cache of read values) matches the general path."""
+    first = _outcome(text)
+    assert _outcome(text) == first == _general(text)
+
+
+def test_read_values_are_shared_and_bounded() -> None:
+    """The same amount text gives the same Decimal object; the cache never exceeds its size."""
+    assert money.parse_money("18.00") is money.parse_money("18.00")
+    for cents in range(money.READ_CACHE_SIZE + 5):
+        money.parse_money(f"{cents}.01")
+    assert len(money._READ) <= money.READ_CACHE_SIZE

@@ -23,7 +23,7 @@ import aiohttp
 
 from keyledger.retry import Breaker, Decision, RetryBudget, decide
 from keyledger.transport import Fault, HttpOptions, Outcome, Reply, Request
-from keyledger.wire import PoolConnector, attempt
+from keyledger.wire import AttemptDeadlines, PoolConnector, attempt
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
@@ -49,11 +49,27 @@ class _Step:
     decision: Decision
 
 
+class HostSlots(asyncio.Semaphore):
+    """The per-host cap: asyncio's FIFO semaphore, plus :meth:`take` for the common case."""
+
+    def take(self) -> bool:
+        """Take a slot now if one is free and nobody waits for one; ``False`` otherwise.
+
+        What :meth:`acquire` does when it need not wait, without a coroutine, a context
+        manager or the generator ``locked()`` builds per call; when it answers ``False`` the
+        caller awaits :meth:`acquire` (FIFO, cancellation-safe) as before.
+        """
+        if self._value > 0 and not self._waiters:
+            self._value -= 1
+            return True
+        return False
+
+
 class _Host:
     """Per-host state: concurrency cap, retry budget, breaker, and a pause for retries."""
 
     def __init__(self, options: HttpOptions, clock: Callable[[], float]) -> None:
-        self.semaphore = asyncio.Semaphore(options.per_host)
+        self.semaphore = HostSlots(options.per_host)
         self.budget = RetryBudget(options.retry_budget)
         self.breaker = Breaker(options.breaker_threshold, options.breaker_cooldown, clock)
         self.retry_not_before = 0.0
@@ -129,6 +145,7 @@ class Client:
         self._proxy_for: dict[tuple[str, str], str | None] = {}
         self._proxy_by_origin: dict[tuple[str, str], str | None] = {}
         self.requests_sent = 0
+        self._deadlines = AttemptDeadlines(self.options.attempt_deadline)
         # Answers of public endpoints that are the same for every key of a host (a relay's
         # /api/status), shared by the checks of one run: asked once per host, not once per key.
         self.public_answers: dict[str, asyncio.Future[Any]] = {}
@@ -168,16 +185,25 @@ class Client:
                 await self._sleep(pause)
         if not host.breaker.allow():
             return _Step(Fault("upstream_unavailable", request.host), Decision(False))
-        async with host.semaphore:
+        slots = host.semaphore
+        if not slots.take():
+            await slots.acquire()
+        try:
             host.in_flight += 1
             host.peak_in_flight = max(host.peak_in_flight, host.in_flight)
             self.requests_sent += 1
             try:
                 outcome = await attempt(
-                    self.session, request, self.options, self.proxy_for(request.url)
+                    self.session,
+                    request,
+                    self.options,
+                    self.proxy_for(request.url),
+                    self._deadlines,
                 )
             finally:
                 host.in_flight -= 1
+        finally:
+            slots.release()
         now = (
             self._now()
             if isinstance(outcome, Reply) and outcome.status in (429, 503)

@@ -98,15 +98,29 @@ _SHORT_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,12})?")
 _MAX_UNIX = 10**MAX_MAGNITUDE
 
 
+# Short decimal strings already read (``"18.00"`` recurs in every key's answer), with their
+# value: a ``Decimal`` is immutable, so one can be shared. Emptied when full.
+_READ: dict[str, Decimal] = {}
+READ_CACHE_SIZE = 1024
+
+
 def parse_money(value: object) -> Decimal | None:
     """Money from a provider: ``None`` when absent (``null``); bounded ``Decimal`` otherwise.
 
     Raises:
         MoneyError: the value is present but not a finite number within the bounds.
     """
-    if type(value) is str and _SHORT_DECIMAL.fullmatch(value):  # fast path, same result
-        number = Decimal(value)
-        return number if number else Decimal(0)
+    if type(value) is str:
+        known = _READ.get(value)
+        if known is not None:
+            return known
+        if _SHORT_DECIMAL.fullmatch(value):  # fast path, same result
+            number = Decimal(value)
+            number = number if number else Decimal(0)
+            if len(_READ) >= READ_CACHE_SIZE:
+                _READ.clear()
+            _READ[value] = number
+            return number
     return _parse_money(value)
 
 

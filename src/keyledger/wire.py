@@ -7,6 +7,7 @@ Kept apart from the values in :mod:`keyledger.transport` so that reading and rou
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import errno
 import functools
@@ -146,6 +147,92 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[byte
         chunks.append(chunk)
 
 
+class _Expiry:
+    """One attempt's deadline in :class:`AttemptDeadlines`, used as ``async with``."""
+
+    __slots__ = ("cancelling", "deadlines", "expired", "task", "when")
+
+    def __init__(self, deadlines: AttemptDeadlines) -> None:
+        self.deadlines = deadlines
+        self.task: asyncio.Task[Any] | None = None  # while the attempt runs
+        self.when = 0.0
+        self.cancelling = 0
+        self.expired = False
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("an attempt's deadline must be used inside a task")
+        self.task = task
+        self.cancelling = task.cancelling()
+        self.deadlines.enter(self)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        task, self.task = self.task, None
+        # As asyncio.timeout's exit: the cancel that expiry sent is taken back, and the
+        # cancellation becomes TimeoutError unless the task was also cancelled by someone else.
+        if (
+            self.expired
+            and task is not None
+            and task.uncancel() <= self.cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+
+class AttemptDeadlines:
+    """The deadlines of one client's attempts, all of the same length, behind one timer.
+
+    Every attempt lasts at most ``seconds``, so attempts expire in the order they began: a
+    FIFO ordered by deadline, whose head alone has a timer, stands for one ``asyncio.timeout``
+    per attempt (a timer handle, a heap push and a cancelled handle each). :meth:`scope`
+    behaves as ``asyncio.timeout(seconds)``: at its deadline the task is cancelled, and that
+    leaves the scope as ``TimeoutError`` unless someone else cancelled the task too (Ctrl-C,
+    the run's deadline), whose cancellation then goes on.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._queue: collections.deque[_Expiry] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def scope(self) -> _Expiry:
+        """An ``async with`` bound of ``seconds`` from entry (``TimeoutError`` beyond it)."""
+        return _Expiry(self)
+
+    def enter(self, entry: _Expiry) -> None:
+        """Queue ``entry`` (its task set) with its deadline; arm the timer if none is."""
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        if loop is not self._loop:  # another loop: what was queued on the old one is moot
+            queue.clear()
+            self._loop, self._timer = loop, None
+        while queue and queue[0].task is None:  # attempts that ended, at the head
+            queue.popleft()
+        entry.when = loop.time() + self.seconds
+        queue.append(entry)
+        if self._timer is None:
+            self._timer = loop.call_at(entry.when, self._expire)
+
+    def _expire(self) -> None:
+        """Cancel every attempt whose deadline has come; arm the timer for the next one."""
+        self._timer = None
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        queue = self._queue
+        while queue and (queue[0].task is None or queue[0].when <= now):
+            entry = queue.popleft()
+            if entry.task is not None:
+                entry.expired = True
+                entry.task.cancel()
+        if queue:
+            self._timer = loop.call_at(queue[0].when, self._expire)
+
+
 class _StaleConnection(Exception):
     """A reused pooled connection turned out dead before any answer arrived."""
 
@@ -215,17 +302,24 @@ async def attempt(
     request: Request,
     options: HttpOptions,
     proxy: str | None = None,
+    deadlines: AttemptDeadlines | None = None,
 ) -> Outcome:
     """Send ``request`` once; every failure comes back as a :class:`Fault`.
 
-    One deadline covers the whole exchange (connect, TLS, headers, body). If a pooled
+    One deadline covers the whole exchange (connect, TLS, headers, body): ``deadlines``'s
+    shared timer when given (a client's), else an ``asyncio.timeout`` of its own. If a pooled
     connection turns out to have been closed by the server before it answered (a stale
     keep-alive socket), the request is re-sent on a fresh connection within the same
     attempt: that is the pool's failure, not the server's answer.
     """
     host = request.host
+    bound = (
+        deadlines.scope()
+        if deadlines is not None and deadlines.seconds == options.attempt_deadline
+        else asyncio.timeout(options.attempt_deadline)
+    )
     try:
-        async with asyncio.timeout(options.attempt_deadline):
+        async with bound:
             for _ in range(options.stale_retries):
                 try:
                     return await _exchange(session, request, options, host, proxy)

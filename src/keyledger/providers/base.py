@@ -15,6 +15,7 @@ from keyledger.classify import (
     Verdict,
     classify,
     error_info,
+    looks_like_html,
     parse_json,
 )
 from keyledger.models import (
@@ -94,8 +95,14 @@ class ResultBuilder:
             )
             self.signals.append(Signal(call, verdict))
             return verdict
-        info = error_info(outcome.status, outcome.body)
-        if 200 <= outcome.status < 300 and info.body_kind not in ("json", "empty"):
+        success = 200 <= outcome.status < 300
+        # A plain success needs no classifying: its answer is not picked apart.
+        info = (
+            None
+            if success and plain_success(outcome.body)
+            else error_info(outcome.status, outcome.body)
+        )
+        if info is not None and success and info.body_kind not in ("json", "empty"):
             # A page is an unexpected body (captive portal) unless it claims to be JSON.
             claims_json = "json" in outcome.headers.get("content-type", "").lower()
             page = info.body_kind == "html" and not claims_json
@@ -103,7 +110,7 @@ class ResultBuilder:
             self.evidence.append(self._evidence(exchange, outcome, info, verdict))
             self.signals.append(Signal(call, verdict))
             return verdict
-        if 200 <= outcome.status < 300 and not info.has_error_object:
+        if info is None or (success and not info.has_error_object):
             self.evidence.append(
                 Evidence(
                     self.endpoint(exchange),
@@ -298,6 +305,22 @@ def is_missing_path(exchange: Exchange) -> bool:
 def worst(verdicts: list[Verdict]) -> Verdict:
     """The most severe verdict by :data:`STATUS_ORDER`."""
     return min(verdicts, key=lambda v: STATUS_ORDER.index(v.status))
+
+
+def plain_success(body: bytes) -> bool:
+    """Whether a 2xx answer's ``body`` is one :func:`error_info` would call a plain success
+    (empty, or JSON that is not an object holding ``error``); ``False`` leaves the question to
+    :func:`error_info` itself (an HTML page, broken JSON, an ``error`` member of any kind)."""
+    stripped = body.strip()
+    if not stripped:
+        return True
+    if looks_like_html(stripped):
+        return False
+    try:
+        data = parse_json(stripped)
+    except DecodeError:
+        return False
+    return not (isinstance(data, dict) and "error" in data)
 
 
 def json_object(reply: Reply) -> dict[str, object] | None:
