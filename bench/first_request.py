@@ -4,6 +4,7 @@ Run from the repository root (keyledger importable)::
 
     python bench/first_request.py            # 5 runs, 1 session key, the ledger on
     python bench/first_request.py --runs 9 --no-record
+    python bench/first_request.py --bare       # a bare aiohttp client's, for comparison
 
 A loopback socket server notes when the first request bytes arrive; the time is measured from
 just before the process is spawned (``time.monotonic`` in this process), so it covers Python's
@@ -31,6 +32,21 @@ ANSWER = (
     b"Connection: close\r\n\r\n"
     b'{"error":{"message":"nope"}}'[:27]
 )
+
+
+# The floor: a bare aiohttp client's first request (Python, asyncio and aiohttp start-up only).
+BARE = """
+import asyncio, sys
+import aiohttp
+
+async def main() -> None:
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": "Bearer sess-FIRSTREQUEST0123456789abcdefXYZ"}
+        async with session.get(sys.argv[1], headers=headers) as response:
+            await response.read()
+
+asyncio.run(main())
+"""
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -65,9 +81,10 @@ def serve_once(server: socket.socket, arrived: list[float], cpu: list[float | No
                 conn.sendall(ANSWER)
 
 
-def one_run(record: bool) -> tuple[float, float | None]:
+def one_run(record: bool, bare: bool = False) -> tuple[float, float | None]:
     """Milliseconds from spawning the command to its first request bytes, and the CPU
-    milliseconds the command had used by then (steadier on a busy machine)."""
+    milliseconds the command had used by then (steadier on a busy machine). ``bare``: the
+    bare aiohttp client instead of keyledger."""
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     arrived: list[float] = []
@@ -86,6 +103,8 @@ def one_run(record: bool) -> tuple[float, float | None]:
         command += ["--no-progress", "-q", "--attempts", "1"]
         if not record:
             command.append("--no-record")
+        if bare:
+            command = [sys.executable, "-c", BARE, f"http://127.0.0.1:{port}/v1/credit_grants"]
         started = time.monotonic()
         proc = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -120,10 +139,15 @@ def main() -> None:
         help="do not write keyledger's .pyc files first (then, under PYTHONDONTWRITEBYTECODE, "
         "every run compiles every module it imports)",
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="time a bare aiohttp client's first request instead (the floor keyledger shares)",
+    )
     args = parser.parse_args()
     if not args.no_compile:
         compile_package()
-    runs = [one_run(not args.no_record) for _ in range(args.runs)]
+    runs = [one_run(not args.no_record, args.bare) for _ in range(args.runs)]
     times = [wall for wall, _ in runs]
     print(
         f"first request after {statistics.median(times):.0f} ms (median of {len(times)}), "
