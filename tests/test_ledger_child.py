@@ -326,3 +326,20 @@ def test_the_writer_process_serves_where_some_signals_do_not_exist(
     assert ignored == [signal.SIGINT, signal.SIGTERM]
     with Store.open(tmp_path / "l.db") as store:
         assert store.count_results() == 10
+
+
+def test_a_frozen_app_starts_no_writer_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a frozen build (sys.frozen), sys.executable is the app: no process is started and
+    the thread records the run."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with Store.open(tmp_path / "l.db") as store:
+        assert WriterProcess.start(store.path) is None
+        run = store.begin_run(30)
+        recorder = LedgerRecorder(store, run, max_rows=10, clock=lambda: 0.0, process=True)
+        assert recorder._process is None
+        for item in session_results(30):
+            recorder.add(item)
+        recorder.finish("complete")
+        assert (recorder.error, store.count_results()) == (None, 30)

@@ -103,8 +103,8 @@ class WriterProcess:
         """Start a writer process for the ledger at ``path``; ``None`` if it cannot start."""
         import subprocess
 
-        if not sys.executable:
-            return None
+        if not sys.executable or getattr(sys, "frozen", False):
+            return None  # a frozen app's executable is the app itself, not an interpreter
         root = str(Path(__file__).resolve().parents[2])  # the directory holding keyledger/
         try:
             proc = subprocess.Popen(
