@@ -302,3 +302,44 @@ def test_a_run_ledger_commits_through_a_writer_process(tmp_path: Path) -> None:
         assert ledger.recorder._process is not None
         ledger.abort()
         assert RunLedger.begin(store, 1, process=False).recorder._process is None
+
+
+def test_the_writer_process_serves_where_some_signals_do_not_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SIGHUP (Windows) the writer ignores the signals there are and still commits."""
+    results = session_results(10)
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(10)
+    ignored: list[int] = []
+    monkeypatch.delattr(signal, "SIGHUP")
+    monkeypatch.setattr(signal, "signal", lambda sig, _handler: ignored.append(sig))
+    read_in, write_in = os.pipe()
+    read_out, write_out = os.pipe()
+    write_frame(write_in, child_module.marshal.dumps(batch_rows(run, results)))
+    os.close(write_in)
+    with os.fdopen(read_in, "rb") as stdin, os.fdopen(write_out, "wb") as stdout:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        monkeypatch.setattr(sys, "stdout", stdout)
+        child_module.main(str(tmp_path / "l.db"))
+    os.close(read_out)
+    assert ignored == [signal.SIGINT, signal.SIGTERM]
+    with Store.open(tmp_path / "l.db") as store:
+        assert store.count_results() == 10
+
+
+def test_a_frozen_app_starts_no_writer_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a frozen build (sys.frozen), sys.executable is the app: no process is started and
+    the thread records the run."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with Store.open(tmp_path / "l.db") as store:
+        assert WriterProcess.start(store.path) is None
+        run = store.begin_run(30)
+        recorder = LedgerRecorder(store, run, max_rows=10, clock=lambda: 0.0, process=True)
+        assert recorder._process is None
+        for item in session_results(30):
+            recorder.add(item)
+        recorder.finish("complete")
+        assert (recorder.error, store.count_results()) == (None, 30)

@@ -172,3 +172,14 @@ def test_a_session_key_check_imports_only_the_openai_provider(tmp_path: Path) ->
     allowed = {"base", "spec", "registry", "manifest_data"}
     assert {m for m in loaded if not m.startswith("openai")} <= allowed
     assert "openai" in loaded
+
+
+def test_no_built_in_answers_kind_or_hosts_beyond_its_declarations(eager: Registry) -> None:
+    """A built-in's kind_of and served_hosts are the base Provider's (its declared shapes and
+    hosts), so the manifest's copies of those declarations answer as the provider would."""
+    from keyledger.providers.spec import Provider
+
+    for provider in eager:
+        cls = type(provider)
+        assert getattr(cls, "kind_of", None) is Provider.kind_of, provider.name
+        assert getattr(cls, "served_hosts", None) is Provider.served_hosts, provider.name

@@ -11,9 +11,9 @@ open), and commits each batch it is sent in one transaction.
   :data:`~keyledger.ledger.write.BatchRows` (plain values: a key travels as its fingerprint
   and masked form, never its secret); the answer is ``(added, None)`` or ``(0, error text)``
   for a :class:`~keyledger.errors.StoreError` (a full disk, say).
-- **Signals:** the process sits in its own process group and ignores SIGINT, SIGTERM and
-  SIGHUP: Ctrl-C at the terminal reaches only the parent, which then finishes normally
-  (drains, closes the pipe, closes the run).
+- **Signals:** the process sits in its own process group (POSIX) and ignores SIGINT, SIGTERM
+  and SIGHUP (those the platform has): Ctrl-C at the terminal reaches only the parent, which
+  then finishes normally (drains, closes the pipe, closes the run).
 - **End:** at end of input (the parent closed the pipe or died, even by SIGKILL) it commits
   every complete batch it has read, drops an incomplete one, and exits; a parent that is gone
   gets no answer, and nothing is left hanging.
@@ -103,8 +103,8 @@ class WriterProcess:
         """Start a writer process for the ledger at ``path``; ``None`` if it cannot start."""
         import subprocess
 
-        if not sys.executable:
-            return None
+        if not sys.executable or getattr(sys, "frozen", False):
+            return None  # a frozen app's executable is the app itself, not an interpreter
         root = str(Path(__file__).resolve().parents[2])  # the directory holding keyledger/
         try:
             proc = subprocess.Popen(
@@ -176,8 +176,9 @@ def serve(conn: sqlite3.Connection, path: str, fd_in: int, fd_out: int) -> None:
 
 def main(path: str) -> None:
     """The writer process: serve stdin/stdout for the ledger at ``path``."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+        if (sig := getattr(signal, name, None)) is not None:
+            signal.signal(sig, signal.SIG_IGN)
     uri = f"{Path(path).resolve().as_uri()}?mode=rw"  # the parent made the file: never create one
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
