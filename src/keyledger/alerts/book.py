@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,24 +20,11 @@ from keyledger.alerts.state import AlertState
 from keyledger.errors import StoreError
 from keyledger.ledger.rows import from_text, to_text
 from keyledger.ledger.store import Store
+from keyledger.ledger.write import transaction
 
 
-@contextlib.contextmanager
-def _transaction(store: Store) -> Iterator[sqlite3.Connection]:
-    conn = store.conn
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot write the ledger {store.path}: {exc}") from None
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"cannot write the ledger {store.path}: {exc}") from None
-        raise
+def _transaction(store: Store) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    return transaction(store.conn, store.path)
 
 
 def _read(store: Store, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
