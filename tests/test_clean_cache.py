@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +128,28 @@ def test_a_text_of_key_characters_is_cleaned_as_the_general_path_cleans_it(
     redactor = Redactor((key,))
     assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)
     assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)  # cached
+
+
+def test_a_cached_text_is_answered_without_asking_for_the_key_pattern(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A text cleaned before is served from the cache without recompiling or looking up the
+    key-shape pattern, and a prefix registered since still empties the cache."""
+    text = "d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000"
+    redactor = Redactor(("sess-Unrelated1234567890",))
+    first = clean_message(text, redactor, 64)
+
+    def refuse() -> re.Pattern[str]:
+        raise AssertionError("the cache hit asked for the key pattern")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(keyshapes, "key_pattern", refuse)
+        again = clean_message(text, redactor, 64)
+    assert again == first == _reference(text, redactor, 64)
+    saved = keyshapes.prefixes()
+    keyshapes.register_prefixes(["d8e2c0a2-"])
+    try:
+        assert clean_message(text, redactor, 64) == "[REDACTED]"
+    finally:
+        keyshapes._prefixes = saved
+        keyshapes._compiled.clear()

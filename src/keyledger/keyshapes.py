@@ -80,6 +80,9 @@ _FORMS: dict[str, tuple[str, int, str]] = {
     "word": (r"(?<![A-Za-z0-9_\-])", WORD_BODY, rf"(?i:bearer)\s+\S{{{WORD_BODY},}}"),
 }
 _compiled: dict[str, re.Pattern[str]] = {}
+# The compiled patterns by form name, for a hot caller that asks whether a pattern it holds is
+# still the current one without a call (``COMPILED.get("any") is held``); read it, never write.
+COMPILED = _compiled
 
 
 def _form(name: str) -> re.Pattern[str]:

@@ -375,9 +375,16 @@ def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int 
     """A remote message made safe to keep: redacted, neutralised, single-line, bounded."""
     text = text[: limit * 4]  # only ``limit`` characters are kept: do not work on the rest
     if isinstance(secrets, Redactor) and len(text) <= CLEAN_CACHE_TEXT:
-        cached = _cleaned(text, secrets, limit)
-        if cached is not None:
-            return cached
+        entry = _CLEAN_CACHE.get((text, limit))
+        if entry is not None and keyshapes.COMPILED.get("any") is _CLEAN_CACHE_PATTERN[0]:
+            # A text cleaned before, under the key-shape pattern in use now (what _cleaned()
+            # looks up first), answered here without its calls: most texts a check cleans.
+            if secrets.misses(entry[0], entry[1], entry[2]):
+                return entry[3]
+        else:
+            cached = _cleaned(text, secrets, limit)
+            if cached is not None:
+                return cached
     text = secrets(text) if isinstance(secrets, Redactor) else redact(text, secrets)
     return _finish(text, limit)
 
