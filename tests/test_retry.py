@@ -14,7 +14,15 @@ from keyledger.client import Client, make_session
 from keyledger.engine import Engine, RunOptions
 from keyledger.models import Key, Kind, Status
 from keyledger.providers import CheckOptions
-from keyledger.retry import Breaker, RetryBudget, decide, full_jitter, parse_retry_after
+from keyledger.retry import (
+    NO_RETRY,
+    Breaker,
+    Decision,
+    RetryBudget,
+    decide,
+    full_jitter,
+    parse_retry_after,
+)
 from keyledger.secret import Secret
 from keyledger.simulator import Simulator
 from keyledger.simulator.faults import fault_key
@@ -73,6 +81,24 @@ def test_h3_transient_outcomes_are_retried(outcome: Reply | Fault) -> None:
 def test_h3_determinate_outcomes_are_not_retried(outcome: Reply | Fault) -> None:
     """H3: 4xx, 501, redirects, TLS failures, spent quota and answers are never retried."""
     assert not decide(outcome, 1, OPTS, lambda: 0.5, NOW).retry
+
+
+@pytest.mark.parametrize("outcome", RETRIED + NOT_RETRIED, ids=repr)
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_a_plain_no_retry_is_the_one_shared_decision(outcome: Reply | Fault, number: int) -> None:
+    """Every decision that is a bare "do not retry" (no wait, no host failure, not local) is
+    the shared NO_RETRY value; every other decision keeps its own fields."""
+    decision = decide(outcome, number, OPTS, lambda: 0.5, NOW)
+    if decision == Decision(False):
+        assert decision is NO_RETRY
+    else:
+        assert decision is not NO_RETRY
+
+
+def test_a_success_gets_the_shared_no_retry_decision() -> None:
+    """A 2xx JSON answer (nearly every request) is decided without a new Decision."""
+    assert decide(Reply(200, {}, b'{"object": "list"}'), 1, OPTS, lambda: 0.5, NOW) is NO_RETRY
+    assert Decision(False) == NO_RETRY
 
 
 @pytest.mark.parametrize("outcome", RETRIED, ids=repr)

@@ -97,6 +97,11 @@ class Decision:
     local: bool = False  # this machine's shortage: neither the breaker nor the budget see it
 
 
+# The decision after almost every outcome (a success, a refusal): one shared value, not a new
+# one per request (a Decision is frozen, so sharing it is safe).
+NO_RETRY = Decision(False)
+
+
 def _reply_transient(reply: Reply, rules: Rules | None) -> tuple[bool, bool, bool]:
     """(transient, is_decode_error, host_failure) for an HTTP reply.
 
@@ -138,6 +143,8 @@ def decide(
         if (outcome.reason in _RETRY_FAULTS or outcome.reason == "dns") and attempt < limit:
             delay = full_jitter(attempt, options.backoff_base, options.backoff_cap, rand)
             return Decision(True, delay, host_failure=host_failure, local=local)
+        if not host_failure and not local:
+            return NO_RETRY
         return Decision(False, host_failure=host_failure, local=local)
     transient, decode_error, host_failure = _reply_transient(outcome, rules)
     limit = 2 if decode_error else options.max_attempts
@@ -147,6 +154,8 @@ def decide(
             wait = parse_retry_after(outcome.headers, now)
             if wait is not None and wait > options.retry_after_cap:
                 retry_at = now + timedelta(seconds=wait)
+        if retry_at is None and not host_failure:
+            return NO_RETRY
         return Decision(False, retry_at=retry_at, host_failure=host_failure)
     wait = parse_retry_after(outcome.headers, now) if outcome.status in (429, 503) else None
     if wait is not None:
