@@ -14,6 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keyledger import keyshapes
+from keyledger import secret as secret_module
 from keyledger.models import Key
 from keyledger.sanitize import (
     INVISIBLE,
@@ -221,3 +223,48 @@ def test_words_names_and_paths_are_not_key_like(text: str) -> None:
     """Labels, identifiers and paths made of words are neither refused nor redacted."""
     assert not looks_like_key(text)
     assert redact_user_text(text) == text
+
+
+_PREFIX_KEYS = st.builds(
+    lambda prefix, body: prefix + body,
+    st.sampled_from(["sess-", "sk-proj-", "sk-", "gsk_", "sk-ant-api03-", "", "xai-"]),
+    st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.", max_size=40),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PREFIX_KEYS, st.text(max_size=60))
+def test_a_redactor_made_from_a_secret_is_the_redactor_of_its_value(key: str, text: str) -> None:
+    """``Redactor.of(secret)`` holds and removes exactly what ``Redactor((value,))`` does."""
+    made = Redactor.of(Secret(key))
+    general = Redactor((key,))
+    assert (made._secrets, made._bodies) == (general._secrets, general._bodies)
+    for sample in (text, f"echo {key} {key[-9:]} {text}"):
+        assert made(sample) == general(sample)
+        assert made.finds(sample) == general.finds(sample)
+
+
+def test_a_secrets_prefix_is_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The public prefix found for the mask is kept: asking again runs no prefix match."""
+    secret = Secret("sess-AAAAbbbbCCCCdddd1234")
+
+    def refuse(value: str) -> str:
+        raise AssertionError("the prefix was matched again")
+
+    monkeypatch.setattr(secret_module, "public_prefix", refuse)
+    assert secret.prefix == "sess-"
+
+
+def test_a_secrets_prefix_follows_prefixes_registered_after_it() -> None:
+    """A longer prefix registered after the secret was made is its prefix from then on."""
+    secret = Secret("zzqy-longer-AAAAbbbbCCCCdddd1234")
+    assert secret.prefix == ""
+    saved = keyshapes.prefixes()
+    keyshapes.register_prefixes(["zzqy-longer-"])
+    try:
+        assert secret.prefix == "zzqy-longer-" == public_prefix(secret.reveal())
+        assert Redactor.of(secret)._bodies == ("AAAAbbbbCCCCdddd1234",)
+    finally:
+        keyshapes._prefixes = saved
+        keyshapes._compiled.clear()
+    assert secret.prefix == ""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from keyledger import keyshapes
-from keyledger.secret import public_prefix
+from keyledger.secret import Secret, public_prefix
 
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
 _LINE_SEPARATORS = frozenset((0x2028, 0x2029, 0x0085))
@@ -101,6 +101,16 @@ class Redactor:
         # Every 8-character window of the bodies, built when first needed: most texts a check
         # cleans are short and already known (see :func:`misses`), and need no set.
         self._windows: AbstractSet[str] | None = None
+
+    @classmethod
+    def of(cls, secret: Secret) -> Redactor:
+        """``Redactor((secret.reveal(),))``, made from the prefix the secret already knows."""
+        redactor = cls.__new__(cls)
+        value = secret.reveal()
+        redactor._secrets = (value,) if value else ()
+        redactor._bodies = (value[len(secret.prefix) :],) if value else ()
+        redactor._windows = None
+        return redactor
 
     @property
     def windows(self) -> AbstractSet[str]:

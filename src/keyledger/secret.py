@@ -38,7 +38,11 @@ def mask(value: str) -> str:
     At most 4 characters of the secret body (what follows the public prefix) are shown, and
     only when the key has at least 20 characters and its body at least 12.
     """
-    prefix = public_prefix(value)
+    return _mask(value, public_prefix(value))
+
+
+def _mask(value: str, prefix: str) -> str:
+    """:func:`mask` of ``value`` whose public prefix is ``prefix``."""
     if len(value) < SHORTEST_PARTLY_SHOWN or len(value) - len(prefix) < SHORTEST_BODY_SHOWN:
         return FULL_MASK
     return f"{prefix}{ELLIPSIS}{value[-4:]}"
@@ -64,13 +68,21 @@ def is_mask(text: str) -> bool:
 class Secret:
     """A key value whose every printable form is masked."""
 
-    __slots__ = ("_masked", "_value")
+    __slots__ = ("_masked", "_pattern", "_prefix", "_value")
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError("Secret wraps a str")
         self._value = value
-        self._masked = mask(value)
+        # The public prefix is found once (the mask needs it) and kept with the prefix pattern
+        # it was found with: it stays the answer while that pattern is the current one (a
+        # provider registering more prefixes replaces it). No pattern kept when it changed
+        # while the prefix was being found.
+        pattern = keyshapes.COMPILED.get("prefix")
+        self._prefix = public_prefix(value)
+        now = keyshapes.COMPILED.get("prefix")
+        self._pattern = now if now is pattern else None
+        self._masked = _mask(value, self._prefix)
 
     def reveal(self) -> str:
         """The raw value; call it only where a header is built."""
@@ -84,6 +96,9 @@ class Secret:
     @property
     def prefix(self) -> str:
         """The known public prefix of the key, if any."""
+        pattern = self._pattern
+        if pattern is not None and keyshapes.COMPILED.get("prefix") is pattern:
+            return self._prefix
         return public_prefix(self._value)
 
     def __len__(self) -> int:

@@ -61,7 +61,7 @@ class ResultBuilder:
         self.key = key
         self.options = options
         self.rules = rules  # the provider's classification table
-        self.redactor = Redactor((key.secret.reveal(),))
+        self.redactor = Redactor.of(key.secret)
         self.started = time.monotonic()
         self.evidence: list[Evidence] = []
         self.signals: list[Signal] = []
