@@ -46,6 +46,23 @@ Clean = Callable[[str, int], str]
 UNREACHABLE_FAULTS = frozenset({"connect", "dns", "timeout", "reset", "protocol", "tls", "network"})
 
 
+# The evidence of a plain success is the same value for every key that asked the same
+# endpoint: one shared (frozen) value per cleaned endpoint, status and attempts.
+_OK_EVIDENCE: dict[tuple[str, int, int], Evidence] = {}
+OK_EVIDENCE_SIZE = 1024  # emptied when full
+
+
+def ok_evidence(endpoint: str, status: int, attempts: int) -> Evidence:
+    """``Evidence(endpoint, status, attempts=attempts, outcome="ok")``, shared."""
+    found = _OK_EVIDENCE.get((endpoint, status, attempts))
+    if found is None:
+        if len(_OK_EVIDENCE) >= OK_EVIDENCE_SIZE:
+            _OK_EVIDENCE.clear()
+        found = Evidence(endpoint, status, attempts=attempts, outcome="ok")
+        _OK_EVIDENCE[(endpoint, status, attempts)] = found
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """One call's verdict, named after the call."""
@@ -112,12 +129,7 @@ class ResultBuilder:
             return verdict
         if info is None or (success and not info.has_error_object):
             self.evidence.append(
-                Evidence(
-                    self.endpoint(exchange),
-                    outcome.status,
-                    attempts=exchange.attempts,
-                    outcome="ok",
-                )
+                ok_evidence(self.endpoint(exchange), outcome.status, exchange.attempts)
             )
             return None
         _, verdict = classify(info, self.rules)

@@ -98,5 +98,20 @@ def organization(
         return current
     org = clean(org.strip(), 96)
     if current is None:
-        return Account(organization=org)
+        return _organization_only(org)
     return Account(organization=org, name=current.name, plan=current.plan)
+
+
+# An account known only by its organization is the same value for every key of it: shared.
+_ACCOUNTS: dict[str, Account] = {}
+ACCOUNTS_SIZE = 1024  # emptied when full
+
+
+def _organization_only(org: str) -> Account:
+    """``Account(organization=org)``, one shared value per (cleaned) organization."""
+    found = _ACCOUNTS.get(org)
+    if found is None:
+        if len(_ACCOUNTS) >= ACCOUNTS_SIZE:
+            _ACCOUNTS.clear()
+        found = _ACCOUNTS[org] = Account(organization=org)
+    return found
