@@ -64,6 +64,8 @@ def test_shared_values_equal_new_ones_through_a_full_cache(
     with pytest.MonkeyPatch.context() as patched:
         patched.setattr(base, "OK_EVIDENCE_SIZE", 2)
         patched.setattr(openai_common, "ACCOUNTS_SIZE", 2)
+        patched.setattr(base, "_OK_EVIDENCE", {})
+        patched.setattr(openai_common, "_ACCOUNTS", {})
         for endpoint, status, attempts in asked:
             made = ok_evidence(endpoint, status, attempts)
             assert made == Evidence(endpoint, status, attempts=attempts, outcome="ok")
@@ -72,3 +74,4 @@ def test_shared_values_equal_new_ones_through_a_full_cache(
                 organization=org
             )
         assert len(base._OK_EVIDENCE) <= 2
+        assert len(openai_common._ACCOUNTS) <= 2
