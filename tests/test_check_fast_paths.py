@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
+from types import FrameType
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 from keyledger.models import Grant
 from keyledger.money import WIDE
 from keyledger.providers.openai_session import parse_grants
+from keyledger.providers.spec import CheckOptions
 from keyledger.sanitize import Redactor
 from keyledger.secret import public_prefix
 
@@ -68,3 +71,23 @@ def test_redactor_keeps_non_empty_secrets_and_their_bodies(secrets: list[str]) -
     kept = tuple(s for s in secrets if s)
     assert redactor._secrets == kept
     assert redactor._bodies == tuple(s[len(public_prefix(s)) :] for s in kept)
+
+
+def test_the_default_clock_runs_no_python_frame() -> None:
+    """A check's default clock is ``datetime.now(UTC)`` itself: an aware UTC time, got
+    without a Python function of keyledger's in between."""
+    now = CheckOptions().now
+    calls: list[str] = []
+
+    def watch(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+
+    before = datetime.now(UTC)
+    sys.setprofile(watch)
+    try:
+        read = now()
+    finally:
+        sys.setprofile(None)
+    assert calls == []
+    assert read.tzinfo is UTC and before <= read <= datetime.now(UTC)
