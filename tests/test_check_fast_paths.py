@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from types import FrameType
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -91,3 +92,28 @@ def test_the_default_clock_runs_no_python_frame() -> None:
         sys.setprofile(None)
     assert calls == []
     assert read.tzinfo is UTC and before <= read <= datetime.now(UTC)
+
+
+def test_available_is_summed_without_asking_each_grant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse_grants sums what is left on unexpired grants as it reads them: no grant's
+    ``remaining`` is asked again (the sum is pinned to it by the test above)."""
+
+    def refuse(grant: Grant) -> Decimal:
+        raise AssertionError("remaining asked again")
+
+    data: dict[str, object] = {
+        "total_granted": "9.00",
+        "grants": {
+            "data": [
+                {"grant_amount": "5.00", "used_amount": "1.25", "expires_at": 4_000_000_000},
+                {"grant_amount": "4.00", "used_amount": "6.00", "expires_at": 4_000_000_000},
+                {"grant_amount": "3.00", "expires_at": 1},
+            ]
+        },
+    }
+    with monkeypatch.context() as patched:
+        patched.setattr(Grant, "remaining", property(refuse))
+        balance = parse_grants(data, _NOW)
+    assert balance is not None
+    assert repr(balance.available) == repr(Decimal("3.75"))
+    assert [g.expired for g in balance.grants] == [False, False, True]

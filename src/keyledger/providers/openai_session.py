@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the HTTP client (aiohttp) is loaded only when a check runs
     from keyledger.client import Client
 
 CREDIT_GRANTS = "/dashboard/billing/credit_grants"
+_ZERO = Decimal(0)
 # The seed's path first; some gateways serve only the /v1-prefixed twin.
 CREDIT_GRANTS_PATHS = (CREDIT_GRANTS, "/v1" + CREDIT_GRANTS)
 
@@ -42,31 +43,36 @@ def parse_grants(
     if reported is None and granted is None:
         return None
     grants: list[Grant] = []
+    remaining: list[Decimal] = []  # each unexpired grant's Grant.remaining, as it is built
     container = data.get("grants")
     items = container.get("data") if isinstance(container, dict) else None
-    for item in items if isinstance(items, list) else []:
+    for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             continue
         amount = money_field(item, "grant_amount")
         if amount is None:
             continue
+        used = money_field(item, "used_amount") or _ZERO
         expires = from_unix(item.get("expires_at"))
+        expired = expires is not None and expires <= now
         grant_id = item.get("id")
         grants.append(
             Grant(
                 amount=amount,
-                used=money_field(item, "used_amount") or Decimal(0),
+                used=used,
                 effective_at=from_unix(item.get("effective_at")),
                 expires_at=expires,
-                expired=expires is not None and expires <= now,
+                expired=expired,
                 grant_id=clean(grant_id, 64) if isinstance(grant_id, str) else None,
             )
         )
+        if not expired:
+            left = amount - used  # what Grant.remaining computes, here without its call
+            remaining.append(left if left > _ZERO else _ZERO)
     if grants:
         # Exact however many grants there are: every addition in the WIDE context (as a
         # ``localcontext(WIDE)`` sum does, without switching the thread's context).
-        left = reduce(WIDE.add, [g.remaining for g in grants if not g.expired], Decimal(0))
-        available: Decimal | None = left
+        available: Decimal | None = reduce(WIDE.add, remaining, _ZERO)
     else:
         available = reported
     return Balance(
