@@ -103,6 +103,8 @@ def test_available_is_summed_without_asking_each_grant(monkeypatch: pytest.Monke
 
     data: dict[str, object] = {
         "total_granted": "9.00",
+        "total_used": "7.25",
+        "total_available": "1.75",
         "grants": {
             "data": [
                 {"grant_amount": "5.00", "used_amount": "1.25", "expires_at": 4_000_000_000},
@@ -116,4 +118,9 @@ def test_available_is_summed_without_asking_each_grant(monkeypatch: pytest.Monke
         balance = parse_grants(data, _NOW)
     assert balance is not None
     assert repr(balance.available) == repr(Decimal("3.75"))
+    assert (balance.granted, balance.used, balance.reported_available) == (
+        Decimal("9.00"),
+        Decimal("7.25"),
+        Decimal("1.75"),
+    )
     assert [g.expired for g in balance.grants] == [False, False, True]

@@ -52,14 +52,14 @@ def parse_grants(
         amount = money_field(item, "grant_amount")
         if amount is None:
             continue
-        used = money_field(item, "used_amount") or _ZERO
+        spent = money_field(item, "used_amount") or _ZERO
         expires = from_unix(item.get("expires_at"))
         expired = expires is not None and expires <= now
         grant_id = item.get("id")
         grants.append(
             Grant(
                 amount=amount,
-                used=used,
+                used=spent,
                 effective_at=from_unix(item.get("effective_at")),
                 expires_at=expires,
                 expired=expired,
@@ -67,7 +67,7 @@ def parse_grants(
             )
         )
         if not expired:
-            left = amount - used  # what Grant.remaining computes, here without its call
+            left = amount - spent  # what Grant.remaining computes, here without its call
             remaining.append(left if left > _ZERO else _ZERO)
     if grants:
         # Exact however many grants there are: every addition in the WIDE context (as a
