@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gc
 import hashlib
 import hmac
@@ -22,8 +23,12 @@ from keyledger.secret import Fingerprinter, public_prefix
 from keyledger.sources import (
     MAX_LINE_BYTES,
     QUOTE_CHARS,
+    Directives,
     Entry,
     InputIssue,
+    _csv_records,
+    _CsvLines,
+    _LineProblem,
     _read_csv,
     bad_key_char,
 )
@@ -389,3 +394,69 @@ def test_fingerprints_from_the_keyed_copy_are_the_hmac(secret: bytes, values: li
             continue
         expected = hmac.new(secret, data, hashlib.sha256).hexdigest()[:16]
         assert fingerprint(value) == expected
+
+
+def _reader_only_records(
+    lines: list[tuple[str, str | InputIssue]], directives: Directives
+) -> list[object]:
+    """Every record read by :func:`csv.reader` (the general path the quote-free split skips)."""
+    feed = _CsvLines(lines, directives)
+    reader = csv.reader(feed, strict=True)
+    out: list[object] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            if not feed.record:
+                return out
+            out.append(InputIssue(feed.start, "malformed CSV row (check the quotes)"))
+            feed.failed()
+            continue
+        except _LineProblem as problem:
+            if feed.record and feed.start != problem.issue.where:
+                out.append(InputIssue(feed.start, "malformed CSV row (check the quotes)"))
+            out.append(problem.issue)
+            feed.failed()
+            continue
+        except csv.Error:
+            out.append(InputIssue(feed.start, "malformed CSV row (check the quotes)"))
+            feed.failed()
+            continue
+        out.append((feed.start, feed.single, row))
+        feed.done()
+
+
+CSV_PIECE = st.sampled_from(
+    ["a", "sk-x1", ",", '"', '""', " ", "\t", "#", "é", "\u00a0", "\u2028", "=", "x" * 40]
+)
+CSV_LINE = st.one_of(
+    st.lists(CSV_PIECE, max_size=8).map("".join),
+    st.sampled_from(
+        [
+            "# keyledger: provider=openai",
+            "# keyledger: provider=",
+            "  # note",
+            "",
+            "a" * (MAX_LINE_BYTES - 1),
+            "a" * MAX_LINE_BYTES,
+            "\u00e9" * (MAX_LINE_BYTES // 2),
+        ]
+    ),
+    st.just(None),  # an unreadable line
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(CSV_LINE, max_size=10))
+def test_quote_free_lines_split_as_the_csv_reader_reads_them(lines: list[str | None]) -> None:
+    """Records, issues and directive issues are the same with the quote-free split as when
+    :func:`csv.reader` reads every line (quotes spanning lines, blanks, comments, caps)."""
+    numbered: list[tuple[str, str | InputIssue]] = [
+        (f"f.csv:{n}", InputIssue(f"f.csv:{n}", "bad line") if line is None else line)
+        for n, line in enumerate(lines, start=1)
+    ]
+    fast, slow = Directives(), Directives()
+    got = list(_csv_records(numbered, fast))
+    assert got == _reader_only_records(numbered, slow)
+    assert fast.issues == slow.issues
+    assert (fast.provider, fast.base_url) == (slow.provider, slow.base_url)

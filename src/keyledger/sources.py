@@ -751,32 +751,60 @@ def _csv_records(
     lines: Iterable[tuple[str, str | InputIssue]], directives: Directives
 ) -> Iterator[tuple[str, str | None, list[str]] | InputIssue]:
     """``(file:line of the record start, its line if the record is one line, cells)`` per
-    record, or an issue; ``directives`` sees the comment lines between records."""
+    record, or an issue; ``directives`` sees the comment lines between records.
+
+    A line that starts a record and holds no double quote is one whole record whose cells
+    are its comma-separated parts (what :func:`csv.reader` makes of it): it is split at once.
+    Only a line with a quote, or one that may be over the record cap, goes through the reader.
+    """
     feed = _CsvLines(lines, directives)
     reader = csv.reader(feed, strict=True)
+    take = feed._next_line
+    again = feed.again
+    fast_limit = MAX_LINE_BYTES - 1  # record size is the line's bytes plus one
     while True:
         try:
-            row = next(reader)
+            where, line = take()
         except StopIteration:
-            if not feed.record:
-                return
+            return
+        if isinstance(line, InputIssue):
+            yield line
+            continue
+        if '"' not in line and len(line) <= fast_limit and line.isascii():
+            if not line.strip() or line.lstrip().startswith("#"):
+                directives.feed(where, line)
+                continue
+            yield where, line, line.split(",")
+            continue
+        again.appendleft((where, line))  # the reader takes it (and any lines after it)
+        yield from _reader_record(feed, reader)
+
+
+def _reader_record(
+    feed: _CsvLines, reader: Iterator[list[str]]
+) -> Iterator[tuple[str, str | None, list[str]] | InputIssue]:
+    """One record (or the issues it makes) read by :func:`csv.reader` from ``feed``."""
+    try:
+        row = next(reader)
+    except StopIteration:
+        if feed.record:
             # end of input inside a quoted cell (strict mode may not say so): malformed
             yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
             feed.failed()
-            continue
-        except _LineProblem as problem:
-            if feed.record and feed.start != problem.issue.where:
-                yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
-            yield problem.issue
-            feed.failed()
-            continue
-        except csv.Error:
+        return
+    except _LineProblem as problem:
+        if feed.record and feed.start != problem.issue.where:
             yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
-            feed.failed()
-            continue
-        where, single = feed.start, feed.single
-        feed.done()
-        yield where, single, row
+        yield problem.issue
+        feed.failed()
+        return
+    except csv.Error:
+        yield InputIssue(feed.start, "malformed CSV row (check the quotes)")
+        feed.failed()
+        return
+    where, single = feed.start, feed.single
+    feed.done()
+    yield where, single, row
 
 
 def _cell(cells: list[str], at: Mapping[str, tuple[int, ...]], name: str) -> str | None:
@@ -789,21 +817,29 @@ def _cell(cells: list[str], at: Mapping[str, tuple[int, ...]], name: str) -> str
     return None
 
 
+_CELL_BLANKS = " \t\u00a0"  # stripped from both ends of every CSV cell
+_CSV_FIELDS = ("key", "label", "provider", "base_url")
+
+
 def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Iterator[Item]:
     header: list[str] | None = None
     # Where each column is read from, found once from the header: for a repeated name, its
     # places last first (a dict of the row keeps the last of them that the row reaches).
     at: dict[str, tuple[int, ...]] = {}
+    # A row as wide as the header reaches every place: each column is then read from its
+    # last place (-1: no such column), without making the stripped row.
+    width = 0
+    key_at = label_at = provider_at = base_url_at = -1
     directives = Directives()
     for parsed in _csv_records(lines, directives):
-        yield from directives.drain()
+        if directives.issues:
+            yield from directives.drain()
         if isinstance(parsed, InputIssue):
             yield parsed
             continue
         where, line, row = parsed
-        cells = [c.strip(" \t\u00a0") for c in row]
         if header is None:
-            header = [c.lower() for c in cells]
+            header = [c.strip(_CELL_BLANKS).lower() for c in row]
             if "key" not in header:
                 raise KeyFileError(
                     where, "CSV header must name a 'key' column (label,key,provider,base_url)"
@@ -812,15 +848,29 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
                 title: tuple(i for i in reversed(range(len(header))) if header[i] == title)
                 for title in header
             }
+            width = len(header)
+            key_at, label_at, provider_at, base_url_at = (
+                at[title][0] if title in at else -1 for title in _CSV_FIELDS
+            )
             unknown = sorted(set(header) - {"label", "key", "provider", "base_url"})
             if unknown:
                 names = _safe_names(unknown)
                 yield InputIssue(where, f"unknown CSV columns ignored: {names}", False)
             continue
-        if len(cells) > len(header):
-            yield InputIssue(where, f"{len(cells)} fields but the header has {len(header)}")
+        if len(row) == width:
+            value = row[key_at].strip(_CELL_BLANKS)
+            label = row[label_at].strip(_CELL_BLANKS) or None if label_at >= 0 else None
+            provider = row[provider_at].strip(_CELL_BLANKS) or None if provider_at >= 0 else None
+            base_url = row[base_url_at].strip(_CELL_BLANKS) or None if base_url_at >= 0 else None
+        elif len(row) > width:
+            yield InputIssue(where, f"{len(row)} fields but the header has {width}")
             continue
-        value = _cell(cells, at, "key") or ""
+        else:
+            cells = [c.strip(_CELL_BLANKS) for c in row]
+            value = _cell(cells, at, "key") or ""
+            label = _cell(cells, at, "label")
+            provider = _cell(cells, at, "provider")
+            base_url = _cell(cells, at, "base_url")
         if not value:
             yield InputIssue(where, "no key in this row")
             continue
@@ -838,9 +888,9 @@ def _read_csv(name: str, lines: Iterable[tuple[str, str | InputIssue]]) -> Itera
                 value=value,
                 where=where,
                 column=column,
-                label=_cell(cells, at, "label"),
-                provider=_cell(cells, at, "provider"),
-                base_url=_cell(cells, at, "base_url"),
+                label=label,
+                provider=provider,
+                base_url=base_url,
             )
         )
     yield from directives.drain()
