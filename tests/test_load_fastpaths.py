@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from keyledger import keys, keyshapes, sanitize
 from keyledger.cli.keys_input import frozen_heap
-from keyledger.keyset import _field_problem, build_keyset
+from keyledger.keyset import MAX_LABEL, KeySet, _field_problem, _label, build_keyset
 from keyledger.models import Kind
 from keyledger.providers.registry import Registry, default_registry
 from keyledger.providers.spec import KeyShape, Provider
 from keyledger.sanitize import INVISIBLE, Redactor, finds_secret, pieces
-from keyledger.secret import Fingerprinter, public_prefix
+from keyledger.secret import Fingerprinter, Secret, public_prefix
 from keyledger.sources import (
     MAX_LINE_BYTES,
     QUOTE_CHARS,
@@ -460,3 +460,51 @@ def test_quote_free_lines_split_as_the_csv_reader_reads_them(lines: list[str | N
     assert got == _reader_only_records(numbered, slow)
     assert fast.issues == slow.issues
     assert (fast.provider, fast.base_url) == (slow.provider, slow.base_url)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=140))
+def test_plain_labels_come_out_as_the_general_cleaning_makes_them(text: str) -> None:
+    """A label answered by the printable-ASCII shortcut is what neutralising, joining the
+    words and bounding it give (and so are the issues: none)."""
+    expected_set = KeySet()
+    label = " ".join(sanitize.neutralise(text).split())
+    expected = sanitize.clean_label(label, MAX_LABEL) if label else None
+    if label and len(label) > MAX_LABEL:
+        expected_set.add_issue(
+            InputIssue("f:1", f"label longer than {MAX_LABEL} characters: truncated", False)
+        )
+    got_set = KeySet()
+    assert _label(Entry(value="v", where="f:1", label=text), got_set) == expected
+    assert got_set.issues == expected_set.issues
+
+
+@settings(max_examples=300)
+@given(PREFIXED)
+def test_secret_given_its_prefix_is_the_secret_that_finds_it(value: str) -> None:
+    """A Secret handed the prefix and pattern it was found with masks and answers as one that
+    finds them itself; handed no pattern, it finds the prefix again when asked."""
+    prefix = keyshapes.public_prefix(value)
+    pattern = keyshapes.COMPILED.get("prefix")
+    plain = Secret(value)
+    for given_secret in (Secret(value, prefix, pattern), Secret(value, prefix, None)):
+        assert given_secret.masked == plain.masked
+        assert given_secret.prefix == plain.prefix
+        assert repr(given_secret) == repr(plain)
+
+
+def test_a_keyset_secret_follows_prefixes_registered_after_loading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded key's prefix is found again once more prefixes are known (the pattern it was
+    found with is no longer the current one)."""
+    keyset = build_keyset(
+        [Entry(value="zz-newshape-0123456789abcdefXYZ", where="f:1", provider="openai")],
+        Fingerprinter(b"s" * 32),
+    )
+    secret = keyset.keys[0].secret
+    assert secret.prefix == ""
+    monkeypatch.setattr(keyshapes, "_prefixes", ("zz-newshape-", *keyshapes.prefixes()))
+    monkeypatch.setattr(keyshapes, "_compiled", {})
+    monkeypatch.setattr(keyshapes, "COMPILED", keyshapes._compiled)
+    assert secret.prefix == "zz-newshape-"

@@ -18,6 +18,8 @@ from keyledger.keys import (
     is_provider_name,
     route,
 )
+from keyledger.keyshapes import COMPILED as _COMPILED
+from keyledger.keyshapes import public_prefix
 from keyledger.models import Key
 from keyledger.sanitize import (
     Pieces,
@@ -30,7 +32,7 @@ from keyledger.sanitize import (
     pieces,
     redact_user_text,
 )
-from keyledger.secret import Fingerprinter, Secret, public_prefix
+from keyledger.secret import Fingerprinter, Secret
 from keyledger.sources import Entry, InputIssue, Item, char_name, read_environment, read_source
 
 DEFAULT_MAX_KEYS = 100_000
@@ -40,6 +42,8 @@ MAX_CACHED_URLS = 1000  # distinct base URLs remembered while reading (memory st
 _TRAILING_PUNCT = ",;)"
 # A provider named in a key file: a short plain name (``openai``, ``anthropic``).
 _PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+# A label of printable ASCII without spaces, up to the cap, is its own cleaned form.
+_PLAIN_LABEL = re.compile(rf"[!-~]{{1,{MAX_LABEL}}}")
 # Every text field an entry may carry besides the key, as named in messages.
 _FIELDS = (
     ("account", "account name"),
@@ -162,6 +166,8 @@ def _label(entry: Entry, keyset: KeySet) -> str | None:
     """The cleaned label (its fields were already checked for secrets)."""
     if entry.label is None:
         return None
+    if _PLAIN_LABEL.fullmatch(entry.label) is not None:
+        return entry.label  # nothing to neutralise, split or cut (the answer below)
     label = " ".join(neutralise(entry.label).split())
     if not label:
         return None
@@ -225,7 +231,12 @@ def build_keyset(
             continue
         for note in item.notes:
             result.add_issue(InputIssue(item.where, note, error=False))
-        prefix = public_prefix(item.value)  # found once for every check below
+        # The public prefix is found once for every check below and for the Secret, with the
+        # prefix pattern it was found with (None when that changed meanwhile: asked again).
+        pattern = _COMPILED.get("prefix")
+        prefix = public_prefix(item.value)
+        if _COMPILED.get("prefix") is not pattern:
+            pattern = None
         problem = _validate(item, prefix) or _field_problem(
             item, url_shapes, item.value[len(prefix) :]
         )
@@ -275,7 +286,7 @@ def build_keyset(
             continue
         if len(by_fp) >= max_keys:
             raise KeyFileError(item.where, f"more than {max_keys} keys (raise --max-keys)")
-        secret = Secret(item.value)
+        secret = Secret(item.value, prefix, pattern)
         if label is None:
             label = secret.masked
         elif label in labels_seen:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, NoReturn
+import re
+from typing import Any, NoReturn, Protocol
 
 from keyledger import keyshapes
 
@@ -70,18 +71,26 @@ class Secret:
 
     __slots__ = ("_masked", "_pattern", "_prefix", "_value")
 
-    def __init__(self, value: str) -> None:
+    def __init__(
+        self, value: str, prefix: str | None = None, pattern: re.Pattern[str] | None = None
+    ) -> None:
+        """Wrap ``value``. ``prefix``: its public prefix when the caller already found it,
+        with ``pattern``, the prefix pattern (``keyshapes.COMPILED["prefix"]``) it was found
+        with (``None`` when unknown: :attr:`prefix` then finds it again)."""
         if not isinstance(value, str):
             raise TypeError("Secret wraps a str")
         self._value = value
-        # The public prefix is found once (the mask needs it) and kept with the prefix pattern
-        # it was found with: it stays the answer while that pattern is the current one (a
-        # provider registering more prefixes replaces it). No pattern kept when it changed
-        # while the prefix was being found.
-        pattern = keyshapes.COMPILED.get("prefix")
-        self._prefix = public_prefix(value)
-        now = keyshapes.COMPILED.get("prefix")
-        self._pattern = now if now is pattern else None
+        if prefix is not None:
+            self._prefix, self._pattern = prefix, pattern
+        else:
+            # The public prefix is found once (the mask needs it) and kept with the prefix
+            # pattern it was found with: it stays the answer while that pattern is the current
+            # one (a provider registering more prefixes replaces it). No pattern kept when it
+            # changed while the prefix was being found.
+            before = keyshapes.COMPILED.get("prefix")
+            self._prefix = public_prefix(value)
+            now = keyshapes.COMPILED.get("prefix")
+            self._pattern = now if now is before else None
         self._masked = _mask(value, self._prefix)
 
     def reveal(self) -> str:
@@ -138,6 +147,14 @@ class Secret:
         return self
 
 
+class _Keyed(Protocol):
+    """A keyed HMAC state: ``hmac.HMAC`` or the OpenSSL object inside it."""
+
+    def copy(self) -> _Keyed: ...
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
 class Fingerprinter:
     """Stable, non-reversible key identity: ``HMAC-SHA256(install_secret, key)``, 16 hex chars."""
 
@@ -148,8 +165,11 @@ class Fingerprinter:
             raise ValueError("the install secret must be at least 16 bytes")
         self._secret = install_secret
         # Keyed once: each key's digest starts from a copy of this state, so the secret is
-        # not hashed into the pads again for every key (HMAC's result is the same).
-        self._keyed = hmac.new(install_secret, digestmod=hashlib.sha256)
+        # not hashed into the pads again for every key (HMAC's result is the same). The
+        # OpenSSL state inside ``hmac.HMAC`` is copied directly when there is one (its
+        # ``copy`` is a C call; the wrapper's is a Python frame building a new wrapper).
+        keyed = hmac.new(install_secret, digestmod=hashlib.sha256)
+        self._keyed: _Keyed = getattr(keyed, "_hmac", None) or keyed
 
     def __repr__(self) -> str:
         return "Fingerprinter(<install secret>)"
