@@ -6,6 +6,7 @@ import csv
 import gc
 import hashlib
 import hmac
+import re
 import unicodedata
 
 import pytest
@@ -31,6 +32,7 @@ from keyledger.sources import (
     _LineProblem,
     _read_csv,
     bad_key_char,
+    split_lines,
 )
 
 KEYISH = st.text(
@@ -508,3 +510,48 @@ def test_a_keyset_secret_follows_prefixes_registered_after_loading(
     monkeypatch.setattr(keyshapes, "_compiled", {})
     monkeypatch.setattr(keyshapes, "COMPILED", keyshapes._compiled)
     assert secret.prefix == "zz-newshape-"
+
+
+def _regex_split_lines(chunks: list[bytes], limit: int) -> list[bytes | None]:
+    """Lines as a search for each line end, byte run by byte run, finds them."""
+    eol = re.compile(rb"\r\n|\r|\n")
+    out: list[bytes | None] = []
+    buf = bytearray()
+    too_long = pending_cr = False
+    for chunk in chunks:
+        start = 1 if pending_cr and chunk.startswith(b"\n") else 0
+        pending_cr = False
+        while (match := eol.search(chunk, start)) is not None:
+            if not too_long:
+                buf += chunk[start : match.start()]
+            out.append(None if too_long or len(buf) > limit else bytes(buf))
+            buf.clear()
+            too_long = False
+            start = match.end()
+            pending_cr = match.group() == b"\r" and start == len(chunk)
+        if not too_long:
+            buf += chunk[start:]
+            if len(buf) > limit:
+                too_long = True
+                buf.clear()
+    if too_long:
+        out.append(None)
+    elif buf:
+        out.append(bytes(buf))
+    return out
+
+
+@settings(max_examples=600)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([b"a", b"bc", b"\r", b"\n", b"\r\n", b"\x0b", b"\x85", b""])).map(
+            b"".join
+        ),
+        max_size=8,
+    ),
+    st.integers(min_value=0, max_value=6),
+)
+def test_split_lines_by_chunk_matches_the_line_end_search(chunks: list[bytes], limit: int) -> None:
+    """Lines and over-long lines come out as a search for each line end finds them, however
+    the bytes are cut into chunks (a CRLF split between chunks, empty chunks, long lines)."""
+    assert list(split_lines(chunks, limit)) == _regex_split_lines(chunks, limit)

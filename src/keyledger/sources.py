@@ -49,7 +49,6 @@ _ENV_LABEL_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET")
 # The ASCII characters :func:`bad_key_char` refuses: controls (Cc), whitespace, quotes.
 _BAD_ASCII = re.compile("[\x00-\x20\x7f\"'`]")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_EOL = re.compile(rb"\r\n|\r|\n")
 _WIDE_BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
     (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
@@ -428,40 +427,40 @@ def _transcode(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
 def split_lines(chunks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
     """Lines split on ``\\r\\n``, ``\\r`` or ``\\n``; ``None`` for a line over ``limit`` bytes.
 
-    Memory stays bounded by ``limit`` plus one chunk whatever the line lengths.
+    Memory stays bounded by ``limit`` plus one chunk whatever the line lengths. Each chunk's
+    ended lines are split in one :meth:`bytes.splitlines` (which ends lines at exactly those
+    three and nothing else); the unended rest is carried to the next chunk.
     """
-    buf = bytearray()
-    too_long = False
-    pending_cr = False
+    tail = b""  # the start of a line not ended yet (never over ``limit``)
+    too_long = False  # that line is already over ``limit``
+    pending_cr = False  # the last chunk ended with ``\r``: a ``\n`` next ends nothing more
     for chunk in chunks:
-        start = 0
         if pending_cr and chunk.startswith(b"\n"):
-            start = 1
+            chunk = chunk[1:]
         pending_cr = False
-        while True:
-            match = _EOL.search(chunk, start)
-            if match is None:
-                if not too_long:
-                    buf += chunk[start:]
-                    if len(buf) > limit:
-                        too_long = True
-                        buf.clear()
-                break
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:
             if not too_long:
-                buf += chunk[start : match.start()]
-            if too_long or len(buf) > limit:
-                yield None
-            else:
-                yield bytes(buf)
-            buf.clear()
-            too_long = False
-            start = match.end()
-            if match.group() == b"\r" and start == len(chunk):
-                pending_cr = True
+                tail += chunk
+                if len(tail) > limit:
+                    too_long, tail = True, b""
+            continue
+        lines: list[bytes | None] = list(chunk[: end + 1].splitlines())
+        if too_long:
+            lines[0] = None
+        elif tail:
+            lines[0] = tail + (lines[0] or b"")
+        for line in lines:
+            yield None if line is None or len(line) > limit else line
+        tail = chunk[end + 1 :]
+        too_long = len(tail) > limit
+        if too_long:
+            tail = b""
+        pending_cr = end == len(chunk) - 1 and chunk[end] == 13
     if too_long:
         yield None
-    elif buf:
-        yield bytes(buf)
+    elif tail:
+        yield tail
 
 
 def decoded_lines(name: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, str | InputIssue]]:
