@@ -257,3 +257,20 @@ def test_an_unknown_provider_still_gets_a_suggestion() -> None:
 
     with pytest.raises(ConfigError, match="did you mean 'openai'"):
         get_provider("opneai")
+
+
+def test_an_http_run_sends_its_first_request_without_reading_the_ca_store(
+    tmp_path: Path,
+) -> None:
+    """`check` of a key with an http:// base URL sends its first request with aiohttp's
+    verified context's CA store still unread (it is read at a first TLS handshake only)."""
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=_at_first_request(
+            "__import__('ssl').SSLContext.cert_store_stats("
+            "sys.modules['aiohttp.connector']._SSL_CONTEXT_VERIFIED)['x509_ca']"
+        ),
+        after="print('CAS AT FIRST REQUEST:' + str(seen))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "CAS AT FIRST REQUEST:[0]"]
