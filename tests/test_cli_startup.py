@@ -274,3 +274,15 @@ def test_an_http_run_sends_its_first_request_without_reading_the_ca_store(
         after="print('CAS AT FIRST REQUEST:' + str(seen))\n",
     )
     assert lines[-2:] == ["EXIT:4", "CAS AT FIRST REQUEST:[0]"]
+
+
+def test_check_sends_its_first_request_without_importlib_metadata(tmp_path: Path) -> None:
+    """With no provider plugin installed, `check` looks for one without importing
+    importlib.metadata (nor email): neither is loaded when its first request goes out."""
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=_at_first_request("'importlib.metadata' in sys.modules"),
+        after="print('LOADED AT FIRST REQUEST:' + str(seen))\n",
+    )
+    assert lines[-2:] == ["EXIT:4", "LOADED AT FIRST REQUEST:[False]"]

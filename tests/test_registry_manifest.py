@@ -169,7 +169,7 @@ def test_a_session_key_check_imports_only_the_openai_provider(tmp_path: Path) ->
     lines = done.stdout.strip().splitlines()
     assert lines[-3:-1] == ["EXIT:4", "CONFIG:False"], done.stderr
     loaded = set(lines[-1].removeprefix("PROVIDERS:").split(","))
-    allowed = {"base", "spec", "registry", "manifest_data"}
+    allowed = {"base", "spec", "registry", "manifest_data", "plugin_files"}
     assert {m for m in loaded if not m.startswith("openai")} <= allowed
     assert "openai" in loaded
 

@@ -453,8 +453,13 @@ def _plugin_entry_points() -> Iterable[importlib.metadata.EntryPoint]:
 
     ``entry_points(group=...)`` parses every installed distribution's ``entry_points.txt``;
     the group's name appearing in none of them (nearly always: no plugin installed) means no
-    entry point, and reading the files is several times cheaper than parsing them all.
+    entry point, and reading the files (:func:`~keyledger.providers.plugin_files.may_name_group`,
+    without even importing ``importlib.metadata``) is several times cheaper than parsing them.
     """
+    from keyledger.providers.plugin_files import may_name_group
+
+    if not may_name_group(ENTRY_POINT_GROUP):
+        return ()
     import importlib.metadata
 
     for dist in importlib.metadata.distributions():
