@@ -137,10 +137,10 @@ def test_check_without_alerts_never_loads_the_alerts_machinery(tmp_path: Path) -
     assert lines[-3:] == ["EXIT:4", "ENGINE:True", "ALERTS:"]
 
 
-@pytest.mark.parametrize("module", ["rich", "tenacity"])
+@pytest.mark.parametrize("module", ["rich", "tenacity", "tomllib"])
 def test_check_sends_its_first_request_before_loading(tmp_path: Path, module: str) -> None:
-    """`check -f json` has aiohttp loaded but neither rich (output) nor tenacity (retries only)
-    when its first request goes out."""
+    """`check -f json` has aiohttp loaded but neither rich (output), tenacity (retries only)
+    nor tomllib (TOML accounts files only) when its first request goes out."""
     lines = _run_check(
         tmp_path,
         [str(_session_key_file(tmp_path)), *JSON_RUN],

@@ -18,7 +18,6 @@ import errno
 import os
 import re
 import stat
-import tomllib
 import unicodedata
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -920,6 +919,8 @@ def _load_toml(
         if size > MAX_TOML_BYTES:
             raise KeyFileError(name, f"TOML accounts file larger than {MAX_TOML_BYTES} bytes")
         parts.append(line)
+    import tomllib  # only for a TOML accounts file: a text or CSV file never loads it
+
     try:
         return tomllib.loads("\n".join(parts)), parts
     except tomllib.TOMLDecodeError as exc:
