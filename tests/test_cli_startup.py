@@ -153,6 +153,7 @@ def test_check_sends_its_first_request_before_loading(tmp_path: Path, module: st
 
 
 READ_BACK = (
+    "keyledger.ledger.rows",  # the rows read back; writing needs only keyledger.ledger.codecs
     "keyledger.cli.ledger_cmds",
     "keyledger.ledger.analysis",
     "keyledger.ledger.insights",
@@ -166,7 +167,8 @@ def test_check_records_its_first_request_without_the_ledger_read_back_side(
     tmp_path: Path,
 ) -> None:
     """`check -f json` (ledger on) sends its first request with the ledger opened and the
-    run begun, but the ledger commands, analysis, insights, pool, export and plot unloaded."""
+    run begun, but the rows read back, the ledger commands, analysis, insights, pool, export
+    and plot unloaded."""
     lines = _run_check(
         tmp_path,
         [str(_session_key_file(tmp_path)), *JSON_RUN],

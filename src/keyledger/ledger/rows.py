@@ -1,4 +1,5 @@
-"""What the ledger gives back: frozen rows read from SQLite, plus the text codecs for them.
+"""What the ledger gives back: frozen rows read from SQLite (the text codecs for them live in
+:mod:`keyledger.ledger.codecs` and are importable from here too).
 
 Rows never hold a key: a key is its ``fingerprint`` (an HMAC with the install secret) and
 its ``masked`` form. Money is ``Decimal`` (stored as exact text), missing money is ``None``.
@@ -14,51 +15,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-import orjson
-
+from keyledger.ledger.codecs import from_text as from_text
+from keyledger.ledger.codecs import money_text as money_text
+from keyledger.ledger.codecs import money_value as money_value
+from keyledger.ledger.codecs import to_text as to_text
 from keyledger.models import BalancePart
-from keyledger.money import stored_money
-
-
-def to_text(value: datetime | None) -> str | None:
-    """A UTC timestamp as fixed-width ISO 8601 text (so text order is time order)."""
-    if value is None:
-        return None
-    if value.tzinfo is UTC and value.year >= 1000 and type(value) is datetime:
-        # orjson's C formatter writes the same text (less zero microseconds) at a fraction
-        # of strftime's cost; strftime writes a year before 1000 without its leading zeros
-        text = orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
-        return text[1:-2] + ("Z" if value.microsecond else ".000000Z")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_text(value: str | None) -> datetime | None:
-    """The inverse of :func:`to_text` (also accepts any ISO 8601 text); aware, in UTC."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def money_text(value: Decimal | None) -> str | None:
-    """A ``Decimal`` as exact, exponent-free text; ``None`` stays ``None`` (never ``"0"``)."""
-    if value is None:
-        return None
-    text = str(value)  # the same as format(value, "f") unless it has an exponent
-    return text if "E" not in text else format(value, "f")
-
-
-def money_value(value: str | None) -> Decimal | None:
-    """The inverse of :func:`money_text`; unreadable text is ``None``."""
-    if not isinstance(value, str):
-        return None
-    return stored_money(value)  # bounded: a hand-damaged or absurd cell reads as unknown
 
 
 @dataclass(frozen=True, slots=True)

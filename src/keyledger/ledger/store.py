@@ -25,25 +25,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from keyledger import __version__
 from keyledger.errors import StoreError
 from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
+from keyledger.ledger.codecs import money_text, to_text
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
-from keyledger.ledger.rows import (
-    DbRow,
-    EvidenceRow,
-    GrantRow,
-    ResultRow,
-    RunRow,
-    evidence_from_db,
-    grant_from_db,
-    money_text,
-    result_from_db,
-    run_from_db,
-    to_text,
-)
 from keyledger.ledger.write import (
     BUSY_TIMEOUT_MS,
     BatchRows,
@@ -53,6 +41,9 @@ from keyledger.ledger.write import (
 )
 from keyledger.models import BalancePart, CheckResult
 from keyledger.render.serialize import balances_of, shown_url
+
+if TYPE_CHECKING:  # the rows read back are loaded by the reading methods: a run only writes
+    from keyledger.ledger.rows import DbRow, EvidenceRow, GrantRow, ResultRow, RunRow
 
 DB_NAME: Final = "ledger.db"
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
@@ -548,6 +539,8 @@ class Store:
 
     def _runs(self, rows: Iterable[DbRow]) -> list[RunRow]:
         """Rows as runs; damaged ones are skipped and counted in :attr:`damaged`."""
+        from keyledger.ledger.rows import run_from_db
+
         out: list[RunRow] = []
         for row in rows:
             run = run_from_db(row)
@@ -559,6 +552,8 @@ class Store:
 
     def _results(self, rows: Iterable[DbRow]) -> Iterator[ResultRow]:
         """Rows as results; damaged ones are skipped and counted in :attr:`damaged`."""
+        from keyledger.ledger.rows import result_from_db
+
         for row in rows:
             result = result_from_db(row)
             if result is None:
@@ -638,6 +633,8 @@ class Store:
             "ORDER BY result_id, id",
             (json.dumps(sorted(result_ids)),),
         )
+        from keyledger.ledger.rows import grant_from_db
+
         out: dict[int, list[GrantRow]] = {}
         for row in rows:
             grant = grant_from_db(row)
@@ -655,6 +652,8 @@ class Store:
             "ORDER BY result_id, position",
             (json.dumps(sorted(result_ids)),),
         )
+        from keyledger.ledger.rows import evidence_from_db
+
         out: dict[int, list[EvidenceRow]] = {}
         for row in rows:
             item = evidence_from_db(row)
