@@ -288,3 +288,30 @@ def test_check_sends_its_first_request_without_importlib_metadata(tmp_path: Path
         after="print('LOADED AT FIRST REQUEST:' + str(seen))\n",
     )
     assert lines[-2:] == ["EXIT:4", "LOADED AT FIRST REQUEST:[False]"]
+
+
+def test_check_imports_its_modules_with_the_cyclic_gc_off(tmp_path: Path) -> None:
+    """`check` imports its command module, the ledger side and the engine with automatic
+    garbage collection off (nothing to collect there), and turns it on again for the run."""
+    watch = (
+        "import gc\n"
+        "class Watch:\n"
+        "    seen = {}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('keyledger.cli.check', 'keyledger.cli.check_ledger',\n"
+        "                    'keyledger.engine'):\n"
+        "            self.seen.setdefault(name, gc.isenabled())\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Watch())\n"
+    )
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=watch + _at_first_request("gc.isenabled()"),
+        after="print('GC ON IMPORT:' + repr(sorted(Watch.seen.items())) + repr(seen))\n",
+    )
+    expected = (
+        "GC ON IMPORT:[('keyledger.cli.check', False), ('keyledger.cli.check_ledger', False), "
+        "('keyledger.engine', False)][True]"
+    )
+    assert lines[-2:] == ["EXIT:4", expected]

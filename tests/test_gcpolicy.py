@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from keyledger.cli.execute import CheckJob, execute
-from keyledger.cli.gcpolicy import RUN_THRESHOLD, fewer_collections
+from keyledger.cli.gcpolicy import RUN_THRESHOLD, fewer_collections, no_collections
 from keyledger.engine import RunOptions
 from keyledger.models import CheckResult, Key
 from keyledger.providers import CheckOptions
@@ -81,3 +81,16 @@ def test_cli_run_checks_with_fewer_collections(tmp_path: Path) -> None:
     )
     execute(job)
     assert seen.thresholds == [RUN_THRESHOLD, -700]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_no_collections_turns_collection_off_and_puts_it_back(enabled: bool) -> None:
+    """Inside no_collections automatic collection is off; after, it is as it was before."""
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with no_collections():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -19,6 +19,7 @@ import click
 from click.utils import make_default_short_help
 
 from keyledger import __version__
+from keyledger.cli.gcpolicy import no_collections
 from keyledger.cli.signals import Terminated, exit_code, install
 from keyledger.exitcodes import ExitCode
 
@@ -93,9 +94,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def load_command(name: str) -> click.Command:
-    """Import the module of command ``name`` and return its command."""
+    """Import the module of command ``name`` (no cyclic GC meanwhile: see
+    :func:`keyledger.cli.gcpolicy.no_collections`) and return its command."""
     module, attribute, _ = COMMANDS[name]
-    command = getattr(importlib.import_module(module), attribute)
+    with no_collections():
+        command = getattr(importlib.import_module(module), attribute)
     assert isinstance(command, click.Command)
     return command
 

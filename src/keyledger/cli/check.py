@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from keyledger.baseurl import normalise_base_url
+from keyledger.cli.gcpolicy import no_collections
 from keyledger.cli.keys_input import UsageExit, WriteExit, frozen_heap, identity, load_keys
 from keyledger.cli.output import check_writable
 from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
@@ -317,9 +318,10 @@ def check(
         try:
             # imported only now: an input error above exits before the run's machinery (rich,
             # the engine, the ledger) is loaded; the alerts machinery only for --alerts
-            from keyledger.cli.check_ledger import CheckLedger
-            from keyledger.cli.execute import CheckJob, execute
-            from keyledger.engine import RunOptions
+            with no_collections():
+                from keyledger.cli.check_ledger import CheckLedger
+                from keyledger.cli.execute import CheckJob, execute
+                from keyledger.engine import RunOptions
 
             cap = fit_concurrency(concurrency, per_host or concurrency)
             if cap.capped and not quiet:

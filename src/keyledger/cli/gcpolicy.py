@@ -10,6 +10,12 @@ everything that is not in a cycle as before; only cycles wait a little longer.
 
 The CLI raises it for the duration of a run (:func:`fewer_collections`); the library never
 changes a process-wide setting behind its caller's back.
+
+Importing a command's modules (click's option classes, the providers' registry, the engine,
+aiohttp) makes tens of thousands of containers (classes, functions, their dicts) that all stay
+alive, and almost no cycles of garbage: collections in that span traverse only what lives on
+(about 4 % of the instructions ``check`` spends before its first request). The CLI turns
+automatic collection off while it imports them (:func:`no_collections`).
 """
 
 from __future__ import annotations
@@ -34,3 +40,15 @@ def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
+
+
+@contextlib.contextmanager
+def no_collections() -> Iterator[None]:
+    """Automatic collection off while inside (for imports), and on again after if it was."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
