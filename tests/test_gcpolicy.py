@@ -94,3 +94,25 @@ def test_no_collections_turns_collection_off_and_puts_it_back(enabled: bool) -> 
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_what_no_collections_made_leaves_the_young_generation_untraversed() -> None:
+    """Containers made inside no_collections are not counted towards the next young
+    collection afterwards: moved to the oldest generation (nothing frozen before), or kept
+    frozen with the caller's frozen objects (then handed back by its unfreeze)."""
+    assert gc.get_freeze_count() == 0
+    with no_collections():
+        made = [[i] for i in range(5000)]
+    assert gc.get_count()[0] < 1000
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with no_collections():
+            more = [[i] for i in range(5000)]
+        assert gc.get_freeze_count() >= frozen + 5000
+        assert gc.get_count()[0] < 1000
+    finally:
+        gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    assert len(made) == len(more) == 5000

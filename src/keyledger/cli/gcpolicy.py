@@ -44,11 +44,24 @@ def fewer_collections(threshold: int = RUN_THRESHOLD) -> Iterator[None]:
 
 @contextlib.contextmanager
 def no_collections() -> Iterator[None]:
-    """Automatic collection off while inside (for imports), and on again after if it was."""
+    """Automatic collection off while inside (for imports), and on again after if it was.
+
+    What was made inside (modules, classes, functions: they live on) then leaves the young
+    generations without being traversed, so the first allocation after does not set off a
+    collection that walks all of it: with nothing frozen before, everything moves to the
+    oldest generation (``gc.freeze()`` then ``gc.unfreeze()``: collected, like any long-lived
+    object, by the next full collection); inside a caller's freeze (``check``'s
+    :func:`~keyledger.cli.keys_input.frozen_heap`) it joins the frozen objects, which that
+    caller hands back to the GC when it unfreezes.
+    """
     was_on = gc.isenabled()
+    frozen_before = gc.get_freeze_count()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        if not frozen_before:
+            gc.unfreeze()
         if was_on:
             gc.enable()
