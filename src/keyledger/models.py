@@ -7,11 +7,40 @@ whose :class:`Status` is one of a fixed set (``docs/json-output.md`` documents t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from keyledger.secret import Secret
+
+_T = TypeVar("_T")
+
+
+def quick_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an ``__init__`` that stores each field through its
+    slot directly (what the generated one does through ``object.__setattr__`` per field,
+    about twice as slow): same parameters, defaults and values; built once per class.
+
+    Classes with a ``__post_init__``, a default factory, keyword-only or non-init fields keep
+    the generated ``__init__``.
+    """
+    known = fields(cls)  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or any(
+        f.default_factory is not MISSING or not f.init or f.kw_only for f in known
+    ):
+        return cls
+    generated = cls.__init__
+    names = [f.name for f in known]
+    namespace: dict[str, Any] = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
+    body = "".join(f"    _set_{n}(self, {n})\n" for n in names)
+    exec(f"def __init__(self, {', '.join(names)}):\n{body}", namespace)
+    init = namespace["__init__"]
+    init.__defaults__ = generated.__defaults__
+    init.__qualname__ = generated.__qualname__
+    init.__doc__ = generated.__doc__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
 
 
 class Status(enum.StrEnum):
@@ -57,6 +86,7 @@ class Kind(enum.StrEnum):
     UNRECOGNIZED = "unrecognized"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Key:
     """One key to check. ``secret`` is masked in every printable form."""
@@ -80,6 +110,7 @@ class Key:
 _ZERO = Decimal(0)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One OpenAI credit grant (session keys)."""
@@ -98,6 +129,7 @@ class Grant:
         return left if left > _ZERO else _ZERO  # what max(_ZERO, left) gives, without a call
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BalancePart:
     """One named component of a balance (Moonshot's ``cash`` and ``voucher``; a debt is < 0)."""
@@ -106,6 +138,7 @@ class BalancePart:
     amount: Decimal
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Balance:
     """Money on an account, exact, in the provider's currency; a missing value is ``None``.
@@ -193,6 +226,7 @@ class RateLimits:
     tokens_reset: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Account:
     """Who a key belongs to, as far as the provider says."""
@@ -202,6 +236,7 @@ class Account:
     plan: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """What one endpoint answered, sanitised: never a key, never a raw HTML page."""
@@ -215,6 +250,7 @@ class Evidence:
     outcome: str | None = None  # the status or reason this answer pointed to
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """Everything one check learned about one key."""

@@ -173,15 +173,28 @@ def stored_money(text: str | None) -> Decimal | None:
     return number
 
 
+# Whole Unix seconds already read (a grant's expiry recurs in every answer of its account and
+# in every round of a watch), with their datetime: immutable, so shared. Emptied when full.
+_TIMES: dict[int, datetime] = {}
+TIMES_CACHE_SIZE = 1024
+
+
 def from_unix(value: object) -> datetime | None:
     """A UTC datetime from Unix seconds (int or float); ``None`` for 0, null or junk."""
     if type(value) is int:  # fast path: a bounded int is exact as a float
+        known = _TIMES.get(value)
+        if known is not None:
+            return known
         if not 0 < value < _MAX_UNIX:
             return None
         try:
-            return datetime.fromtimestamp(value, UTC)
+            when = datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError):
             return None
+        if len(_TIMES) >= TIMES_CACHE_SIZE:
+            _TIMES.clear()
+        _TIMES[value] = when
+        return when
     return _from_unix(value)
 
 

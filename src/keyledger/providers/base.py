@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -74,6 +74,19 @@ class Signal:
 class ResultBuilder:
     """Collects what the calls of one check learned, then makes the :class:`CheckResult`."""
 
+    # What a check has not learned yet: class-level (immutable) values, read until the check
+    # sets its own. Most checks set few of them; none is set per key for nothing.
+    attempts: int = 0
+    balance: Balance | None = None
+    balances: Sequence[Balance] = ()
+    balance_reason: str | None = None
+    tier: str | None = None
+    spend: Spend | None = None
+    rate_limits: RateLimits | None = None
+    models: tuple[str, ...] | None = None
+    account: Account | None = None
+    retry_at: datetime | None = None
+
     def __init__(self, key: Key, options: CheckOptions, rules: Rules | None = None) -> None:
         self.key = key
         self.options = options
@@ -82,16 +95,6 @@ class ResultBuilder:
         self.started = time.monotonic()
         self.evidence: list[Evidence] = []
         self.signals: list[Signal] = []
-        self.attempts = 0
-        self.balance: Balance | None = None
-        self.balances: list[Balance] = []
-        self.balance_reason: str | None = None
-        self.tier: str | None = None
-        self.spend: Spend | None = None
-        self.rate_limits: RateLimits | None = None
-        self.models: tuple[str, ...] | None = None
-        self.account: Account | None = None
-        self.retry_at: datetime | None = None
 
     def record(self, exchange: Exchange, call: str) -> Verdict | None:
         """Keep evidence of ``exchange``; return its verdict if it was not a success."""
@@ -142,7 +145,7 @@ class ResultBuilder:
     def endpoint(self, exchange: Exchange) -> str:
         """The exchange's endpoint as kept in evidence: cleaned like any untrusted text, since
         a path can carry what a server answered (xAI's team id is put into a URL)."""
-        return self.clean(exchange.endpoint, 240)
+        return clean_message(exchange.endpoint, self.redactor, 240)
 
     def clean(self, text: str, limit: int = 96) -> str:
         """Untrusted text from the provider made safe to keep: no key, no controls, bounded."""
@@ -202,8 +205,9 @@ class ResultBuilder:
 
     def set_balances(self, balances: list[Balance]) -> None:
         """Keep every balance read; the primary one is chosen by :func:`primary_balance`."""
-        self.balances = list(balances)
-        self.balance = primary_balance(self.balances)
+        kept = list(balances)
+        self.balances = kept
+        self.balance = primary_balance(kept)
 
     def read_balance(
         self,
@@ -274,33 +278,36 @@ class ResultBuilder:
         A key that lacks a required model becomes ``restricted``/``model_missing`` (with
         evidence naming the models) unless its status is already worse.
         """
-        missing = self.missing_models()
+        # No model list or no required model: nothing can be missing (no call to find out).
+        missing = self.missing_models() if self.models is not None else None
         if missing and STATUS_ORDER.index(status) > STATUS_ORDER.index(Status.RESTRICTED):
             status, reason = Status.RESTRICTED, "model_missing"
             names = self.clean(", ".join(missing), 200)
             self.evidence.append(
                 Evidence("required_models", None, message=f"missing: {names}", outcome=reason)
             )
+        balance = self.balance
         balances = tuple(self.balances)
-        if self.balance is not None and self.balance not in balances:
-            balances = (self.balance, *(b for b in balances if b.currency != self.balance.currency))
+        if balance is not None and balance not in balances:
+            balances = (balance, *(b for b in balances if b.currency != balance.currency))
+        # Positional: the fields in CheckResult's order.
         return CheckResult(
-            key=self.key,
-            status=status,
-            reason=reason,
-            checked_at=self.options.now(),
-            balance=self.balance,
-            balance_reason=self.balance_reason,
-            spend=self.spend,
-            rate_limits=self.rate_limits,
-            models=self.models,
-            account=self.account,
-            evidence=tuple(self.evidence),
-            attempts=self.attempts,
-            duration_ms=int((time.monotonic() - self.started) * 1000),
-            retry_at=self.retry_at,
-            balances=balances,
-            tier=self.tier,
+            self.key,
+            status,
+            reason,
+            self.options.now(),
+            balance,
+            self.balance_reason,
+            self.spend,
+            self.rate_limits,
+            self.models,
+            self.account,
+            tuple(self.evidence),
+            self.attempts,
+            int((time.monotonic() - self.started) * 1000),
+            self.retry_at,
+            balances,
+            self.tier,
         )
 
 
@@ -326,7 +333,8 @@ def plain_success(body: bytes) -> bool:
     stripped = body.strip()
     if not stripped:
         return True
-    if looks_like_html(stripped):
+    # Only a body starting with "<" can look like HTML (a JSON body is not asked).
+    if stripped[0] == 0x3C and looks_like_html(stripped):
         return False
     try:
         data = parse_json(stripped)

@@ -13,7 +13,7 @@ from functools import reduce
 from typing import TYPE_CHECKING
 
 from keyledger.models import Balance, CheckResult, Grant, Key, Status
-from keyledger.money import WIDE, MoneyError, from_unix, money_field
+from keyledger.money import WIDE, MoneyError, from_unix, money_field, parse_money
 from keyledger.providers.base import Clean, is_missing_path, json_object
 from keyledger.providers.openai_common import base_url, builder, get, organization
 from keyledger.providers.spec import CheckOptions
@@ -37,6 +37,60 @@ def parse_grants(
     Raises:
         MoneyError: an amount is present but not bounded money (see :mod:`keyledger.money`).
     """
+    try:
+        return _parse_grants(data, now, clean)
+    except MoneyError:
+        # The same reading, field by field, to say which field was not money.
+        return parse_grants_named(data, now, clean)
+
+
+def _parse_grants(data: dict[str, object], now: datetime, clean: Clean) -> Balance | None:
+    """:func:`parse_grants` without naming the field of a :class:`MoneyError`: each amount is
+    read by :func:`parse_money` itself (the field's name is needed only on an error) and what
+    is left on unexpired grants is added up as they are read."""
+    get = data.get
+    granted = parse_money(get("total_granted"))
+    used = parse_money(get("total_used"))
+    reported = parse_money(get("total_available"))
+    if reported is None and granted is None:
+        return None
+    grants: list[Grant] = []
+    left_total = _ZERO  # what is left on unexpired grants
+    container = get("grants")
+    items = container.get("data") if isinstance(container, dict) else None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        amount = parse_money(item.get("grant_amount"))
+        if amount is None:
+            continue
+        spent = parse_money(item.get("used_amount")) or _ZERO
+        expires = from_unix(item.get("expires_at"))
+        expired = expires is not None and expires <= now
+        grant_id = item.get("id")
+        grants.append(
+            Grant(
+                amount,
+                spent,
+                from_unix(item.get("effective_at")),
+                expires,
+                expired,
+                clean(grant_id, 64) if isinstance(grant_id, str) else None,
+            )
+        )
+        if not expired:
+            left = amount - spent  # what Grant.remaining computes, here without its call
+            if left > _ZERO:  # adding a zero remainder changes nothing: the sum starts at 0
+                left_total = WIDE.add(left_total, left)
+    available = left_total if grants else reported
+    return Balance("USD", CREDIT_GRANTS, now, granted, used, available, reported, tuple(grants))
+
+
+def parse_grants_named(
+    data: dict[str, object], now: datetime, clean: Clean = clean_label
+) -> Balance | None:
+    """:func:`parse_grants` field by field: the general path, whose :class:`MoneyError` names
+    the field that was not money (and the reference the fast path is tested against)."""
     granted = money_field(data, "total_granted")
     used = money_field(data, "total_used")
     reported = money_field(data, "total_available")
