@@ -39,6 +39,7 @@ def quick_init(cls: type[_T]) -> type[_T]:
     init.__defaults__ = generated.__defaults__
     init.__qualname__ = generated.__qualname__
     init.__doc__ = generated.__doc__
+    init.__annotations__ = generated.__annotations__
     cls.__init__ = init  # type: ignore[method-assign]
     return cls
 
