@@ -261,3 +261,20 @@ def test_parse_grants_builds_what_the_documented_fields_say() -> None:
     assert repr(balance.available) == repr(Decimal("11.75"))
     assert [g.expired for g in balance.grants] == [False, True]
     assert balance.reported_available == Decimal(99)
+
+
+_WIDE_MONEY = st.one_of(
+    st.decimals(min_value=-(10**30), max_value=10**30, allow_nan=False, allow_infinity=False),
+    st.sampled_from([Decimal("1e-40"), Decimal("-0"), Decimal("0.00"), Decimal(10**29)]),
+)
+
+
+@given(_WIDE_MONEY, _WIDE_MONEY)
+@example(Decimal(10**29), money.WIDE.subtract(Decimal(10**29), Decimal("1e-40")))
+def test_money_left_on_a_grant_is_an_amount_above_its_use(amount: Decimal, used: Decimal) -> None:
+    """``amount > used`` (what the next expiry asks) holds exactly when ``remaining`` is not
+    zero, however many digits the amounts have."""
+    grant = Grant(amount, used, None, NOW, False)
+    assert (amount > used) == bool(grant.remaining)
+    balance = Balance("USD", "/grants", NOW, grants=(grant,))
+    assert balance.next_expiry == (NOW if grant.remaining else None)

@@ -167,10 +167,11 @@ class Balance:
     def next_expiry(self) -> datetime | None:
         """The nearest expiry among unexpired grants with money left, or the balance's own."""
         dates = [
-            # ``g.remaining`` is truthy exactly when this holds (without a property call)
+            # ``g.remaining`` is truthy exactly when this holds (without a property call or a
+            # subtraction: a difference rounded to the context's digits keeps its sign)
             g.expires_at
             for g in self.grants
-            if not g.expired and g.expires_at and g.amount - g.used > _ZERO
+            if not g.expired and g.expires_at and g.amount > g.used
         ]
         if self.expires_at is not None:
             dates.append(self.expires_at)
