@@ -17,6 +17,7 @@ from keyledger import models, money
 from keyledger.classify import DecodeError, looks_like_html, parse_json
 from keyledger.models import Balance, CheckResult, Grant, Key, Kind, quick_init
 from keyledger.money import MoneyError
+from keyledger.providers import openai_session
 from keyledger.providers.base import ResultBuilder, plain_success
 from keyledger.providers.openai_session import parse_grants, parse_grants_named
 from keyledger.providers.spec import CheckOptions
@@ -278,3 +279,41 @@ def test_money_left_on_a_grant_is_an_amount_above_its_use(amount: Decimal, used:
     assert (amount > used) == bool(grant.remaining)
     balance = Balance("USD", "/grants", NOW, grants=(grant,))
     assert balance.next_expiry == (NOW if grant.remaining else None)
+
+
+def _body_with(grant_id: str) -> dict[str, Any]:
+    grant = {"grant_amount": "18.00", "used_amount": "6.25", "effective_at": 1790918281}
+    grant["expires_at"] = 1798694281
+    return {"total_granted": "18.00", "grants": {"data": [grant | {"id": grant_id}]}}
+
+
+def test_a_grant_read_again_is_shared_and_equal_to_a_new_reading() -> None:
+    """The same grant in another key's answer is the same frozen value, equal to one read
+    field by field; a key echoed in the id is still cut for the key it belongs to."""
+    other = Key(Secret("sess-Other000ZyXwVuTsRqPoNmLk"), "e" * 16, "s1", kind=Kind.SESSION)
+    first = ResultBuilder(KEY, CheckOptions()).clean
+    second = ResultBuilder(other, CheckOptions()).clean
+    plain = _body_with("d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000")
+    one, two = parse_grants(plain, NOW, first), parse_grants(plain, NOW, second)
+    assert one is not None and two is not None
+    assert one.grants[0] is two.grants[0]
+    assert repr(one) == repr(parse_grants_named(plain, NOW, second))
+    echoed = _body_with("id " + KEY.secret.reveal().removeprefix("sess-"))
+    mine, theirs = parse_grants(echoed, NOW, first), parse_grants(echoed, NOW, second)
+    assert mine is not None and theirs is not None
+    assert "Fast0000" not in repr(mine) and "[REDACTED]" in repr(mine)
+    assert mine.grants[0] != theirs.grants[0]
+    assert repr(theirs) == repr(parse_grants_named(echoed, NOW, second))
+
+
+def test_shared_grants_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared grants never exceed their bound, and an expired reading is its own value."""
+    monkeypatch.setattr(openai_session, "_GRANTS", {})
+    monkeypatch.setattr(openai_session, "GRANTS_SIZE", 3)
+    for i in range(10):
+        parse_grants(_body_with(f"grant-{i}"), NOW)
+        assert len(openai_session._GRANTS) <= 3
+    live = parse_grants(_body_with("g"), NOW)
+    later = parse_grants(_body_with("g"), datetime(2030, 1, 1, tzinfo=UTC))
+    assert live is not None and later is not None
+    assert (live.grants[0].expired, later.grants[0].expired) == (False, True)

@@ -44,10 +44,17 @@ def parse_grants(
         return parse_grants_named(data, now, clean)
 
 
+# A grant read before is the same frozen value (the keys of one account, a watch's rounds):
+# keyed by its amounts as written (text only: equal numbers can be written differently), its
+# times as whole seconds, its cleaned id and whether it has expired. Emptied when full.
+_GRANTS: dict[tuple[str, str, int, int, str, bool], Grant] = {}
+GRANTS_SIZE = 1024
+
+
 def _parse_grants(data: dict[str, object], now: datetime, clean: Clean) -> Balance | None:
     """:func:`parse_grants` without naming the field of a :class:`MoneyError`: each amount is
-    read by :func:`parse_money` itself (the field's name is needed only on an error) and what
-    is left on unexpired grants is added up as they are read."""
+    read by :func:`parse_money` itself (the field's name is needed only on an error), a grant
+    read before is shared, and what is left on unexpired grants is added up as they are read."""
     get = data.get
     granted = parse_money(get("total_granted"))
     used = parse_money(get("total_used"))
@@ -61,23 +68,47 @@ def _parse_grants(data: dict[str, object], now: datetime, clean: Clean) -> Balan
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict):
             continue
-        amount = parse_money(item.get("grant_amount"))
-        if amount is None:
-            continue
-        spent = parse_money(item.get("used_amount")) or _ZERO
-        expires = from_unix(item.get("expires_at"))
-        expired = expires is not None and expires <= now
+        written = item.get("grant_amount")
+        written_used = item.get("used_amount")
+        start = item.get("effective_at")
+        end = item.get("expires_at")
         grant_id = item.get("id")
-        grants.append(
-            Grant(
+        expires = from_unix(end)
+        expired = expires is not None and expires <= now
+        if (
+            type(written) is str
+            and type(written_used) is str
+            and type(start) is int
+            and type(end) is int
+            and type(grant_id) is str
+        ):
+            seen = (written, written_used, start, end, clean(grant_id, 64), expired)
+            grant = _GRANTS.get(seen)
+            if grant is None:
+                amount = parse_money(written)
+                assert amount is not None  # text is a number or an error, never None
+                spent = parse_money(written_used) or _ZERO
+                grant = Grant(amount, spent, from_unix(start), expires, expired, seen[4])
+                if len(_GRANTS) >= GRANTS_SIZE:
+                    _GRANTS.clear()
+                _GRANTS[seen] = grant
+            else:
+                amount, spent = grant.amount, grant.used
+        else:
+            found = parse_money(written)
+            if found is None:
+                continue
+            amount = found
+            spent = parse_money(written_used) or _ZERO
+            grant = Grant(
                 amount,
                 spent,
-                from_unix(item.get("effective_at")),
+                from_unix(start),
                 expires,
                 expired,
                 clean(grant_id, 64) if isinstance(grant_id, str) else None,
             )
-        )
+        grants.append(grant)
         if not expired:
             left = amount - spent  # what Grant.remaining computes, here without its call
             if left > _ZERO:  # adding a zero remainder changes nothing: the sum starts at 0
