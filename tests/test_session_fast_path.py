@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -152,7 +154,9 @@ def test_quick_init_keeps_the_dataclass_signature(cls: type) -> None:
             type(cls.__name__, (), {"__annotations__": cls.__annotations__})
         ).__init__.__annotations__
     )
+    cls(*[None] * len([f for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]))
     assert "__setattr__" not in cls.__init__.__code__.co_names  # the quick one is in place
+    assert shape(cls.__init__) == shape(twin.__init__)
 
 
 def _values(cls: type, draw_seed: int) -> list[object]:
@@ -317,3 +321,14 @@ def test_shared_grants_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     later = parse_grants(_body_with("g"), datetime(2030, 1, 1, tzinfo=UTC))
     assert live is not None and later is not None
     assert (live.grants[0].expired, later.grants[0].expired) == (False, True)
+
+
+def test_importing_the_models_builds_no_init() -> None:
+    """The slot-storing ``__init__``s are built at a class's first construction, not at import
+    (start-up pays nothing for them)."""
+    code = (
+        "from keyledger import models as m;"
+        "print(all(c.__init__.__name__ == 'first_init' for c in (m.Key, m.Grant, m.CheckResult)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "True"

@@ -20,7 +20,8 @@ _T = TypeVar("_T")
 def quick_init(cls: type[_T]) -> type[_T]:
     """Give a frozen, slotted dataclass an ``__init__`` that stores each field through its
     slot directly (what the generated one does through ``object.__setattr__`` per field,
-    about twice as slow): same parameters, defaults and values; built once per class.
+    about twice as slow): same parameters, defaults and values. It is built at the class's
+    first construction, so importing the class costs nothing more.
 
     Classes with a ``__post_init__``, a default factory, keyword-only or non-init fields keep
     the generated ``__init__``.
@@ -31,7 +32,22 @@ def quick_init(cls: type[_T]) -> type[_T]:
     ):
         return cls
     generated = cls.__init__
-    names = [f.name for f in known]
+
+    def first_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = _slot_init(cls, [f.name for f in known], generated)
+        cls.__init__ = init  # type: ignore[method-assign]
+        init(self, *args, **kwargs)
+
+    first_init.__wrapped__ = generated  # type: ignore[attr-defined]  # its signature
+    first_init.__qualname__ = generated.__qualname__
+    first_init.__doc__ = generated.__doc__
+    first_init.__annotations__ = generated.__annotations__
+    cls.__init__ = first_init  # type: ignore[method-assign]
+    return cls
+
+
+def _slot_init(cls: type, names: list[str], generated: Any) -> Any:
+    """The slot-storing ``__init__`` of ``cls`` (see :func:`quick_init`)."""
     namespace: dict[str, Any] = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
     body = "".join(f"    _set_{n}(self, {n})\n" for n in names)
     exec(f"def __init__(self, {', '.join(names)}):\n{body}", namespace)
@@ -40,8 +56,7 @@ def quick_init(cls: type[_T]) -> type[_T]:
     init.__qualname__ = generated.__qualname__
     init.__doc__ = generated.__doc__
     init.__annotations__ = generated.__annotations__
-    cls.__init__ = init  # type: ignore[method-assign]
-    return cls
+    return init
 
 
 class Status(enum.StrEnum):
