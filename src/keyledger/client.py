@@ -43,10 +43,8 @@ class Exchange:
     retry_at: datetime | None = None
 
 
-@dataclass(slots=True)
-class _Step:
-    outcome: Outcome
-    decision: Decision
+# One attempt's outcome and what the retry policy decided about it.
+_Step = tuple[Outcome, Decision]
 
 
 class HostSlots(asyncio.Semaphore):
@@ -95,8 +93,11 @@ def make_session(
     # trust_env stays off: aiohttp would then re-read proxy settings and ~/.netrc (in a thread)
     # on every request, and a netrc entry for a host turns each request into an error. The
     # Client resolves HTTP(S)_PROXY / NO_PROXY once per host instead.
+    # No cookie jar: a cookie one key's answer set (a CDN's bot cookie) must not ride along
+    # with the next key's request, and an empty jar is still asked per request.
     session = aiohttp.ClientSession(
         connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
         auto_decompress=True,
         raise_for_status=False,
@@ -184,7 +185,7 @@ class Client:
             if pause > 0:
                 await self._sleep(pause)
         if not host.breaker.allow():
-            return _Step(Fault("upstream_unavailable", request.host), Decision(False))
+            return Fault("upstream_unavailable", request.host), Decision(False)
         slots = host.semaphore
         if not slots.take():
             await slots.acquire()
@@ -212,7 +213,7 @@ class Client:
         decision = decide(outcome, number, self.options, self._rand, now, request.rules)
         if decision.local:  # this machine ran short: not the host's fault, not its budget
             host.breaker.abstain()
-            return _Step(outcome, decision)
+            return outcome, decision
         host.breaker.record(decision.host_failure)
         if decision.retry:
             cost = (
@@ -226,7 +227,7 @@ class Client:
                 host.retry_not_before = max(host.retry_not_before, self._clock() + decision.delay)
         elif not decision.host_failure:
             host.budget.release(self.options.retry_cost if number > 1 else 1)
-        return _Step(outcome, decision)
+        return outcome, decision
 
     async def call(self, request: Request) -> Exchange:
         """Send ``request``, retrying transient outcomes; never raises for network trouble.
@@ -234,9 +235,9 @@ class Client:
         The first attempt goes out directly (almost every request ends there); when its
         outcome is transient, tenacity drives the retries, waiting as :func:`decide` says.
         """
-        first = await self._once(request, 1)
-        if not first.decision.retry or self.options.max_attempts <= 1:
-            return Exchange(first.outcome, 1, request.path, first.decision.retry_at)
+        outcome, decision = await self._once(request, 1)
+        if not decision.retry or self.options.max_attempts <= 1:
+            return Exchange(outcome, 1, request.path, decision.retry_at)
         # tenacity is loaded on the first retry only: most runs never need it (start-up cost)
         from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt
 
@@ -250,16 +251,16 @@ class Client:
         def wait(state: RetryCallState) -> float:
             assert state.outcome is not None
             step: _Step = state.outcome.result()
-            return step.decision.delay
+            return step[1].delay
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.options.max_attempts - 1),
             wait=wait,
-            retry=retry_if_result(lambda step: step.decision.retry),
+            retry=retry_if_result(lambda step: step[1].retry),
             sleep=self._sleep,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
             reraise=True,
         )
-        await self._sleep(first.decision.delay)  # tenacity waits only between its own tries
-        step: _Step = await retrying(one)
-        return Exchange(step.outcome, number, request.path, step.decision.retry_at)
+        await self._sleep(decision.delay)  # tenacity waits only between its own tries
+        outcome, decision = await retrying(one)
+        return Exchange(outcome, number, request.path, decision.retry_at)

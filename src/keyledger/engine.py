@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from keyledger.client import Client
+from keyledger.client import Client, HostSlots
 from keyledger.detect import detect
 from keyledger.limits import DEFAULT_CONCURRENCY
 from keyledger.models import CheckResult, Key, Status
@@ -112,7 +112,16 @@ class Engine:
             return replace(result, key=key)
         flights[fingerprint] = None  # no future until a twin asks for one (most keys have none)
         try:
-            result = await self._check(key)
+            provider = None if self._detects(key) else default_registry().find(key.provider)
+            if provider is None:
+                result = await self._check(key)
+            else:  # as _check_with, awaited here: one coroutine fewer a key
+                try:
+                    result = await provider.check(self.client, key, self.check_options)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug: one key must not crash the run
+                    result = self._internal_error(key, exc)
         except BaseException as exc:
             future = flights.pop(fingerprint)
             if future is not None:
@@ -149,13 +158,17 @@ class Engine:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: one key must not crash the run
-            log.error("internal error checking %s: %s", key.masked, type(exc).__name__)
-            return placeholder_result(key, self.check_options, "internal_error")
+            return self._internal_error(key, exc)
+
+    def _internal_error(self, key: Key, exc: Exception) -> CheckResult:
+        """The result of a check that raised: logged by type only, ``internal_error``."""
+        log.error("internal error checking %s: %s", key.masked, type(exc).__name__)
+        return placeholder_result(key, self.check_options, "internal_error")
 
     async def run(self, keys: Iterable[Key]) -> AsyncGenerator[CheckResult, None]:
         """Results for ``keys`` in completion order."""
         limit = max(1, self.run_options.concurrency)
-        slots = asyncio.Semaphore(limit)
+        slots = HostSlots(limit)
         # Finished results wait here until taken; ``wake`` resolves the consumer's waiter. No
         # task per result: the consumer only waits when nothing is ready.
         ready: collections.deque[CheckResult] = collections.deque()
@@ -187,9 +200,10 @@ class Engine:
 
         async def feed() -> None:
             for key in iterator:
-                holding.append(key)
-                await slots.acquire()
-                holding.clear()
+                if not slots.take():  # a free slot is taken without a coroutine
+                    holding.append(key)
+                    await slots.acquire()
+                    holding.clear()
                 if self.stop.is_set():
                     slots.release()
                     return

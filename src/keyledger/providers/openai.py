@@ -7,7 +7,8 @@ the models list, the zero-cost probe and the legacy billing pair, admin keys the
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from keyledger.models import CheckResult, Key, Kind, Status
 from keyledger.providers.openai_admin import check_admin
@@ -66,12 +67,19 @@ class OpenAIProvider(Provider):
         ProviderOption("billing", "read the legacy billing endpoints (relay balances)", True),
     )
 
-    async def check(self, client: Client, key: Key, options: CheckOptions) -> CheckResult:
-        """Check ``key`` according to its kind."""
+    def check(
+        self, client: Client, key: Key, options: CheckOptions
+    ) -> Coroutine[Any, Any, CheckResult]:
+        """Check ``key`` according to its kind: the check of that kind itself, so that the
+        common path adds no coroutine of its own."""
         if key.kind is Kind.SESSION:
-            return await check_session(client, key, options)
+            return check_session(client, key, options)
         if key.kind is Kind.ADMIN:
-            return await check_admin(client, key, options)
+            return check_admin(client, key, options)
         if key.kind is Kind.SECRET:
-            return await check_secret(client, key, options)
-        return builder(key, options).finish(Status.UNKNOWN, "unrecognized_key")
+            return check_secret(client, key, options)
+        return _unrecognized(key, options)
+
+
+async def _unrecognized(key: Key, options: CheckOptions) -> CheckResult:
+    return builder(key, options).finish(Status.UNKNOWN, "unrecognized_key")
