@@ -35,6 +35,7 @@ from keyledger.transport import (
     Reply,
     Request,
     SecretHeaders,
+    auth_headers,
 )
 
 
@@ -290,9 +291,9 @@ def request_headers(request: Request) -> CIMultiDict[str]:
     expects; the same headers, in the same order, as :func:`keyledger.transport.auth_headers`
     gives, but built as aiohttp's own multidict (a plain mapping costs aiohttp a conversion
     through Python calls per header)."""
+    if request.headers:  # a provider's own headers (rare): merged exactly as before
+        return CIMultiDict(auth_headers(request))
     headers = _COMMON_REQUEST_HEADERS.copy()
-    for name, value in request.headers.items():
-        headers[name] = value
     auth = request.auth
     if auth == "x-api-key" or auth == "x-goog-api-key":
         headers[auth] = request.secret.reveal()
