@@ -9,6 +9,8 @@
   a category and the host, and the exception (whose text could hold the URL) is dropped.
 - A local shortage (out of file handles or buffers before the connection exists) is the
   ``local_resources`` fault: it says nothing about the host.
+- No cookie is kept: a cookie one answer sets is never sent with a later request (so no
+  key's request carries anything from another key's answer).
 
 This module holds the values (options, requests, answers, faults) and imports no HTTP
 library; the attempt itself, on aiohttp, is :mod:`keyledger.wire`, loaded only when a check
