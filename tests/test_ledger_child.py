@@ -20,9 +20,9 @@ import pytest
 
 from keyledger.ledger import child as child_module
 from keyledger.ledger.child import WriterProcess, serve, write_frame
-from keyledger.ledger.recorder import LedgerRecorder
+from keyledger.ledger.recorder import LedgerRecorder, encode
 from keyledger.ledger.session import RunLedger
-from keyledger.ledger.store import Store, batch_rows
+from keyledger.ledger.store import Store, record_of
 from keyledger.ledger.write import configure
 from keyledger.models import Balance, CheckResult, Evidence, Spend
 
@@ -65,6 +65,11 @@ def varied_results(n: int) -> list[CheckResult]:
         )
     out.append(dataclasses.replace(out[0], reason="a second result for the same key"))
     return out
+
+
+def frame(run: int, results: list[CheckResult]) -> bytes:
+    """The payload the recorder sends the writer process for ``results``."""
+    return encode(run, [record_of(r) for r in results])
 
 
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -220,7 +225,7 @@ def test_an_incomplete_frame_is_dropped_and_complete_ones_are_committed(tmp_path
     results = session_results(30)
     with Store.open(tmp_path / "l.db") as store:
         run = store.begin_run(30)
-    frames = [child_module.marshal.dumps(batch_rows(run, results[i : i + 10])) for i in (0, 10, 20)]
+    frames = [frame(run, results[i : i + 10]) for i in (0, 10, 20)]
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
     write_frame(write_in, frames[0])
@@ -245,7 +250,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from tests.test_ledger_bulk import session_results
-from keyledger.ledger.recorder import LedgerRecorder
+from keyledger.ledger.recorder import LedgerRecorder, encode
 from keyledger.ledger.store import Store
 
 store = Store.open(Path(sys.argv[1]))
@@ -316,7 +321,7 @@ def test_the_writer_process_serves_where_some_signals_do_not_exist(
     monkeypatch.setattr(signal, "signal", lambda sig, _handler: ignored.append(sig))
     read_in, write_in = os.pipe()
     read_out, write_out = os.pipe()
-    write_frame(write_in, child_module.marshal.dumps(batch_rows(run, results)))
+    write_frame(write_in, frame(run, results))
     os.close(write_in)
     with os.fdopen(read_in, "rb") as stdin, os.fdopen(write_out, "wb") as stdout:
         monkeypatch.setattr(sys, "stdin", stdin)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 from keyledger.engine import RunOptions
 from keyledger.ledger.recorder import LedgerRecorder
 from keyledger.ledger.store import Store
+from keyledger.ledger.write import BatchRows
 from keyledger.models import CheckResult, Key
 from keyledger.providers import CheckOptions
 from keyledger.runner import run_checks, wait_for_room
@@ -35,11 +35,11 @@ class GatedStore:
         self.permits = threading.Semaphore(0)
         self.calls = 0
 
-    def record(self, run_id: int, results: Iterable[CheckResult]) -> int:
+    def write_rows(self, batch: BatchRows) -> int:
         """Wait for a permit, then commit."""
         self.permits.acquire()
         self.calls += 1
-        return self.store.record(run_id, results)
+        return self.store.write_rows(batch)
 
     def finish_run(self, run_id: int, status: str) -> None:
         """Close the run in the real store."""

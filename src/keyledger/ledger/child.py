@@ -25,6 +25,7 @@ open), and commits each batch it is sent in one transaction.
 from __future__ import annotations
 
 import contextlib
+import json
 import marshal
 import os
 import signal
@@ -35,7 +36,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from keyledger.errors import StoreError
-from keyledger.ledger.write import BUSY_TIMEOUT_MS, BatchRows, configure, transaction, write_rows
+from keyledger.ledger.records import rows_of
+from keyledger.ledger.write import BUSY_TIMEOUT_MS, configure, transaction, write_rows
 
 if TYPE_CHECKING:
     import subprocess
@@ -119,15 +121,14 @@ class WriterProcess:
             return None
         return cls(proc)
 
-    def write(self, batch: BatchRows) -> int:
-        """Commit ``batch`` in the writer process; returns results added.
+    def write(self, payload: bytes) -> int:
+        """Commit the batch ``payload`` encodes (``[run_id, records]`` as JSON, see
+        :func:`keyledger.ledger.recorder.encode`) in the writer process; returns results added.
 
         Raises:
             StoreError: the writer process could not commit it.
             WriterGone: the process is gone; the batch may or may not have been committed.
-            ValueError: the batch holds a value :mod:`marshal` cannot send (nothing was sent).
         """
-        payload = marshal.dumps(batch)
         try:
             write_frame(self._to.fileno(), payload)
             answer = read_frame(self._from.fileno())
@@ -161,7 +162,8 @@ def serve(conn: sqlite3.Connection, path: str, fd_in: int, fd_out: int) -> None:
     """Commit each batch read from ``fd_in``, answering on ``fd_out``, until end of input."""
     answering = True
     while (frame := read_frame(fd_in)) is not None:
-        batch: BatchRows = marshal.loads(frame)
+        run_id, records = json.loads(frame)
+        batch = rows_of(run_id, records)
         try:
             with transaction(conn, path):
                 answer: tuple[int, str | None] = (write_rows(conn, batch), None)

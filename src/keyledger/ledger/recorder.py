@@ -11,10 +11,12 @@ event loop keeps checking keys while the disk works; batches are written in orde
 that queued up while the disk was busy are committed together (a burst of results, such as the
 ``deadline`` placeholders, costs a few commits, not one per 50 rows). With ``process=True``
 (what ``check`` and ``watch`` use, through :class:`~keyledger.ledger.session.RunLedger`) the
-thread only builds each batch's rows and sends them to a writer process
-(:mod:`keyledger.ledger.child`), then waits for its answer without holding the interpreter
-lock: SQLite runs in that process, on another core. If the process cannot start or dies, the
-thread writes in-process from then on (the batch being sent included), and the run goes on.
+thread only sends each batch to a writer process (:mod:`keyledger.ledger.child`) as one JSON
+frame of compact records (:func:`~keyledger.ledger.store.record_of`, taken on the event
+loop's thread when a batch is flushed; no secret), then waits for its answer without holding
+the interpreter lock: the rows are built and SQLite runs in that process, on another core. If
+the process cannot start or dies, the thread writes in-process from then on (the batch being
+sent included), and the run goes on.
 
 A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
 batches not committed by then are dropped and counted, so recording never outlasts it.
@@ -39,16 +41,36 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import orjson
 
 from keyledger.errors import StoreError
 from keyledger.ledger.child import WriterGone, WriterProcess
-from keyledger.ledger.store import RunStatus, Store, batch_rows
+from keyledger.ledger.records import Record, rows_of
+from keyledger.ledger.store import RunStatus, Store, record_of
 from keyledger.models import CheckResult
 
 MAX_BATCH_ROWS = 50
 MAX_BATCH_DELAY = 1.0
 MAX_COMMIT_ROWS = 500  # queued batches are committed together, up to this many rows at once
 MAX_QUEUED_ROWS = 1000  # results held, not yet being committed, before the runner must wait
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):  # a subclass, or a time zone orjson does not know
+        return value.isoformat()
+    raise TypeError
+
+
+def encode(run_id: int, records: list[Record]) -> bytes:
+    """A writer-process frame's payload: ``[run_id, records]`` as JSON, a time as ISO 8601
+    text (:func:`~keyledger.ledger.records.time_text` reads either form).
+
+    Raises:
+        TypeError: a value JSON cannot carry exactly (a lone surrogate, a huge integer).
+    """
+    return orjson.dumps((run_id, records), default=_iso)
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -89,7 +111,7 @@ class LedgerRecorder:
         self.cutoff: float | None = None  # monotonic time after which nothing more is written
         self.cut_off = 0  # results dropped because the cutoff had passed
         self._pending: list[CheckResult] = []
-        self._queued: list[CheckResult] = []  # handed to the writer, not yet taken (under lock)
+        self._queued: list[Record] = []  # handed to the writer, not yet taken (under lock)
         self._oldest = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # guards the counters and error across threads
@@ -147,8 +169,9 @@ class LedgerRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        records = [record_of(r) for r in batch]  # plain values: the writer needs no more
         with self._lock:
-            self._queued.extend(batch)
+            self._queued.extend(records)
         self._writer.submit(self._write)
 
     def _write(self) -> None:
@@ -165,7 +188,7 @@ class LedgerRecorder:
                 return
             self._commit(batch)
 
-    def _commit(self, batch: list[CheckResult]) -> None:
+    def _commit(self, batch: list[Record]) -> None:
         """Commit one batch, unless recording failed or the cutoff has passed."""
         with self._lock:
             failed = self.error is not None
@@ -189,22 +212,22 @@ class LedgerRecorder:
             self.recorded += len(batch)
             self.batches += 1
 
-    def _store(self, batch: list[CheckResult]) -> None:
+    def _store(self, batch: list[Record]) -> None:
         """Commit ``batch`` through the writer process if there is one, else in-process."""
         process = self._process
-        if process is None:
-            self.store.record(self.run_id, batch)
-            return
-        rows = batch_rows(self.run_id, batch)
-        try:
-            process.write(rows)
-            return
-        except WriterGone:  # from now on, and this batch too, in-process
-            self._process = None
-            process.close()
-        except ValueError:  # a value marshal cannot send: this batch in-process
-            pass
-        self.store.write_rows(rows)
+        if process is not None:
+            try:
+                payload = encode(self.run_id, batch)
+            except TypeError:  # a value JSON cannot carry: this batch in-process
+                pass
+            else:
+                try:
+                    process.write(payload)
+                    return
+                except WriterGone:  # from now on, and this batch too, in-process
+                    self._process = None
+                    process.close()
+        self.store.write_rows(rows_of(self.run_id, batch))
 
     def drain(self) -> None:
         """Wait until every batch handed to the writer is committed (or dropped)."""

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from keyledger import __version__
 from keyledger.errors import StoreError
 from keyledger.home import create_private_file, ensure_private_dir, home_dir, tighten, writable
-from keyledger.ledger.codecs import money_text, to_text
+from keyledger.ledger.codecs import to_text
 from keyledger.ledger.migrations import MIGRATIONS, check_version, migrate, schema_version
+from keyledger.ledger.records import BalanceRecord, Record, rows_of
 from keyledger.ledger.write import (
     BUSY_TIMEOUT_MS,
     BatchRows,
@@ -39,7 +40,7 @@ from keyledger.ledger.write import (
     transaction,
     write_rows,
 )
-from keyledger.models import BalancePart, CheckResult
+from keyledger.models import Balance, CheckResult, Grant
 from keyledger.render.serialize import balances_of, shown_url
 
 if TYPE_CHECKING:  # the rows read back are loaded by the reading methods: a run only writes
@@ -180,133 +181,84 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
-_NO_PARTS = "[]"
-
-
-def _result_params(run_id: int, result: CheckResult, checked_at: str | None) -> tuple[Any, ...]:
-    """The ``results`` row of a result (``checked_at`` is its text, worked out once)."""
-    key = result.key
-    balance = result.balance
-    spend = result.spend
-    account = result.account
+def _balance_record(b: Balance) -> BalanceRecord:
+    granted, used, available = b.granted, b.used, b.available
     return (
-        run_id,
-        key.fingerprint,
-        key.label,
-        shown_url(key.base_url) if key.base_url else None,
-        checked_at,
-        result.status.value,
-        result.reason,
-        *(
-            (
-                balance.currency,
-                money_text(balance.granted),
-                money_text(balance.used),
-                money_text(balance.available),
-                int(balance.token_uncapped),
-                balance.source,
-            )
-            if balance
-            else (None, None, None, None, None, None)
-        ),
-        result.balance_reason,
-        *((to_text(balance.expires_at), to_text(balance.next_expiry)) if balance else (None, None)),
-        *(
-            (
-                money_text(spend.amount),
-                spend.currency,
-                to_text(spend.period_start),
-                to_text(spend.period_end),
-            )
-            if spend
-            else (None, None, None, None)
-        ),
-        account.organization if account else None,
-        result.attempts,
-        result.duration_ms,
-        len(result.evidence),
-        result.tier,
+        b.currency,
+        None if granted is None else str(granted),
+        None if used is None else str(used),
+        None if available is None else str(available),
+        b.token_uncapped,
+        b.reading,
+        b.source,
+        [(p.name, str(p.amount)) for p in b.parts] if b.parts else (),
     )
 
 
-def _parts_text(parts: tuple[BalancePart, ...]) -> str:
-    """A balance's parts as the JSON text of its ``parts`` column."""
-    if not parts:
-        return _NO_PARTS
-    return json.dumps([[p.name, money_text(p.amount)] for p in parts])
-
-
-def _balance_params(result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``balances`` row per currency (the primary balance included), without its
-    result id."""
-    return [
-        (
-            b.currency,
-            money_text(b.granted),
-            money_text(b.used),
-            money_text(b.available),
-            int(b.token_uncapped),
-            b.reading,
-            b.source,
-            _parts_text(b.parts),
-        )
-        for b in balances_of(result)
-    ]
-
-
-def _evidence_params(result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``evidence`` row per endpoint answer, in call order, without its result id."""
-    return [
-        (
-            position,
-            e.endpoint,
-            e.http_status,
-            e.error_type,
-            e.error_code,
-            e.message,
-            e.attempts,
-            e.outcome,
-        )
-        for position, e in enumerate(result.evidence)
-    ]
-
-
-def _key_params(result: CheckResult, seen: str | None) -> tuple[Any, ...]:
-    """The ``keys`` upsert row of a result's key (first and last seen: its check time)."""
+def record_of(result: CheckResult) -> Record:
+    """``result`` as a :data:`~keyledger.ledger.records.Record`: plain values read off it
+    (an amount as its ``str``, a time as it is), a key as its fingerprint and masked form,
+    never its secret; :func:`~keyledger.ledger.records.rows_of` makes its rows."""
     key = result.key
-    return (key.fingerprint, key.masked, key.provider, key.kind.value, seen, seen)
-
-
-def _grant_params(result: CheckResult) -> list[tuple[Any, ...]]:
-    """One ``grants`` row per credit grant of the primary balance, without its result id."""
     balance = result.balance
-    if balance is None or not balance.grants:
-        return []
-    return [
+    if balance is None:
+        primary = None
+        others: list[BalanceRecord] | None = [_balance_record(b) for b in balances_of(result)]
+        grants: tuple[Grant, ...] = ()
+    else:
+        primary = (_balance_record(balance), balance.expires_at, balance.next_expiry)
+        given = result.balances  # the common case: the primary balance is the only one
+        single = len(given) == 1 and given[0] is balance
+        others = None if single else [_balance_record(b) for b in balances_of(result)]
+        grants = balance.grants
+    spend = result.spend
+    account = result.account
+    base_url = key.base_url
+    return (
         (
-            g.grant_id,
-            money_text(g.amount),
-            money_text(g.used),
-            to_text(g.effective_at),
-            to_text(g.expires_at),
-            int(g.expired),
-        )
-        for g in balance.grants
-    ]
+            key.fingerprint,
+            key.masked,
+            key.provider,
+            key.kind._value_,  # what .value answers, without the enum's property call
+            key.label,
+            shown_url(base_url) if base_url else None,
+        ),
+        result.checked_at,
+        result.status._value_,
+        result.reason,
+        result.balance_reason,
+        None if account is None else account.organization,
+        result.attempts,
+        result.duration_ms,
+        result.tier,
+        primary,
+        others,
+        None
+        if spend is None
+        else (str(spend.amount), spend.currency, spend.period_start, spend.period_end),
+        [
+            (
+                e.endpoint,
+                e.http_status,
+                e.error_type,
+                e.error_code,
+                e.message,
+                e.attempts,
+                e.outcome,
+            )
+            for e in result.evidence
+        ],
+        [
+            (g.grant_id, str(g.amount), str(g.used), g.effective_at, g.expires_at, g.expired)
+            for g in grants
+        ],
+    )
 
 
 def batch_rows(run_id: int, results: Iterable[CheckResult]) -> BatchRows:
     """The rows :func:`~keyledger.ledger.write.write_rows` commits for ``results`` of run
     ``run_id``: plain values, a key as its fingerprint and masked form (never its secret)."""
-    batch = list(results)
-    checked = [to_text(r.checked_at) for r in batch]
-    return (
-        run_id,
-        list(map(_key_params, batch, checked)),
-        [_result_params(run_id, r, t) for r, t in zip(batch, checked, strict=True)],
-        [r.key.fingerprint for r in batch],
-        [(_balance_params(r), _evidence_params(r), _grant_params(r)) for r in batch],
-    )
+    return rows_of(run_id, [record_of(r) for r in results])
 
 
 class Store:
