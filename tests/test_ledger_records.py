@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keyledger.ledger import child as child_module
 from keyledger.ledger.recorder import LedgerRecorder, encode
 from keyledger.ledger.records import rows_of
 from keyledger.ledger.rows import money_text, to_text
@@ -209,3 +213,68 @@ def test_a_batch_json_cannot_carry_is_recorded_in_process(tmp_path: Path) -> Non
     assert orjson_refuses(b"raw")
     proc, thread = record_both_ways(tmp_path, odd)
     assert proc == thread and proc["evidence"][0][6] == b"raw"
+
+
+def test_a_burst_of_batches_while_the_writer_is_busy_wakes_it_once(tmp_path: Path) -> None:
+    """Batches flushed while a commit is under way join the writer's queue: one task is
+    handed to the writer thread, not one a batch, and every result is still committed."""
+    with Store.open(tmp_path / "l.db") as store:
+        gate = threading.Event()
+        real = store.write_rows
+
+        def slow(batch: Any) -> int:
+            gate.wait()
+            return real(batch)
+
+        recorder = LedgerRecorder(store, store.begin_run(50), max_rows=5)
+        store.write_rows = slow  # type: ignore[method-assign]
+        submitted: list[object] = []
+        submit = recorder._writer.submit
+
+        def counting(fn: Any, *args: Any) -> Any:
+            submitted.append(fn)
+            return submit(fn, *args)
+
+        recorder._writer.submit = counting  # type: ignore[method-assign]
+        for i in range(50):  # ten batches of five
+            recorder.add(result(make_key("w", i)))
+        gate.set()
+        recorder.drain()
+        assert [f for f in submitted if f == recorder._write] == [recorder._write]
+        recorder.finish("complete")
+        assert recorder.recorded == 50 and store.count_results() == 50
+
+
+def test_a_reply_is_read_and_a_frame_written_in_one_call_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The checking process waits once for the writer's answer and writes a frame at once:
+    each call is a hand-over of the interpreter lock."""
+    reads: list[int] = []
+    writes: list[int] = []
+    real_read, real_write = os.read, os.write
+    read_fd, write_fd = os.pipe()
+    try:
+        monkeypatch.setattr(
+            child_module.os, "write", lambda fd, b: writes.append(fd) or real_write(fd, b)
+        )
+        child_module.write_frame(write_fd, b"answer")
+        monkeypatch.setattr(
+            child_module.os, "read", lambda fd, n: reads.append(fd) or real_read(fd, n)
+        )
+        assert child_module.read_reply(read_fd) == b"answer"
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert (len(writes), len(reads)) == (1, 1)
+
+
+def test_a_reply_cut_short_is_the_end_of_input() -> None:
+    """An answer whose writer died mid-frame reads as ``None`` (the writer is gone)."""
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, child_module._HEADER.pack(10) + b"abc")
+    os.close(write_fd)
+    try:
+        assert child_module.read_reply(read_fd) is None
+    finally:
+        os.close(read_fd)

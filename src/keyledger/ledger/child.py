@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct(">I")
 _READ_MAX = 1 << 20
+_REPLY_READ = 4096
 # Run as ``python -S -P -c _BOOT ROOT DB``: the keyledger that started it, no site packages.
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
@@ -84,10 +85,25 @@ def read_frame(fd: int) -> bytes | None:
     return _read_exact(fd, _HEADER.unpack(head)[0])
 
 
+def read_reply(fd: int) -> bytes | None:
+    """The payload of the one frame ``fd`` will carry before the next request (a small
+    answer): read in as few calls as it arrives in, each a wait without the interpreter lock
+    and a hand-over of it after; ``None`` at end of input before the frame is complete."""
+    data = b""
+    while True:
+        chunk = os.read(fd, _REPLY_READ)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) >= _HEADER.size:
+            end = _HEADER.size + _HEADER.unpack_from(data)[0]
+            if len(data) >= end:
+                return data[_HEADER.size : end]
+
+
 def write_frame(fd: int, payload: bytes) -> None:
-    """Send ``payload`` as one frame."""
-    write_all(fd, _HEADER.pack(len(payload)))
-    write_all(fd, payload)
+    """Send ``payload`` as one frame (one write where the pipe takes it all)."""
+    write_all(fd, _HEADER.pack(len(payload)) + payload)
 
 
 class WriterProcess:
@@ -131,7 +147,7 @@ class WriterProcess:
         """
         try:
             write_frame(self._to.fileno(), payload)
-            answer = read_frame(self._from.fileno())
+            answer = read_reply(self._from.fileno())
         except (OSError, ValueError):  # a broken pipe, or a pipe closed by close()
             raise WriterGone from None
         if answer is None:

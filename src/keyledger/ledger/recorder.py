@@ -116,6 +116,7 @@ class LedgerRecorder:
         self._timer: asyncio.TimerHandle | None = None
         self._lock = threading.Lock()  # guards the counters and error across threads
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._writing = False  # a _write is submitted or running (under lock)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyledger-ledger")
         self._process: WriterProcess | None = None
         if process and isinstance(store, Store) and not store.read_only:
@@ -172,6 +173,9 @@ class LedgerRecorder:
         records = [record_of(r) for r in batch]  # plain values: the writer needs no more
         with self._lock:
             self._queued.extend(records)
+            if self._writing:  # the writer takes these before it stops: no wake-up needed
+                return
+            self._writing = True
         self._writer.submit(self._write)
 
     def _write(self) -> None:
@@ -181,12 +185,18 @@ class LedgerRecorder:
                 batch = self._queued[:MAX_COMMIT_ROWS]
                 del self._queued[:MAX_COMMIT_ROWS]
                 waiters, self._waiters = self._waiters, []
+                if not batch:
+                    self._writing = False  # the next flush submits again
             for loop, waiter in waiters:  # room was made: the runner may take the next result
                 with contextlib.suppress(RuntimeError):  # that loop has closed
                     loop.call_soon_threadsafe(_wake, waiter)
-            if not batch:  # an earlier call took it
+            if not batch:
                 return
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except Exception:  # a value the ledger cannot take: lose this batch, not the writer
+                with self._lock:
+                    self.dropped += len(batch)
 
     def _commit(self, batch: list[Record]) -> None:
         """Commit one batch, unless recording failed or the cutoff has passed."""
