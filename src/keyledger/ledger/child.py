@@ -3,14 +3,18 @@
 SQLite's work (and the interpreter-lock hand-overs of a writer thread) would otherwise cost
 the process that checks keys about as much CPU as the checks themselves. :class:`WriterProcess`
 starts ``python -S -P -c … keyledger.ledger.child.main(DB)``: a fresh interpreter that
-imports only :mod:`sqlite3` and the ledger's write side (:mod:`keyledger.ledger.write`),
-opens its own connection with the ledger's settings (WAL lets the parent's connection stay
-open), and commits each batch it is sent in one transaction.
+imports only :mod:`sqlite3`, :mod:`json` and the ledger's write side
+(:mod:`keyledger.ledger.records`, :mod:`keyledger.ledger.write`), opens its own connection
+with the ledger's settings (WAL lets the parent's connection stay open), builds each batch's
+rows from the records it is sent and commits them in one transaction.
 
-- **Frames:** a 4-byte big-endian length, then :mod:`marshal` bytes. A batch is a
-  :data:`~keyledger.ledger.write.BatchRows` (plain values: a key travels as its fingerprint
-  and masked form, never its secret); the answer is ``(added, None)`` or ``(0, error text)``
-  for a :class:`~keyledger.errors.StoreError` (a full disk, say).
+- **Frames:** a 4-byte big-endian length, then the payload. A batch is JSON,
+  ``[run_id, records]`` (:func:`keyledger.ledger.recorder.encode`; a record holds plain
+  values: a key travels as its fingerprint and masked form, never its secret); the answer is
+  :mod:`marshal` bytes of ``(added, None)`` or ``(0, error text)`` for a
+  :class:`~keyledger.errors.StoreError` (a full disk, say). The parent sends a frame in one
+  write and reads the answer in one read where the pipe allows (each call a hand-over of its
+  interpreter lock).
 - **Signals:** the process sits in its own process group (POSIX) and ignores SIGINT, SIGTERM
   and SIGHUP (those the platform has): Ctrl-C at the terminal reaches only the parent, which
   then finishes normally (drains, closes the pipe, closes the run).

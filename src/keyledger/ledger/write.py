@@ -1,11 +1,11 @@
 """The ledger's write side: a batch of results as plain rows, and the SQL that commits them.
 
-:class:`~keyledger.ledger.store.Store` builds a :data:`BatchRows` from a batch of results
-(:func:`keyledger.ledger.store.batch_rows`) and commits it with :func:`write_rows`; so does the
-ledger's writer process (:mod:`keyledger.ledger.child`), which imports only this module,
-:mod:`keyledger.ledger.bulk` and :mod:`sqlite3`. A :data:`BatchRows` holds only strings,
-numbers and ``None`` (a key as its fingerprint and masked form, never its secret), so it
-crosses a pipe as :mod:`marshal` bytes.
+:func:`keyledger.ledger.records.rows_of` builds a :data:`BatchRows` from a batch's records
+(:func:`keyledger.ledger.store.batch_rows` from results) and :func:`write_rows` commits it,
+in-process or in the ledger's writer process (:mod:`keyledger.ledger.child`), which imports
+only this module, :mod:`keyledger.ledger.records`, :mod:`keyledger.ledger.bulk` and
+:mod:`sqlite3`. A :data:`BatchRows` holds only strings, numbers and ``None`` (a key as its
+fingerprint and masked form, never its secret).
 """
 
 from __future__ import annotations
