@@ -15,8 +15,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyledger.models import Balance, CheckResult, Grant, Key, Kind, RateLimits, Status
-from keyledger.render.serialize import ORJSON_OPTIONS, result_dict
+from keyledger.models import (
+    Balance,
+    BalancePart,
+    CheckResult,
+    Evidence,
+    Grant,
+    Key,
+    Kind,
+    RateLimits,
+    Status,
+)
+from keyledger.money import plain_text
+from keyledger.render.serialize import ORJSON_OPTIONS, _time, balance_dict, result_dict
 from keyledger.render.writers import _NEST_HEAD, _NEST_TAIL, Format, _dumps, byte_buffer
 from keyledger.secret import Fingerprinter, Secret
 
@@ -150,3 +161,92 @@ def test_a_result_nested_in_two_lists_is_the_result_indented_by_four(data: dict[
         return
     nested = orjson.dumps([[data]], option=orjson.OPT_INDENT_2)
     assert nested[_NEST_HEAD:_NEST_TAIL] == b"\n    " + alone.replace(b"\n", b"\n    ")
+
+
+_MONEY = st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False)
+_GRANT_TIMES = st.none() | _TIMES
+
+
+@st.composite
+def _balances(draw: st.DrawFn) -> Balance:
+    """A balance with odd grants: used up, overdrawn, expired, without expiry, tied expiries."""
+    grants = draw(
+        st.lists(
+            st.builds(
+                Grant,
+                _MONEY,
+                _MONEY,
+                _GRANT_TIMES,
+                _GRANT_TIMES,
+                st.booleans(),
+                st.none() | st.text(max_size=8),
+            ),
+            max_size=4,
+        )
+    )
+    return Balance(
+        draw(st.text(min_size=1, max_size=4)),
+        "/grants",
+        draw(_TIMES),
+        granted=draw(st.none() | _MONEY),
+        available=draw(st.none() | _MONEY),
+        grants=tuple(grants),
+        expires_at=draw(_GRANT_TIMES),
+        parts=tuple(
+            draw(st.lists(st.builds(BalancePart, st.text(max_size=4), _MONEY), max_size=2))
+        ),
+    )
+
+
+@given(_balances())
+def test_grant_remainders_and_next_expiry_are_what_the_model_answers(balance: Balance) -> None:
+    """Each grant's ``remaining`` and the ``next_expiry`` worked out in one pass are the
+    model's own ``Grant.remaining`` and ``Balance.next_expiry``."""
+    data = balance_dict(balance)
+    assert data is not None
+    assert [g["remaining"] for g in data["grants"]] == [
+        plain_text(g.remaining) for g in balance.grants
+    ]
+    assert data["next_expiry"] == _time(balance.next_expiry)
+
+
+_LABELS = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+
+
+@given(
+    balance=st.none() | _balances(),
+    label=_LABELS,
+    aliases=st.lists(_LABELS, max_size=2),
+    models=st.none() | st.lists(_LABELS, max_size=3),
+    status=st.sampled_from(list(Status)),
+    kind=st.sampled_from(list(Kind)),
+    reason=st.none() | _LABELS,
+)
+def test_a_dict_for_orjson_writes_what_the_standard_library_writes(
+    balance: Balance | None,
+    label: str,
+    aliases: list[str],
+    models: list[str] | None,
+    status: Status,
+    kind: Kind,
+    reason: str | None,
+) -> None:
+    """Enum members, tuples and times left to orjson give the bytes json.dumps gives for the
+    all-text dict: odd labels, control characters, no balance, errors and all."""
+    fp = Fingerprinter(b"w" * 32)
+    value = "sess-ORJSONDICT0123456789abcdefXYZ"
+    key = Key(Secret(value), fp(value), label, kind=kind, aliases=tuple(aliases), source=label)
+    at = datetime(2026, 6, 1, 12, 0, 1, 5, tzinfo=UTC)
+    result = CheckResult(
+        key,
+        status,
+        reason,
+        at,
+        balance=balance,
+        balances=() if balance is None else (balance,),
+        models=None if models is None else tuple(models),
+        evidence=(Evidence("/x", None, "t", label, reason, 2, status.value),),
+    )
+    fast = orjson.dumps(result_dict(result, for_orjson=True), option=ORJSON_OPTIONS)
+    slow = json.dumps(result_dict(result), ensure_ascii=False, separators=(",", ":"))
+    assert fast.decode() == slow

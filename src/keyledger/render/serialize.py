@@ -48,6 +48,9 @@ def _time_for_orjson(value: datetime | None) -> datetime | str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+_ZERO = Decimal(0)
+_ZERO_TEXT = plain_text(_ZERO)  # a grant's remainder when nothing is left
+
 # How a dict gives a time: always as text, or (for orjson with OPT_UTC_Z) possibly as is.
 Times = Callable[[datetime | None], datetime | str | None]
 ORJSON_OPTIONS = orjson.OPT_UTC_Z  # what a dict made with ``for_orjson=True`` needs
@@ -57,8 +60,35 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
     """One balance object (``balance`` and each item of ``balances``)."""
     if balance is None:
         return None
-    # money_text inlined (a balance holds a dozen amounts; it is built for every result)
+    # money_text inlined (a balance holds a dozen amounts; it is built for every result), and
+    # each grant's remainder worked out once: it gives the grant's ``remaining`` and the
+    # balance's ``next_expiry`` (what ``Grant.remaining`` and ``Balance.next_expiry`` answer).
     plain = plain_text
+    grants = []
+    soonest: datetime | None = None
+    for g in balance.grants:
+        left = g.amount - g.used
+        expires = g.expires_at
+        if left > _ZERO:
+            remaining = plain(left)
+            if not g.expired and expires and (soonest is None or expires < soonest):
+                soonest = expires
+        else:
+            remaining = _ZERO_TEXT
+        grants.append(
+            {
+                "id": g.grant_id,
+                "amount": plain(g.amount),
+                "used": plain(g.used),
+                "remaining": remaining,
+                "effective_at": time_text(g.effective_at),
+                "expires_at": time_text(expires),
+                "expired": g.expired,
+            }
+        )
+    lapses = balance.expires_at
+    if lapses is not None and (soonest is None or lapses < soonest):
+        soonest = lapses
     return {
         "currency": balance.currency,
         "granted": None if (granted := balance.granted) is None else plain(granted),
@@ -69,23 +99,14 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
         else plain(reported),
         "token_uncapped": balance.token_uncapped,
         "reading": balance.reading,
-        "parts": [{"name": p.name, "amount": money_text(p.amount)} for p in balance.parts],
+        "parts": [{"name": p.name, "amount": plain(p.amount)} for p in balance.parts]
+        if balance.parts
+        else [],
         "source": balance.source,
         "read_at": time_text(balance.read_at),
-        "expires_at": time_text(balance.expires_at),
-        "next_expiry": time_text(balance.next_expiry),
-        "grants": [
-            {
-                "id": g.grant_id,
-                "amount": plain(g.amount),
-                "used": plain(g.used),
-                "remaining": plain(g.remaining),
-                "effective_at": time_text(g.effective_at),
-                "expires_at": time_text(g.expires_at),
-                "expired": g.expired,
-            }
-            for g in balance.grants
-        ],
+        "expires_at": time_text(lapses),
+        "next_expiry": time_text(soonest),
+        "grants": grants,
     }
 
 
@@ -124,8 +145,9 @@ def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, A
     """One result as a JSON-ready dict (never the key itself).
 
     ``for_orjson``: UTC times are left as datetimes for ``orjson.dumps`` with
-    :data:`ORJSON_OPTIONS` to write (the same text, without a string per time first); such a
-    dict is only for orjson.
+    :data:`ORJSON_OPTIONS` to write (the same text, without a string per time first), the
+    status and kind as their enum members and aliases and models as tuples (orjson writes
+    them as the values and lists they stand for); such a dict is only for orjson.
     """
     time_text: Times = _time_for_orjson if for_orjson else _time
     key = result.key
@@ -144,14 +166,14 @@ def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, A
             primary = balance_dict(result.balance, time_text)
     return {
         "label": key.label,
-        "aliases": list(key.aliases),
+        "aliases": key.aliases if for_orjson else list(key.aliases),
         "provider": key.provider,
-        "kind": key.kind.value,
+        "kind": key.kind if for_orjson else key.kind.value,
         "key": key.masked,
         "fingerprint": key.fingerprint,
         "base_url": shown_url(key.base_url) if key.base_url else None,
         "source": key.source or None,
-        "status": result.status.value,
+        "status": result.status if for_orjson else result.status.value,
         "reason": result.reason,
         "balance": primary,
         "balances": balances,
@@ -167,7 +189,7 @@ def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, A
             "requests_reset": limits.requests_reset,
             "tokens_reset": limits.tokens_reset,
         },
-        "models": list(result.models) if result.models is not None else None,
+        "models": result.models if for_orjson or result.models is None else list(result.models),
         "tier": result.tier,
         "account": None
         if account is None
