@@ -348,3 +348,37 @@ def test_a_frozen_app_starts_no_writer_process(
             recorder.add(item)
         recorder.finish("complete")
         assert (recorder.error, store.count_results()) == (None, 30)
+
+
+def test_the_writer_process_binds_none_through_its_own_adapter_as_null(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main() registers the cheap adapter for None, and a batch full of None values stores
+    the very rows (SQL NULL, never text) the thread stores without it."""
+    key = (type(None), sqlite3.PrepareProtocol)
+    results = varied_results(20)
+    threaded = record(tmp_path / "thread.db", results, process=False)
+    assert threaded.error is None
+    with Store.open(tmp_path / "l.db") as store:
+        run = store.begin_run(len(results))
+    read_in, write_in = os.pipe()
+    read_out, write_out = os.pipe()
+    write_frame(write_in, frame(run, results))
+    os.close(write_in)
+    try:
+        with os.fdopen(read_in, "rb") as stdin, os.fdopen(write_out, "wb") as stdout:
+            monkeypatch.setattr(sys, "stdin", stdin)
+            monkeypatch.setattr(sys, "stdout", stdout)
+            monkeypatch.setattr(signal, "signal", lambda _sig, _handler: None)
+            child_module.main(str(tmp_path / "l.db"))
+        assert sqlite3.adapters.get(key) is child_module._null
+    finally:
+        sqlite3.adapters.pop(key, None)
+        os.close(read_out)
+    assert dump(tmp_path / "l.db") == dump(tmp_path / "thread.db")
+    conn = sqlite3.connect(tmp_path / "l.db")
+    try:
+        kinds = conn.execute("SELECT DISTINCT typeof(spend), typeof(tier) FROM results").fetchall()
+    finally:
+        conn.close()
+    assert ("null", "null") in kinds

@@ -517,6 +517,10 @@ class _CountingConn:
     def getlimit(self, category: int) -> int:
         return self.conn.getlimit(category)
 
+    @property
+    def total_changes(self) -> int:
+        return self.conn.total_changes
+
 
 def test_a_batch_is_written_with_a_fixed_number_of_statements(tmp_path: Path) -> None:
     """Recording 40 results issues as many statements as recording 2 (one per table)."""

@@ -7,6 +7,12 @@ session-key results (about 3,500 rows) stalls the loop thousands of times, and t
 falls behind. ``INSERT … VALUES (…), (…), …`` with many rows binds them all at once and
 writes them in one step. The values are bound exactly as ``executemany`` binds them, and the
 rows are inserted in order, so the stored bytes and the rowids are the same.
+
+SQLite compiles each statement text once, and Python's sqlite3 module keeps the 128 it used
+last: rows beyond the last full chunk go as at most two statements, a multiple of
+:data:`STEP` rows and fewer than :data:`STEP`, so a table needs at most
+``CHUNK / STEP + STEP - 1`` texts (15) and a run does not compile a statement for every batch
+size it meets.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from itertools import chain
 from typing import Any
 
 CHUNK = 64  # rows per statement, at most (fewer if the columns would pass SQLite's limit)
+STEP = 8  # the rows after the last full chunk: a multiple of STEP, then fewer than STEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +54,26 @@ class BulkInsert:
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         return max(1, min(CHUNK, limit // len(self.columns.split(","))))
 
-    def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
-        """Insert ``rows`` (each in column order), :meth:`chunk` rows a statement."""
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> int | None:
+        """Insert ``rows`` (each in column order), :meth:`chunk` rows a statement (the rest
+        as at most two: see the module's text); returns the last statement's
+        ``lastrowid`` (``None`` for no rows)."""
         size = self.chunk(conn)
-        for start in range(0, len(rows), size):
-            part = rows[start : start + size]
-            conn.execute(self.sql(len(part)), tuple(chain.from_iterable(part)))
+        total = len(rows)
+        full = total - total % size
+        rest = total - full
+        ends = list(range(size, full + 1, size))
+        if rest > STEP and rest % STEP:
+            ends.append(total - rest % STEP)
+        if rest:
+            ends.append(total)
+        last: int | None = None
+        start = 0
+        for end in ends:
+            part = rows[start:end]
+            last = conn.execute(self.sql(end - start), tuple(chain.from_iterable(part))).lastrowid
+            start = end
+        return last
 
 
-__all__ = ["CHUNK", "BulkInsert"]
+__all__ = ["CHUNK", "STEP", "BulkInsert"]

@@ -64,6 +64,9 @@ NEW_IDS = """
 """
 
 
+MAX_ID = "SELECT coalesce(max(id), 0) FROM results"
+
+
 def new_ids(conn: sqlite3.Connection, before: int, run_id: int) -> dict[str, int]:
     """Fingerprint to id of run ``run_id``'s results inserted after rowid ``before``."""
     found: dict[str, int] = json.loads(conn.execute(NEW_IDS, (before, run_id)).fetchone()[0])
@@ -107,32 +110,47 @@ def write_rows(conn: sqlite3.Connection, batch: BatchRows) -> int:
     """Insert ``batch`` (inside the caller's transaction); returns results added.
 
     Table by table (keys, results, balances, evidence, grants) with multi-row ``INSERT``
-    statements; each new result's id is read back in one query (rowids above the largest
-    one before the batch). A key already recorded in this run (or twice in the batch) is
-    recorded once: the first result wins.
+    statements. When every result went in (the usual case), their ids are the rowids after
+    the largest one before the batch, in order (SQLite gives a new row the largest rowid plus
+    one; checked: the changes count and the last rowid must both agree); else each new
+    result's id is read back in one query. A key already recorded in this run (or twice in
+    the batch) is recorded once: the first result wins.
     """
     run_id, keys, results, fingerprints, dependents = batch
     if not results:
         return 0
     UPSERT_KEY.run(conn, keys)
-    before = conn.execute("SELECT coalesce(max(id), 0) FROM results").fetchone()[0]
-    INSERT_RESULT.run(conn, results)
-    ids = new_ids(conn, before, run_id)
+    before = conn.execute(MAX_ID).fetchone()[0]
+    changes = conn.total_changes
+    last = INSERT_RESULT.run(conn, results)
+    added = len(results)
     balances: list[Row] = []
     evidence: list[Row] = []
     grants: list[Row] = []
-    added = 0
-    for fingerprint, (its_balances, its_evidence, its_grants) in zip(
-        fingerprints, dependents, strict=True
-    ):
-        # pop: a second result for the same key in this batch was not inserted
-        result_id = ids.pop(fingerprint, None)
-        if result_id is None:
-            continue
-        added += 1
-        _with_id(result_id, its_balances, balances)
-        _with_id(result_id, its_evidence, evidence)
-        _with_id(result_id, its_grants, grants)
+    if conn.total_changes - changes == added and last == before + added:
+        for result_id, (its_balances, its_evidence, its_grants) in enumerate(
+            dependents, before + 1
+        ):
+            if its_balances:
+                _with_id(result_id, its_balances, balances)
+            if its_evidence:
+                _with_id(result_id, its_evidence, evidence)
+            if its_grants:
+                _with_id(result_id, its_grants, grants)
+    else:
+        ids = new_ids(conn, before, run_id)
+        added = 0
+        for fingerprint, (its_balances, its_evidence, its_grants) in zip(
+            fingerprints, dependents, strict=True
+        ):
+            # pop: a second result for the same key in this batch was not inserted
+            found = ids.pop(fingerprint, None)
+            if found is None:
+                continue
+            added += 1
+            _with_id(found, its_balances, balances)
+            _with_id(found, its_evidence, evidence)
+            _with_id(found, its_grants, grants)
     INSERT_BALANCE.run(conn, balances)
     INSERT_EVIDENCE.run(conn, evidence)
     INSERT_GRANT.run(conn, grants)
