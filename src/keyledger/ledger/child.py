@@ -6,7 +6,9 @@ starts ``python -S -P -c … keyledger.ledger.child.main(DB)``: a fresh interpre
 imports only :mod:`sqlite3`, :mod:`json` and the ledger's write side
 (:mod:`keyledger.ledger.records`, :mod:`keyledger.ledger.write`), opens its own connection
 with the ledger's settings (WAL lets the parent's connection stay open), builds each batch's
-rows from the records it is sent and commits them in one transaction.
+rows from the records it is sent and commits them in one transaction. It binds ``None``
+through an :mod:`sqlite3` adapter (the same ``NULL``, far cheaper than the module's search
+for a way to adapt it).
 
 - **Frames:** a 4-byte big-endian length, then the payload. A batch is JSON,
   ``[run_id, records]`` (:func:`keyledger.ledger.recorder.encode`; a record holds plain
