@@ -9,11 +9,14 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from keyledger.cli.keys_input import UsageExit
 from keyledger.models import CheckResult
 from keyledger.render.writers import Format, Writer
+
+if TYPE_CHECKING:
+    from asyncio import TimerHandle
 
 
 class AtomicFile:
@@ -89,8 +92,17 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+FLUSH_AFTER = 0.05
+"""Seconds a result written to stdout may wait before it is flushed to the reader (the
+writers gather results into large writes; see :mod:`keyledger.render.writers`)."""
+
+
 class ResultOutput:
     """Streams results in a machine format, or collects them for the table.
+
+    Results on stdout reach the reader at most :data:`FLUSH_AFTER` seconds after they are
+    written (a timer on the running event loop; without one, at once), and all of them at
+    :meth:`close` or :meth:`abandon`. An output file is only flushed when it is committed.
 
     When stdout's reader goes away (``| head``), :attr:`broken` is set, ``on_broken`` is
     called (to stop the run), and nothing more is written. Any other write failure (a full
@@ -111,6 +123,8 @@ class ResultOutput:
             self.file = AtomicFile(output)
             stream = self.file.stream
         self.writer: Writer | None = fmt.writer(stream)
+        self._timer: TimerHandle | None = None
+        self._prompt = self.file is None  # a reader of stdout may be waiting for each result
 
     def add(self, result: CheckResult) -> None:
         """Write one result (machine formats only)."""
@@ -118,6 +132,32 @@ class ResultOutput:
             return
         try:
             self.writer.write(result)
+        except BrokenPipeError:
+            self._broke()
+        except OSError as exc:
+            self._fail(exc)
+        else:
+            if self._prompt and self._timer is None:
+                self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Flush :data:`FLUSH_AFTER` seconds from now on the running loop, or now without one."""
+        import asyncio  # loaded already when there is a run: not at start-up of other commands
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+        else:
+            self._timer = loop.call_later(FLUSH_AFTER, self.flush)
+
+    def flush(self) -> None:
+        """Push the results written so far to the reader."""
+        self._timer = None
+        if self.writer is None or self.broken or self.failed:
+            return
+        try:
+            self.writer.flush()
         except BrokenPipeError:
             self._broke()
         except OSError as exc:
@@ -134,9 +174,13 @@ class ResultOutput:
 
     def close(self, complete: bool, summary: dict[str, object]) -> None:
         """Finish the document and move the file into place."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.writer is not None and not self.broken and not self.failed:
             try:
                 self.writer.close(complete, summary)
+                self.writer.flush()
             except BrokenPipeError:
                 self._broke()
             except OSError as exc:
@@ -158,9 +202,13 @@ class ResultOutput:
                 self._fail(exc)
 
     def abandon(self) -> None:
-        """Drop a half-written output file."""
+        """Drop a half-written output file; on stdout, push what was written (the run failed,
+        but the results it finished stay with the reader, as an unbuffered stream would)."""
         if self.file is not None:
             self.file.abandon()
+        elif self.writer is not None and not self.broken and not self.failed:
+            with contextlib.suppress(OSError, ValueError):
+                self.writer.flush()
 
 
 @contextlib.contextmanager

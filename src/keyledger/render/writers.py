@@ -11,6 +11,10 @@ than 64 bits) falls back to the standard library's encoder, laid out the same wa
 orjson's bytes go straight to the stream's byte buffer when it has one that would encode
 the text the same way (UTF-8, ``\n`` written as is: stdout on POSIX, an output file), so
 they are not decoded to text and encoded back; other streams (``io.StringIO``) get text.
+Those bytes are gathered and handed over :data:`GATHER` bytes at a time (one write(2) for
+dozens of results, not one every 8 KiB), or when the writer is flushed: whoever streams to a
+reader flushes it now and then (``keyledger.cli.output`` does at most
+``FLUSH_AFTER`` seconds after a result) and at the end.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ class Writer(Protocol):
         """Write one result."""
         ...
 
+    def flush(self) -> None:
+        """Push everything written so far to the stream's file."""
+        ...
+
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Finish the document."""
         ...
@@ -75,27 +83,42 @@ def byte_buffer(stream: TextIO) -> BinaryIO | None:
     return buffer if utf8 else None
 
 
-class _Sink:
-    """A writer's output: encoded JSON as bytes (to the byte buffer when there is one) or
-    text; text never waits in the text stream's buffer while bytes pass it by."""
+GATHER = 128 * 1024
+"""Bytes of encoded results gathered before they go to the stream's byte buffer in one write."""
 
-    __slots__ = ("raw", "stream")
+
+class _Sink:
+    """A writer's output: encoded JSON as bytes (gathered, then to the byte buffer when there
+    is one) or text; text and bytes reach the file in the order they were written."""
+
+    __slots__ = ("pending", "raw", "stream")
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.pending = bytearray()
         self.raw = byte_buffer(stream)
         if self.raw is not None:
             stream.flush()  # whatever was written as text before goes first
 
     def data(self, data: bytes) -> None:
         """Write encoded JSON."""
-        if self.raw is not None:
-            self.raw.write(data)
-        else:
+        if self.raw is None:
             self.stream.write(data.decode())
+            return
+        pending = self.pending
+        pending += data
+        if len(pending) >= GATHER:
+            self.push()
+
+    def push(self) -> None:
+        """Hand the gathered bytes to the byte buffer: one write(2) once they outgrow it."""
+        if self.pending and self.raw is not None:
+            data, self.pending = self.pending, bytearray()
+            self.raw.write(data)
 
     def text(self, text: str) -> None:
         """Write text (what the standard library's encoder made)."""
+        self.push()
         self.stream.write(text)
         if self.raw is not None:
             self.stream.flush()
@@ -103,6 +126,7 @@ class _Sink:
     def flush(self) -> None:
         """Push what was written to the file."""
         if self.raw is not None:
+            self.push()
             self.raw.flush()
         else:
             self.stream.flush()
@@ -142,6 +166,10 @@ class JsonWriter:
             self.sink.data(b"," + item if self.count else item)
         self.count += 1
 
+    def flush(self) -> None:
+        """Push the results written so far to the file."""
+        self.sink.flush()
+
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Close the array and add ``complete`` and ``summary``."""
         tail = _dumps(dict(summary), pretty=True).replace("\n", "\n  ")
@@ -165,10 +193,14 @@ class JsonlWriter:
             self.sink.text(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
         else:
             self.sink.data(line)
+
+    def flush(self) -> None:
+        """Push the lines written so far to the file."""
         self.sink.flush()
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
-        """Nothing to close: every line is complete on its own."""
+        """Push the last lines: every line is complete on its own."""
+        self.sink.flush()
 
 
 CSV_COLUMNS = (
@@ -218,6 +250,7 @@ class CsvWriter:
     """A header row, then one row per result."""
 
     def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
         self.writer = csv.writer(stream, lineterminator="\n")
         self.writer.writerow(CSV_COLUMNS)
 
@@ -257,6 +290,10 @@ class CsvWriter:
                 for c in CSV_COLUMNS
             ]
         )
+
+    def flush(self) -> None:
+        """Push the rows written so far to the file."""
+        self.stream.flush()
 
     def close(self, complete: bool, summary: Mapping[str, Any]) -> None:
         """Nothing to add: CSV has no trailer."""
