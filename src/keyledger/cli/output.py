@@ -203,7 +203,7 @@ class ResultOutput:
 
     def abandon(self) -> None:
         """Drop a half-written output file; on stdout, push what was written (the run failed,
-        but the results it finished stay with the reader, as an unbuffered stream would)."""
+        but the results it finished still reach the reader)."""
         if self.file is not None:
             self.file.abandon()
         elif self.writer is not None and not self.broken and not self.failed:
