@@ -89,9 +89,10 @@ def record(path: Path, results: list[CheckResult], *, process: bool) -> LedgerRe
     with Store.open(path) as store:
         run = store.begin_run(len(results))
         recorder = LedgerRecorder(store, run, max_rows=25, clock=lambda: 0.0, process=process)
-        assert (recorder._process is not None) is process
         for item in results:
             recorder.add(item)
+        recorder.drain()  # the first batch started the writer process (if wanted)
+        assert (recorder._process is not None) is process
         recorder.finish("complete")
     return recorder
 
@@ -137,11 +138,11 @@ def test_a_writer_process_killed_mid_run_loses_nothing(tmp_path: Path) -> None:
     with Store.open(tmp_path / "l.db") as store:
         run = store.begin_run(len(results))
         recorder = LedgerRecorder(store, run, max_rows=20, clock=lambda: 0.0, process=True)
-        process = recorder._process
-        assert process is not None
         for item in results[:100]:
             recorder.add(item)
         recorder.drain()
+        process = recorder._process
+        assert process is not None
         assert store.count_results() == 100
         process.proc.kill()
         process.proc.wait()
@@ -205,11 +206,11 @@ def test_the_writer_process_ignores_ctrl_c(tmp_path: Path) -> None:
     with Store.open(tmp_path / "l.db") as store:
         run = store.begin_run(100)
         recorder = LedgerRecorder(store, run, max_rows=10, clock=lambda: 0.0, process=True)
-        process = recorder._process
-        assert process is not None
         recorder.add(result(make_key("first")))
         recorder.flush()
         recorder.drain()  # it has started and answered
+        process = recorder._process
+        assert process is not None
         process.proc.send_signal(signal.SIGINT)
         for i in range(99):
             recorder.add(result(make_key("k", i)))
@@ -304,6 +305,9 @@ def test_a_run_ledger_commits_through_a_writer_process(tmp_path: Path) -> None:
     """RunLedger (check, watch) uses the writer process; process=False keeps the thread."""
     with Store.open(tmp_path / "l.db") as store:
         ledger = RunLedger.begin(store, 1, insights=False)
+        ledger.add(result(make_key("one")))
+        ledger.recorder.flush()
+        ledger.recorder.drain()
         assert ledger.recorder._process is not None
         ledger.abort()
         assert RunLedger.begin(store, 1, process=False).recorder._process is None

@@ -176,6 +176,7 @@ def record_both_ways(tmp_path: Path, results: list[CheckResult]) -> list[Any]:
             recorder = LedgerRecorder(store, store.begin_run(len(results)), process=process)
             for item in results:
                 recorder.add(item)
+            recorder.flush()  # before finish(): the writer process takes the batch
             recorder.finish("complete")
             assert (recorder.recorded, recorder.error) == (len(results), None)
         dumps.append(dump(tmp_path / name))

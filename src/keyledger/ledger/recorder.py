@@ -14,9 +14,13 @@ that queued up while the disk was busy are committed together (a burst of result
 thread only sends each batch to a writer process (:mod:`keyledger.ledger.child`) as one JSON
 frame of compact records (:func:`~keyledger.ledger.store.record_of`, taken on the event
 loop's thread when a batch is flushed; no secret), then waits for its answer without holding
-the interpreter lock: the rows are built and SQLite runs in that process, on another core. If
-the process cannot start or dies, the thread writes in-process from then on (the batch being
-sent included), and the run goes on.
+the interpreter lock: the rows are built and SQLite runs in that process, on another core. The
+thread starts that process for the first batch flushed while the run goes on (its start-up,
+some 25 ms of CPU, then no longer competes with the run's first requests); a run whose results
+all come to :meth:`LedgerRecorder.finish` (a small one) starts none and commits them
+in-process, and a run without results writes nothing at all. If the process cannot start or
+dies, the thread writes in-process from then on (the batch being sent included), and the run
+goes on.
 
 A run with a deadline sets :attr:`LedgerRecorder.cutoff` (the end of the deadline's grace):
 batches not committed by then are dropped and counted, so recording never outlasts it.
@@ -119,8 +123,10 @@ class LedgerRecorder:
         self._writing = False  # a _write is submitted or running (under lock)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyledger-ledger")
         self._process: WriterProcess | None = None
-        if process and isinstance(store, Store) and not store.read_only:
-            self._process = WriterProcess.start(store.path)
+        # Wanted: started by the writer thread for the first batch flushed before finish() (not
+        # here: its interpreter's start-up would compete with the first requests for the CPU).
+        self._spawn = process and isinstance(store, Store) and not store.read_only
+        self._launch = False  # a batch was flushed while _spawn held: the writer starts it
 
     def add(self, result: CheckResult) -> None:
         """Take one result; commit the batch when it is full or old enough."""
@@ -170,6 +176,9 @@ class LedgerRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
+        if self._spawn:  # the first batch of a run that goes on: the writer starts the process
+            self._spawn = False
+            self._launch = True
         records = [record_of(r) for r in batch]  # plain values: the writer needs no more
         with self._lock:
             self._queued.extend(records)
@@ -223,8 +232,12 @@ class LedgerRecorder:
             self.batches += 1
 
     def _store(self, batch: list[Record]) -> None:
-        """Commit ``batch`` through the writer process if there is one, else in-process."""
+        """Commit ``batch`` through the writer process if there is one (started now, on the
+        first batch, if it is wanted), else in-process."""
         process = self._process
+        if self._launch:
+            self._launch = False
+            process = self._process = WriterProcess.start(self.store.path)
         if process is not None:
             try:
                 payload = encode(self.run_id, batch)
@@ -248,7 +261,12 @@ class LedgerRecorder:
 
         A run whose writes failed, or whose results were dropped at the cutoff, is closed as
         ``interrupted`` (if the ledger still takes the update at all).
+
+        A writer process not started by now is not started at all: the few results left (at
+        most a batch, or what queued while the run went on) are committed in-process, which
+        costs less than an interpreter's start-up; a run without results starts none.
         """
+        self._spawn = False
         self.flush()
         self._writer.shutdown(wait=True)
         if self._process is not None:
