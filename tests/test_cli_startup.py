@@ -315,3 +315,27 @@ def test_check_imports_its_modules_with_the_cyclic_gc_off(tmp_path: Path) -> Non
         "('keyledger.engine', False)][True]"
     )
     assert lines[-2:] == ["EXIT:4", expected]
+
+
+def test_check_imports_aiohttp_and_the_engine_on_a_fresh_thread_stack(tmp_path: Path) -> None:
+    """`check` imports the engine and aiohttp on a new thread (its frame stack starts empty, so
+    ``re``'s deep recursion does not map and unmap stack chunks), with the cyclic GC off."""
+    watch = (
+        "import gc, threading\n"
+        "class Watch:\n"
+        "    seen = {}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in ('aiohttp', 'keyledger.engine'):\n"
+        "            main = threading.current_thread() is threading.main_thread()\n"
+        "            self.seen.setdefault(name, (main, gc.isenabled()))\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Watch())\n"
+    )
+    lines = _run_check(
+        tmp_path,
+        [str(_session_key_file(tmp_path)), *JSON_RUN],
+        before=watch,
+        after="print('ON MAIN THREAD:' + repr(sorted(Watch.seen.items())))\n",
+    )
+    expected = "ON MAIN THREAD:[('aiohttp', (False, False)), ('keyledger.engine', (False, False))]"
+    assert lines[-2:] == ["EXIT:4", expected]

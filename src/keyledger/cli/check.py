@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from keyledger.baseurl import normalise_base_url
+from keyledger.cli.freshstack import import_on_fresh_stack
 from keyledger.cli.gcpolicy import no_collections
 from keyledger.cli.keys_input import UsageExit, WriteExit, frozen_heap, identity, load_keys
 from keyledger.cli.output import check_writable
@@ -319,6 +320,9 @@ def check(
             # imported only now: an input error above exits before the run's machinery (rich,
             # the engine, the ledger) is loaded; the alerts machinery only for --alerts
             with no_collections():
+                import_on_fresh_stack(  # aiohttp's regexes compile without stack-chunk churn
+                    "keyledger.cli.check_ledger", "keyledger.cli.execute", "keyledger.engine"
+                )
                 from keyledger.cli.check_ledger import CheckLedger
                 from keyledger.cli.execute import CheckJob, execute
                 from keyledger.engine import RunOptions
