@@ -28,7 +28,7 @@ from keyledger.providers import CheckOptions, Provider, default_registry
 from keyledger.providers.base import ResultBuilder
 from keyledger.providers.openai import OpenAIProvider
 from keyledger.secret import Secret
-from keyledger.transport import HttpOptions, Reply, Request, auth_headers
+from keyledger.transport import Fault, HttpOptions, Reply, Request, auth_headers
 
 KEY = "sk-proj-wirefastpathsAAAAAAAAAAAAAAAAAAAA"
 _NAMES = st.sampled_from(
@@ -79,6 +79,14 @@ def test_a_url_is_parsed_once_per_address() -> None:
     assert first == yarl.URL("http://127.0.0.1:9/v1/dashboard/billing/credit_grants")
     other = wire._url("http://127.0.0.2:9/v1/dashboard/billing/credit_grants")
     assert other.host == "127.0.0.2" and first.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/v1/models", "http://[::1/v1/models"])
+async def test_a_url_that_does_not_parse_is_an_invalid_url_fault(url: str) -> None:
+    """A malformed URL is ``invalid_url`` (as when aiohttp parsed it), not a network fault."""
+    async with aiohttp.ClientSession() as session:
+        outcome = await wire.attempt(session, Request("GET", url, Secret(KEY)), HttpOptions())
+    assert isinstance(outcome, Fault) and outcome.reason == "invalid_url"
 
 
 async def test_the_session_gets_a_parsed_url_and_a_multidict() -> None:

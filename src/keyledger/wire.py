@@ -277,8 +277,12 @@ _STALE_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 @functools.lru_cache(maxsize=1024)
 def _url(url: str) -> yarl.URL:
-    """``url`` parsed once: the same URL recurs for every key of a host."""
-    return yarl.URL(url)
+    """``url`` parsed once: the same URL recurs for every key of a host. A URL that does not
+    parse raises what aiohttp raises for it (an ``invalid_url`` fault, not a network one)."""
+    try:
+        return yarl.URL(url)
+    except ValueError as exc:
+        raise aiohttp.InvalidUrlClientError(url) from exc
 
 
 _COMMON_REQUEST_HEADERS: CIMultiDict[str] = CIMultiDict(
