@@ -206,3 +206,59 @@ def test_a_closed_pipe_found_by_the_timer_stops_the_run(monkeypatch: pytest.Monk
     out.close(True, {})
     assert stopped == [True] and out.broken and out.failed is None
     assert raw.writes == 0
+
+
+_LEAVE_SCRIPT = """
+import asyncio, signal, sys
+from tests.test_output_gather import _results
+from keyledger.cli.execute import leave_now
+from keyledger.cli.output import ResultOutput
+from keyledger.render.writers import Format
+
+async def main() -> None:
+    out = ResultOutput(Format.JSONL, None)
+    for result in _results(int(sys.argv[1])):
+        out.add(result)
+    await asyncio.sleep(0.01)  # a second Ctrl-C arrives before the flush timer fires
+    leave_now([out], signal.SIGINT)
+
+asyncio.run(main())
+"""
+
+
+def _leave(count: int, read: bool) -> tuple[int, bytes]:
+    """Run the script above in a child; its exit code and what it wrote to stdout."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _LEAVE_SCRIPT, str(count)],
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=root,
+    )
+    assert child.stdout is not None
+    if read:
+        data = child.stdout.read()
+        return child.wait(timeout=60), data
+    code = child.wait(timeout=60)  # nobody reads: the pipe fills, the exit must not wait on it
+    child.stdout.close()
+    return code, b""
+
+
+def test_an_immediate_exit_still_hands_gathered_results_to_stdout() -> None:
+    """A second Ctrl-C leaves at once, but the results written so far reach the reader."""
+    code, data = _leave(5, read=True)
+    assert code == 130
+    assert data.count(b"\n") == 5
+
+
+def test_an_immediate_exit_does_not_wait_for_a_reader_that_never_reads() -> None:
+    """With stdout's pipe full and unread, the immediate exit still happens."""
+    count = 30  # gathered (under GATHER), but more than a pipe holds (64 KiB on Linux)
+    assert 65536 < len(_as_text(Format.JSONL, _results(count))) < GATHER
+    code, _ = _leave(count, read=False)
+    assert code == 130

@@ -7,16 +7,17 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from keyledger.cli import signals
 from keyledger.cli.gcpolicy import fewer_collections
-from keyledger.cli.output import opened
+from keyledger.cli.output import ResultOutput, opened
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
 from keyledger.logs import setup_logging
@@ -97,6 +98,27 @@ class _Tally:
         self.tls = self.tls or result.reason == "tls"
 
 
+SALVAGE_WAIT = 0.5
+"""Seconds an immediate exit waits for stdout to take the results it holds."""
+
+
+def leave_now(sinks: Sequence[Sink], signum: int) -> NoReturn:
+    """Exit at once (a second Ctrl-C), after pushing the results that stdout's output holds
+    (:meth:`ResultOutput.salvage`); a reader that stalls holds the exit for at most
+    :data:`SALVAGE_WAIT` seconds."""
+    outputs = [sink for sink in sinks if isinstance(sink, ResultOutput)]
+    if outputs:
+
+        def push() -> None:
+            for out in outputs:
+                out.salvage()
+
+        pusher = threading.Thread(target=push, daemon=True)
+        pusher.start()
+        pusher.join(SALVAGE_WAIT)
+    os._exit(signals.exit_code(signum))
+
+
 async def _run(
     job: CheckJob, sinks: Sequence[Sink], stop: asyncio.Event, received: list[int]
 ) -> RunReport:
@@ -107,7 +129,7 @@ async def _run(
         if len(received) == 1:
             stop.set()
         else:  # a second signal: leave at once; committed data stays consistent
-            os._exit(signals.exit_code(signum))
+            leave_now(sinks, signum)
 
     handled: list[signal.Signals] = []
     for sig in signals.STOP_SIGNALS:

@@ -201,6 +201,15 @@ class ResultOutput:
             except OSError as exc:
                 self._fail(exc)
 
+    def salvage(self) -> None:
+        """Before an immediate exit: push the results written to stdout so far (an output
+        file is left as it is: it is only ever moved into place whole)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.file is None:
+            self.flush()
+
     def abandon(self) -> None:
         """Drop a half-written output file; on stdout, push what was written (the run failed,
         but the results it finished still reach the reader)."""
