@@ -80,3 +80,15 @@ def test_every_installed_group_is_seen() -> None:
     groups = importlib.metadata.entry_points().groups
     assert groups
     assert all(may_name_group(group) for group in groups)
+
+
+def test_a_path_object_on_sys_path_is_left_to_importlib_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that put a ``Path`` on sys.path gets an answer (True: importlib.metadata
+    looks), not an error, and the registry still builds."""
+    from keyledger.providers.registry import build_registry
+
+    monkeypatch.setattr(sys, "path", [*sys.path, tmp_path])
+    assert may_name_group(GROUP)
+    assert "openai" in build_registry().names()

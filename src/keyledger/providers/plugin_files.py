@@ -21,9 +21,12 @@ import sys
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
 
 
-def _names_in(folder: str, needle: bytes) -> bool | None:
+def _names_in(folder: object, needle: bytes) -> bool | None:
     """``True`` if a distribution in ``folder`` names ``needle`` in its ``entry_points.txt``,
-    ``False`` if none does, ``None`` if ``folder`` is not a plain directory to read."""
+    ``False`` if none does, ``None`` if ``folder`` is not a plain directory to read (or not
+    a string: a ``Path`` or other object a program put on ``sys.path``)."""
+    if not isinstance(folder, str):
+        return None  # importlib.metadata handles such entries its own way
     if folder.lower().endswith(".egg"):
         return None  # importlib.metadata reads an .egg's EGG-INFO too
     try:
