@@ -130,6 +130,9 @@ def test_records_make_the_rows_the_ledger_always_wrote() -> None:
 
 ZONES = st.sampled_from(
     [None, UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
+) | st.builds(  # any offset, seconds and microseconds included (orjson writes whole minutes)
+    timezone,
+    st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23)),
 )
 TIMES = st.builds(
     lambda at, zone: at.replace(tzinfo=zone),

@@ -195,6 +195,14 @@ def _balance_record(b: Balance) -> BalanceRecord:
     )
 
 
+def _when(at: datetime | None) -> datetime | None:
+    """A time the writer process reads back exactly: in UTC, as the ledger stores it (a naive
+    time is UTC). orjson writes an offset in whole minutes only, dropping its seconds."""
+    if at is None or at.tzinfo is UTC:
+        return at
+    return (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(UTC)
+
+
 def record_of(result: CheckResult) -> Record:
     """``result`` as a :data:`~keyledger.ledger.records.Record`: plain values read off it
     (an amount as its ``str``, a time as it is), a key as its fingerprint and masked form,
@@ -206,7 +214,7 @@ def record_of(result: CheckResult) -> Record:
         others: list[BalanceRecord] | None = [_balance_record(b) for b in balances_of(result)]
         grants: tuple[Grant, ...] = ()
     else:
-        primary = (_balance_record(balance), balance.expires_at, balance.next_expiry)
+        primary = (_balance_record(balance), _when(balance.expires_at), _when(balance.next_expiry))
         given = result.balances  # the common case: the primary balance is the only one
         single = len(given) == 1 and given[0] is balance
         others = None if single else [_balance_record(b) for b in balances_of(result)]
@@ -223,7 +231,7 @@ def record_of(result: CheckResult) -> Record:
             key.label,
             shown_url(base_url) if base_url else None,
         ),
-        result.checked_at,
+        _when(result.checked_at),
         result.status._value_,
         result.reason,
         result.balance_reason,
@@ -235,7 +243,12 @@ def record_of(result: CheckResult) -> Record:
         others,
         None
         if spend is None
-        else (str(spend.amount), spend.currency, spend.period_start, spend.period_end),
+        else (
+            str(spend.amount),
+            spend.currency,
+            _when(spend.period_start),
+            _when(spend.period_end),
+        ),
         [
             (
                 e.endpoint,
@@ -249,7 +262,14 @@ def record_of(result: CheckResult) -> Record:
             for e in result.evidence
         ],
         [
-            (g.grant_id, str(g.amount), str(g.used), g.effective_at, g.expires_at, g.expired)
+            (
+                g.grant_id,
+                str(g.amount),
+                str(g.used),
+                _when(g.effective_at),
+                _when(g.expires_at),
+                g.expired,
+            )
             for g in grants
         ],
     )
