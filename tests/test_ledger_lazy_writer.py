@@ -96,3 +96,46 @@ def test_a_batch_past_the_cutoff_starts_no_writer_process(
         recorder.flush()
         recorder.finish("complete")
         assert starts == [] and (recorder.cut_off, store.count_results()) == (10, 0)
+
+
+def test_the_cutoff_is_asked_after_the_writer_process_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cutoff that passes while the writer process starts drops the first batch: recording
+    never outlasts the deadline's grace, however slow that start-up is."""
+    now = [0.0]
+    real = WriterProcess.start.__func__  # type: ignore[attr-defined]
+
+    def slow_start(cls: type[WriterProcess], path: Path) -> WriterProcess | None:
+        now[0] = 10.0  # the interpreter took its time: the cutoff has passed meanwhile
+        return real(cls, path)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(recorder_module.WriterProcess, "start", classmethod(slow_start))
+    with Store.open(tmp_path / "l.db") as store:
+        recorder = LedgerRecorder(
+            store, store.begin_run(50), max_rows=50, process=True, clock=lambda: now[0]
+        )
+        recorder.cutoff = 5.0
+        for item in session_results(50):
+            recorder.add(item)
+        recorder.drain()
+        recorder.finish("complete")
+        assert (recorder.cut_off, recorder.recorded, store.count_results()) == (50, 0, 0)
+        assert store.runs()[0].status == "interrupted"
+
+
+def test_a_batch_the_ledger_cannot_take_closes_the_run_as_interrupted(tmp_path: Path) -> None:
+    """A value SQLite refuses (a lone surrogate in a label) loses that batch, counted, and
+    the run is not called complete."""
+    import dataclasses
+
+    results = session_results(60)
+    odd = results[3]
+    results[3] = dataclasses.replace(odd, key=dataclasses.replace(odd.key, label="bad\ud800"))
+    with Store.open(tmp_path / "l.db") as store:
+        recorder = LedgerRecorder(store, store.begin_run(60), max_rows=50, process=False)
+        for item in results:
+            recorder.add(item)
+        recorder.finish("complete")
+        assert (recorder.unwritten, recorder.recorded) == (50, 10)
+        assert store.runs()[0].status == "interrupted"

@@ -114,6 +114,7 @@ class LedgerRecorder:
         self.error: StoreError | None = None
         self.cutoff: float | None = None  # monotonic time after which nothing more is written
         self.cut_off = 0  # results dropped because the cutoff had passed
+        self.unwritten = 0  # results dropped because the ledger could not take a value
         self._pending: list[CheckResult] = []
         self._queued: list[Record] = []  # handed to the writer, not yet taken (under lock)
         self._oldest = 0.0
@@ -206,6 +207,7 @@ class LedgerRecorder:
             except Exception:  # a value the ledger cannot take: lose this batch, not the writer
                 with self._lock:
                     self.dropped += len(batch)
+                    self.unwritten += len(batch)
 
     def _commit(self, batch: list[Record]) -> None:
         """Commit one batch, unless recording failed or the cutoff has passed."""
@@ -215,11 +217,13 @@ class LedgerRecorder:
             with self._lock:
                 self.dropped += len(batch)
             return
-        if self.cutoff is not None and self.clock() >= self.cutoff:
-            with self._lock:
-                self.cut_off += len(batch)
-                self.dropped += len(batch)
+        if self._past_cutoff(batch):
             return
+        if self._launch:  # the first batch of a run that goes on: start the process now,
+            self._launch = False
+            self._process = WriterProcess.start(self.store.path)
+            if self._past_cutoff(batch):  # its start-up took time: the cutoff is asked again
+                return
         try:
             self._store(batch)
         except StoreError as exc:
@@ -231,13 +235,18 @@ class LedgerRecorder:
             self.recorded += len(batch)
             self.batches += 1
 
+    def _past_cutoff(self, batch: list[Record]) -> bool:
+        """Whether the cutoff has passed; if so, ``batch`` is counted as dropped."""
+        if self.cutoff is None or self.clock() < self.cutoff:
+            return False
+        with self._lock:
+            self.cut_off += len(batch)
+            self.dropped += len(batch)
+        return True
+
     def _store(self, batch: list[Record]) -> None:
-        """Commit ``batch`` through the writer process if there is one (started now, on the
-        first batch, if it is wanted), else in-process."""
+        """Commit ``batch`` through the writer process if there is one, else in-process."""
         process = self._process
-        if self._launch:
-            self._launch = False
-            process = self._process = WriterProcess.start(self.store.path)
         if process is not None:
             try:
                 payload = encode(self.run_id, batch)
@@ -272,7 +281,7 @@ class LedgerRecorder:
         if self._process is not None:
             self._process.close()
             self._process = None
-        if self.error is not None or self.cut_off:
+        if self.error is not None or self.cut_off or self.unwritten:
             status = "interrupted"
         try:
             self.store.finish_run(self.run_id, status)
