@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from keyledger.baseurl import display_url
-from keyledger.models import Balance, CheckResult, Spend
+from keyledger.models import Balance, CheckResult, Grant, Spend
 from keyledger.money import plain_text
 
 SCHEMA = "keyledger/results/v2"
@@ -56,6 +56,35 @@ Times = Callable[[datetime | None], datetime | str | None]
 ORJSON_OPTIONS = orjson.OPT_UTC_Z  # what a dict made with ``for_orjson=True`` needs
 
 
+# A grant's part of a balance object, worked out once per grant value: the grants of a run's
+# keys are mostly shared values (see ``openai_session._GRANTS``), so the same grant is written
+# for many keys. Keyed by the grant's identity and whether times are left to orjson; each entry
+# holds its grant, so the identity is not reused while it is kept. Emptied when full.
+_GrantParts = tuple[
+    Grant, str | None, str, str, str, datetime | str | None, datetime | str | None, bool, bool
+]
+_GRANT_PARTS: dict[tuple[int, bool], _GrantParts] = {}
+GRANT_PARTS_SIZE = 1024
+
+
+def _grant_parts(g: Grant, time_text: Times) -> _GrantParts:
+    """A grant's texts (id, amount, used, remaining, times), its ``expired``, and whether it
+    counts for the balance's ``next_expiry`` (something left, not expired, an expiry)."""
+    left = g.amount - g.used
+    counts = left > _ZERO
+    return (
+        g,
+        g.grant_id,
+        plain_text(g.amount),
+        plain_text(g.used),
+        plain_text(left) if counts else _ZERO_TEXT,
+        time_text(g.effective_at),
+        time_text(g.expires_at),
+        g.expired,
+        counts and not g.expired and g.expires_at is not None,
+    )
+
+
 def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str, Any] | None:
     """One balance object (``balance`` and each item of ``balances``)."""
     if balance is None:
@@ -66,24 +95,43 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
     plain = plain_text
     grants = []
     soonest: datetime | None = None
+    shared = time_text is _time or time_text is _time_for_orjson  # a known, pure time_text
     for g in balance.grants:
-        left = g.amount - g.used
-        expires = g.expires_at
-        if left > _ZERO:
-            remaining = plain(left)
-            if not g.expired and expires and (soonest is None or expires < soonest):
-                soonest = expires
+        if shared:
+            entry = _GRANT_PARTS.get((id(g), time_text is _time))
+            if entry is None or entry[0] is not g:
+                entry = _grant_parts(g, time_text)
+                if len(_GRANT_PARTS) >= GRANT_PARTS_SIZE:
+                    _GRANT_PARTS.clear()
+                _GRANT_PARTS[(id(g), time_text is _time)] = entry
         else:
-            remaining = _ZERO_TEXT
+            entry = _grant_parts(g, time_text)
+        (
+            _,
+            grant_id,
+            amount_text,
+            used_text,
+            remaining,
+            effective_at,
+            expires_at,
+            expired,
+            counts,
+        ) = entry
+        if (
+            counts
+            and (expires := g.expires_at) is not None
+            and (soonest is None or expires < soonest)
+        ):
+            soonest = expires
         grants.append(
             {
-                "id": g.grant_id,
-                "amount": plain(g.amount),
-                "used": plain(g.used),
+                "id": grant_id,
+                "amount": amount_text,
+                "used": used_text,
                 "remaining": remaining,
-                "effective_at": time_text(g.effective_at),
-                "expires_at": time_text(expires),
-                "expired": g.expired,
+                "effective_at": effective_at,
+                "expires_at": expires_at,
+                "expired": expired,
             }
         )
     lapses = balance.expires_at
