@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from keyledger import keyshapes, sanitize
 from keyledger.sanitize import Redactor, clean_message
+from keyledger.secret import Secret
 
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _KEYS = st.builds(
@@ -153,3 +154,24 @@ def test_a_cached_text_is_answered_without_asking_for_the_key_pattern(
     finally:
         keyshapes._prefixes = saved
         keyshapes._compiled.clear()
+
+
+@pytest.mark.parametrize(
+    ("key", "redacted"),
+    [
+        ("sess-XXd8e2YYYYYYYYYYYYYYYY", False),  # one block of the id in the body, no window
+        ("sess-XXd8e2c0a2-0001YYYYYYY", True),  # a window of the id in the body
+        ("sess-ZZZZZZZZZZZZZZZZZZZZZZ", False),  # nothing of the id
+    ],
+)
+def test_a_cached_long_id_is_served_for_one_key_only_when_no_window_of_it_is_in_the_key(
+    key: str, redacted: bool
+) -> None:
+    """A cached grant id (looked up by blocks, then windows) is cut exactly for a key holding
+    a window of it, as the general path cuts it."""
+    text = "d8e2c0a2-0001-4c3f-9d10-5c6b0f0e0001"
+    clean_message(text, Redactor(("sess-Unrelated1234567890",)), 64)  # cached as clean
+    redactor = Redactor.of(Secret(key))
+    found = clean_message(text, redactor, 64)
+    assert found == _reference(text, redactor, 64)
+    assert (found != text) is redacted

@@ -389,7 +389,18 @@ def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int 
         if entry is not None and keyshapes.COMPILED.get("any") is _CLEAN_CACHE_PATTERN[0]:
             # A text cleaned before, under the key-shape pattern in use now (what _cleaned()
             # looks up first), answered here without its calls: most texts a check cleans.
-            if secrets.misses(entry[0], entry[1], entry[2]):
+            # A redactor of one key, without its window set, is asked here as misses() would
+            # ask it (the case of every check: one key, a few short texts), without its call.
+            bodies = secrets._bodies
+            if len(bodies) == 1 and secrets._windows is None and len(entry[1]) <= FEW_WINDOWS:
+                body = bodies[0]
+                blocks = entry[2]
+                if (
+                    (blocks is not None and not any(map(body.__contains__, blocks)))
+                    or not any(map(body.__contains__, entry[1]))
+                ) and secrets._secrets[0] not in entry[0]:
+                    return entry[3]
+            elif secrets.misses(entry[0], entry[1], entry[2]):
                 return entry[3]
         else:
             cached = _cleaned(text, secrets, limit)
