@@ -180,13 +180,29 @@ class LedgerRecorder:
         if self._spawn:  # the first batch of a run that goes on: the writer starts the process
             self._spawn = False
             self._launch = True
-        records = [record_of(r) for r in batch]  # plain values: the writer needs no more
+        try:
+            records = [record_of(r) for r in batch]  # plain values: the writer needs no more
+        except Exception:  # a value the ledger cannot hold (a time past year 9999 in UTC)
+            records = self._records(batch)
         with self._lock:
             self._queued.extend(records)
             if self._writing:  # the writer takes these before it stops: no wake-up needed
                 return
             self._writing = True
         self._writer.submit(self._write)
+
+    def _records(self, batch: list[CheckResult]) -> list[Record]:
+        """``batch``'s records, one at a time: a result whose record cannot be made is
+        dropped and counted (the run then closes as interrupted), never raised into the run."""
+        records: list[Record] = []
+        for result in batch:
+            try:
+                records.append(record_of(result))
+            except Exception:
+                with self._lock:
+                    self.dropped += 1
+                    self.unwritten += 1
+        return records
 
     def _write(self) -> None:
         """Commit what is queued, up to :data:`MAX_COMMIT_ROWS` a transaction (writer thread)."""
