@@ -13,6 +13,7 @@ import pytest
 
 from keyledger.cli.keys_input import LedgerExit
 from keyledger.cli.ledger_open import LedgerOpening
+from keyledger.errors import StoreError
 from keyledger.ledger.store import Store
 
 
@@ -78,3 +79,52 @@ def test_a_bad_provider_switch_exits_before_the_ledger_is_created(tmp_path: Path
     assert done.returncode == 2, done.stderr
     assert "KEYLEDGER_TEST_UNSET is not set" in done.stderr
     assert not (home / "ledger.db").exists()
+
+
+def test_the_run_is_begun_on_the_worker_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the number of keys, the worker also commits the run's `running` row (its fsync
+    off the caller's thread) and hands over its id with the store."""
+    threads: list[threading.Thread] = []
+    real = Store.begin_run
+
+    def spy(self: Store, keys_total: int, **kwargs: object) -> int:
+        threads.append(threading.current_thread())
+        return real(self, keys_total, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "begin_run", spy)
+    opening = LedgerOpening.start(None, path=tmp_path / "ledger.db", keys_total=3)
+    store = opening.result()
+    try:
+        assert threads and threads[0] is not threading.current_thread()
+        (run,) = store.runs()
+        assert (run.id, run.status, run.keys_total) == (opening.run_id, "running", 3)
+    finally:
+        store.close()
+
+
+def test_discard_marks_a_run_begun_on_the_worker_interrupted(tmp_path: Path) -> None:
+    """A run stopped before taking the store leaves its begun run `interrupted`, not `running`."""
+    opening = LedgerOpening.start(None, path=tmp_path / "ledger.db", keys_total=2)
+    opening._thread.join()
+    opening.discard()
+    with Store.open(tmp_path / "ledger.db", create=False) as store:
+        (run,) = store.runs()
+        assert run.status == "interrupted"
+
+
+def test_a_run_the_ledger_refuses_is_a_ledger_exit_on_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger that does not take the new run ends in LedgerExit (exit 1) from result()."""
+
+    def refuse(self: Store, keys_total: int, **kwargs: object) -> int:
+        raise StoreError("cannot write the ledger: disk I/O error")
+
+    monkeypatch.setattr(Store, "begin_run", refuse)
+    opening = LedgerOpening.start(None, path=tmp_path / "ledger.db", keys_total=1)
+    with pytest.raises(LedgerExit, match=r"disk I/O error \(use --no-record") as caught:
+        opening.result()
+    assert caught.value.exit_code == 1
+    opening.discard()

@@ -312,10 +312,13 @@ def check(
     )
     with frozen_heap():  # the key set lives for the whole run: the GC need not walk it
         opening = None
-        if record:  # on a worker thread (mostly waiting on the disk) while the engine loads
+        if record:  # opened and the run begun on a worker thread (mostly waiting on the disk)
+            # while the engine loads
             from keyledger.cli.ledger_open import LedgerOpening
 
-            opening = LedgerOpening.start(ident, new_identity=new_identity)
+            opening = LedgerOpening.start(
+                ident, new_identity=new_identity, keys_total=len(keyset.keys)
+            )
         try:
             # imported only now: an input error above exits before the run's machinery (rich,
             # the engine, the ledger) is loaded; the alerts machinery only for --alerts

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keyledger.cli.execute import CheckJob, stderr_console
-from keyledger.cli.keys_input import Identity, LedgerExit
-from keyledger.cli.ledger_open import LedgerOpening, open_for_run, open_ledger
-from keyledger.errors import StoreError
+from keyledger.cli.keys_input import Identity
+from keyledger.cli.ledger_open import LedgerOpening, begin_run, open_for_run, open_ledger
 from keyledger.exitcodes import STOPPED, ExitCode
 from keyledger.ledger.session import RunLedger
 from keyledger.ledger.store import Store
@@ -104,25 +103,26 @@ class CheckLedger:
 
         A ledger that may not be written still lets the check run and print its results.
         ``ident`` is ``None`` for a ledger with its own secret (the demo's). ``opening``: the
-        ledger already being opened (for ``ident`` and ``path``) on a worker thread.
+        ledger already being opened (for ``ident`` and ``path``) on a worker thread, which
+        began the run too when it was given the number of keys.
         """
         if opening is not None:
             store = opening.result()
+            run_id = opening.run_id
         else:
             store = open_for_run(ident, new_identity=new_identity, path=path)
+            run_id = None
         if store.read_only:
             store.close()
             return UnwritableLedger(f"{store.path} is read-only")
-        try:
-            ledger = RunLedger.begin(
-                store,
-                len(job.keys),
-                warn_days=job.warn_days,
-                insights=job.fmt is Format.TABLE,  # only the table shows them
-            )
-        except StoreError as exc:
-            store.close()
-            raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
+        if run_id is None:
+            run_id = begin_run(store, len(job.keys))
+        ledger = RunLedger(
+            store,
+            run_id,
+            warn_days=job.warn_days,
+            insights=job.fmt is Format.TABLE,  # only the table shows them
+        )
         bounds = job.run.bounds(time.monotonic())
         if bounds is not None:  # recording ends with the deadline's grace
             ledger.recorder.cutoff = bounds[1]

@@ -1,10 +1,12 @@
 """Opening the ledger: at once, or on a worker thread while ``check`` loads its machinery.
 
-A new ledger's schema is written with ``synchronous=FULL``: several fsyncs, some tens of ms
-spent waiting on the disk with the interpreter lock free. ``check`` starts the opening once
-its keys are read (:meth:`LedgerOpening.start`) and meanwhile imports the engine (aiohttp
-above all, CPU-bound); the run takes the opened store, or the error, where it opened the
-ledger before (:meth:`LedgerOpening.result`), so what it prints and when is unchanged. Kept
+A new ledger's schema, its identity and the run's ``running`` row are each committed with
+``synchronous=FULL``: fsyncs, some tens of ms spent waiting on the disk with the interpreter
+lock free. ``check`` starts the opening once its keys are read (:meth:`LedgerOpening.start`),
+which also begins the run there (the ``runs`` row, committed), and meanwhile imports the
+engine (aiohttp above all, CPU-bound); the run takes the opened store and its run id, or the
+error, where it opened the ledger before (:meth:`LedgerOpening.result`), so what it prints
+and when is unchanged and the run is committed before its first request, as before. Kept
 apart from :mod:`keyledger.cli.check_ledger`, which imports the engine.
 """
 
@@ -45,29 +47,61 @@ def open_for_run(ident: Identity | None, *, new_identity: bool, path: Path | Non
     return store
 
 
-class LedgerOpening:
-    """:func:`open_for_run` running on a worker thread; :meth:`result` waits for it."""
+def begin_run(store: Store, keys_total: int) -> int:
+    """Start a run of ``keys_total`` keys in ``store`` (its ``running`` row, committed).
 
-    def __init__(self, ident: Identity | None, *, new_identity: bool, path: Path | None) -> None:
+    Raises:
+        LedgerExit: the ledger does not take the new run (``store`` is then closed).
+    """
+    try:
+        return store.begin_run(keys_total)
+    except StoreError as exc:
+        store.close()
+        raise LedgerExit(f"ledger: {exc} (use --no-record to check without it)") from None
+
+
+class LedgerOpening:
+    """:func:`open_for_run` (and, given ``keys_total``, :func:`begin_run` on a writable
+    ledger) running on a worker thread; :meth:`result` waits for it."""
+
+    def __init__(
+        self,
+        ident: Identity | None,
+        *,
+        new_identity: bool,
+        path: Path | None,
+        keys_total: int | None = None,
+    ) -> None:
         self._args = (ident, new_identity, path)
+        self._keys_total = keys_total
         self._store: Store | None = None
         self._error: BaseException | None = None
         self._taken = False
+        self.run_id: int | None = None  # the run begun on the worker, if one was
         self._thread = threading.Thread(target=self._open, name="keyledger-ledger-open")
 
     @classmethod
     def start(
-        cls, ident: Identity | None, *, new_identity: bool = False, path: Path | None = None
+        cls,
+        ident: Identity | None,
+        *,
+        new_identity: bool = False,
+        path: Path | None = None,
+        keys_total: int | None = None,
     ) -> LedgerOpening:
-        """Begin opening the ledger (see :func:`open_for_run`) on a worker thread."""
-        opening = cls(ident, new_identity=new_identity, path=path)
+        """Begin opening the ledger (see :func:`open_for_run`) on a worker thread; with
+        ``keys_total``, a writable ledger's run is begun there too (:attr:`run_id`)."""
+        opening = cls(ident, new_identity=new_identity, path=path, keys_total=keys_total)
         opening._thread.start()
         return opening
 
     def _open(self) -> None:
         ident, new_identity, path = self._args
         try:
-            self._store = open_for_run(ident, new_identity=new_identity, path=path)
+            store = open_for_run(ident, new_identity=new_identity, path=path)
+            if self._keys_total is not None and not store.read_only:
+                self.run_id = begin_run(store, self._keys_total)
+            self._store = store
         except BaseException as exc:  # handed to the main thread by result()
             self._error = exc
 
@@ -86,11 +120,18 @@ class LedgerOpening:
         return self._store
 
     def discard(self) -> None:
-        """The run stopped before taking the store: wait for the worker and close it."""
+        """The run stopped before taking the store: wait for the worker, mark the run it
+        begun (if any) ``interrupted``, and close the store."""
         self._thread.join()
         if not self._taken and self._store is not None:
-            self._store.close()
+            try:
+                if self.run_id is not None:
+                    self._store.finish_run(self.run_id, "interrupted")
+            except StoreError:
+                pass  # the next run marks it interrupted (its process is gone)
+            finally:
+                self._store.close()
         self._taken = True
 
 
-__all__ = ["LedgerOpening", "open_for_run", "open_ledger"]
+__all__ = ["LedgerOpening", "begin_run", "open_for_run", "open_ledger"]

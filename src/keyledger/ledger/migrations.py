@@ -299,27 +299,43 @@ def check_version(conn: sqlite3.Connection, where: object) -> None:
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Apply every pending migration; returns the names applied.
 
-    ``conn`` must be in autocommit mode (``isolation_level=None``). Each step runs inside
-    ``BEGIN IMMEDIATE`` and re-reads the version, so two processes opening a new ledger at
-    once apply each step exactly once.
+    ``conn`` must be in autocommit mode (``isolation_level=None``). A brand-new database
+    (version 0) gets every step in one ``BEGIN IMMEDIATE`` transaction that ends at the latest
+    version: one commit (one WAL sync under ``synchronous=FULL``) instead of one a step, and
+    the database is still only ever at version 0 or the latest. An older ledger is brought up
+    one step a transaction. Each transaction re-reads the version, so two processes opening a
+    new ledger at once apply each step exactly once.
 
     Raises:
         StoreError: the database was written by a newer keyledger, or has a version
             keyledger never wrote.
     """
-    applied: list[str] = []
     check_version(conn, "the ledger")
-    for index, step in enumerate(MIGRATIONS):
+    if schema_version(conn) == 0 and MIGRATIONS:
+        applied = _apply(conn, 0, len(MIGRATIONS))
+        if applied:
+            return applied
+    applied = []
+    for index in range(len(MIGRATIONS)):
         if schema_version(conn) > index:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if schema_version(conn) == index:  # nobody else applied it meanwhile
+        applied += _apply(conn, index, index + 1)
+    return applied
+
+
+def _apply(conn: sqlite3.Connection, start: int, stop: int) -> list[str]:
+    """Steps ``start`` to ``stop - 1`` and the version bump to ``stop``, in one transaction,
+    if the database is still at version ``start`` inside it (else nothing changes)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        applied: list[str] = []
+        if schema_version(conn) == start:  # nobody else applied it meanwhile
+            for step in MIGRATIONS[start:stop]:
                 step(conn)
-                conn.execute(f"PRAGMA user_version = {index + 1:d}")
                 applied.append(step.__name__)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.execute(f"PRAGMA user_version = {stop:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return applied
