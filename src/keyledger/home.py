@@ -16,8 +16,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 from keyledger.errors import StoreError
 
 SECRET_FILE = "install-secret"
@@ -28,6 +26,8 @@ def home_dir(environ: Mapping[str, str]) -> Path:
     override = environ.get("KEYLEDGER_HOME", "").strip()
     if override:
         return Path(override).expanduser()
+    import platformdirs  # only without $KEYLEDGER_HOME: seven modules a run need not load
+
     return Path(platformdirs.user_data_dir("keyledger", appauthor=False))
 
 
@@ -37,6 +37,8 @@ def config_dir(environ: Mapping[str, str]) -> Path:
     xdg = environ.get("XDG_CONFIG_HOME", "").strip()
     if os.name == "posix" and sys.platform != "darwin" and xdg and Path(xdg).is_absolute():
         return Path(xdg) / "keyledger"
+    import platformdirs
+
     return Path(platformdirs.user_config_dir("keyledger", appauthor=False))
 
 
