@@ -13,12 +13,11 @@ import click
 from keyledger.baseurl import normalise_base_url
 from keyledger.cli.freshstack import import_on_fresh_stack
 from keyledger.cli.gcpolicy import no_collections
-from keyledger.cli.keys_input import UsageExit, WriteExit, frozen_heap, identity, load_keys
+from keyledger.cli.keys_input import UsageExit, frozen_heap, identity, load_keys
 from keyledger.cli.output import check_writable
 from keyledger.cli.provider_flags import provider_flags, provider_names, provider_options
 from keyledger.cli.user_providers import providers_option, register_user_definitions
 from keyledger.errors import ConfigError
-from keyledger.exitcodes import ExitCode
 from keyledger.keyset import DEFAULT_MAX_KEYS
 from keyledger.limits import DEFAULT_CONCURRENCY, fit_concurrency
 from keyledger.providers import CheckOptions
@@ -382,11 +381,9 @@ def check(
             raise
         if ledger is not None:
             code = ledger.close(code)
-        if job.output_error is not None:
-            recorded = isinstance(ledger, CheckLedger) and ledger.ledger.recorder.error is None
-            kept = "the results were recorded in the ledger" if recorded else "nothing was recorded"
-            failure = WriteExit(f"cannot write {output}: {job.output_error} ({kept})")
-            if code is ExitCode.INTERRUPTED:
-                failure.exit_code = code
-            raise failure
+        if job.output_error is not None:  # said once, naming the file or standard output
+            from keyledger.cli.write_errors import write_failure
+
+            kept = None if ledger is None else ledger.kept()
+            raise write_failure(output, job.output_error, kept, code)
         raise SystemExit(code)

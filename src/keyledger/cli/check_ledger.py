@@ -186,8 +186,19 @@ class CheckLedger:
         self.ledger.abort()
         self.store.close()
 
+    def kept(self) -> str:
+        """What the ledger holds of this run's results (once closed), for a message."""
+        recorder = self.ledger.recorder
+        if not recorder.dropped:
+            return f"the results were recorded in the ledger as run #{self.run_id}"
+        if not recorder.recorded:
+            return "no result was recorded in the ledger"
+        return f"only {recorder.recorded} result(s) were recorded in the ledger"
+
     def close(self, code: ExitCode) -> ExitCode:
-        """Close the ledger; a failed write is reported and turns the exit code into 1."""
+        """Close the ledger; a failed write, or a result the ledger could not take, is reported
+        and turns the exit code into 1 (results dropped at the deadline's cutoff are reported
+        and keep it)."""
         self.ledger.abort()
         self.store.close()
         warn_damaged(self.store)
@@ -199,6 +210,14 @@ class CheckLedger:
                 f"deadline's grace ran out (run #{self.run_id} is marked interrupted)",
                 markup=False,
             )
+        if error is None and recorder.unwritten:
+            stderr_console().print(
+                f"keyledger: error: ledger: {recorder.unwritten} result(s) could not be "
+                f"recorded: the ledger could not store their values (run #{self.run_id} is "
+                "marked interrupted)",
+                markup=False,
+            )
+            return code if code in STOPPED else ExitCode.ERROR
         if error is None:
             return code
         stderr_console().print(
@@ -223,6 +242,10 @@ class UnwritableLedger:
 
     def abort(self) -> None:
         """Nothing to undo."""
+
+    def kept(self) -> str:
+        """What the ledger holds of this run's results, for a message: nothing."""
+        return "nothing was recorded in the ledger"
 
     def close(self, code: ExitCode) -> ExitCode:
         """Say what was not recorded; exit code 1 unless interrupted."""

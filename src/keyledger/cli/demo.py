@@ -131,5 +131,9 @@ def demo(fmt: str, progress: bool | None) -> None:
             ledger.abort()
             raise
         code = ledger.close(code)
+    if job.output_error is not None:
+        from keyledger.cli.write_errors import write_failure
+
+        raise write_failure(None, job.output_error, ledger.kept(), code)
     # The demo succeeds when it ran; its keys are meant to cover every status.
     raise SystemExit(code if code in (ExitCode.ERROR, ExitCode.INTERRUPTED) else 0)

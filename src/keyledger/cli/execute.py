@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from keyledger.cli import signals
 from keyledger.cli.gcpolicy import fewer_collections
-from keyledger.cli.output import ResultOutput, opened
+from keyledger.cli.output import ResultOutput, opened, silence_stdout
 from keyledger.engine import RunOptions
 from keyledger.exitcodes import ExitCode, exit_code_for
 from keyledger.logs import setup_logging
@@ -181,6 +181,37 @@ def _draw_table(
         console.print(table(rows[start : start + TABLE_CHUNK], start == 0))
 
 
+def _show_table(job: CheckJob, report: RunReport, summary: Summary) -> None:
+    """Print the results table, the totals and the closing notes on stdout."""
+    from keyledger.render.table import CheckTable, totals_view
+
+    console = stdout_console()
+    extra: dict[str, dict[str, object]] = {}
+    for view in job.views:
+        extra.update(view.columns(report.results))
+    bounds = job.run.bounds(time.monotonic())
+    fitted = CheckTable(  # fitted once to the terminal, so every chunk has the same columns
+        report.results,
+        now=datetime.now(UTC),
+        warn_days=job.warn_days,
+        extra_columns=extra or None,  # type: ignore[arg-type]
+        width=console.width,
+        wide=job.wide,
+    )
+    _draw_table(
+        console,
+        report.results,
+        fitted.table,
+        until=None if bounds is None else bounds[1],
+    )
+    console.print(totals_view(summary))
+    for view in job.views:
+        for note in view.notes():
+            console.print(note, markup=False)
+    for note in job.notes:
+        console.print(note, markup=False)
+
+
 TLS_HINT = (
     "hint: some hosts failed TLS verification. Behind a proxy that inspects TLS, point "
     "SSL_CERT_FILE at its CA bundle; verification is never turned off."
@@ -231,33 +262,13 @@ def execute(job: CheckJob) -> ExitCode:
     if out.broken:
         return ExitCode.BROKEN_PIPE
     if job.fmt is Format.TABLE:
-        from keyledger.render.table import CheckTable, totals_view
-
-        console = stdout_console()
-        extra: dict[str, dict[str, object]] = {}
-        for view in job.views:
-            extra.update(view.columns(report.results))
-        bounds = job.run.bounds(time.monotonic())
-        fitted = CheckTable(  # fitted once to the terminal, so every chunk has the same columns
-            report.results,
-            now=datetime.now(UTC),
-            warn_days=job.warn_days,
-            extra_columns=extra or None,  # type: ignore[arg-type]
-            width=console.width,
-            wide=job.wide,
-        )
-        _draw_table(
-            console,
-            report.results,
-            fitted.table,
-            until=None if bounds is None else bounds[1],
-        )
-        console.print(totals_view(summary))
-        for view in job.views:
-            for note in view.notes():
-                console.print(note, markup=False)
-        for note in job.notes:
-            console.print(note, markup=False)
+        try:
+            _show_table(job, report, summary)
+        except BrokenPipeError:
+            raise  # the console ends a closed pipe quietly with 141 (PipeConsole)
+        except OSError as exc:  # a full disk, /dev/full: said once the ledger is closed
+            silence_stdout()
+            job.output_error = exc.strerror or "OS error"
     elif not job.quiet:  # rich is loaded only when something is printed with it
         from keyledger.render.table import totals_view
 

@@ -122,9 +122,19 @@ class ResultOutput:
         if fmt is not Format.TABLE and output is not None:
             self.file = AtomicFile(output)
             stream = self.file.stream
-        self.writer: Writer | None = fmt.writer(stream)
         self._timer: TimerHandle | None = None
         self._prompt = self.file is None  # a reader of stdout may be waiting for each result
+        self.writer: Writer | None = None
+        try:
+            self.writer = fmt.writer(stream)  # CSV writes its header now
+        except OSError as exc:
+            if self.file is not None:  # a file: opened() refuses it before the run
+                self.file.abandon()
+                raise
+            if isinstance(exc, BrokenPipeError):
+                self._broke()
+            else:
+                self._fail(exc)
 
     def add(self, result: CheckResult) -> None:
         """Write one result (machine formats only)."""
@@ -165,6 +175,8 @@ class ResultOutput:
 
     def _fail(self, exc: OSError) -> None:
         self.failed = exc.strerror or "OS error"
+        if self.file is None:  # what stdout still holds is never written (nor tried at exit)
+            silence_stdout()
 
     def _broke(self) -> None:
         self.broken = True
