@@ -22,6 +22,7 @@ from keyledger.cli.check_ledger import open_ledger
 from keyledger.cli.consoles import stdout_console
 from keyledger.cli.keys_input import UsageExit
 from keyledger.cli.ledger_cmds import _guard
+from keyledger.cli.write_errors import writing_stdout
 from keyledger.config import config_path, load_config
 from keyledger.errors import ConfigError
 from keyledger.exitcodes import ExitCode
@@ -108,6 +109,13 @@ def alerts(ctx: click.Context, fmt: str, limit: int) -> None:
         recent = _guard(lambda: book.recent_events(store, limit))
     finally:
         store.close()
+    with writing_stdout():  # a full disk, /dev/full: one line, exit 1
+        _show(fmt, limit, active, recent)
+        sys.stdout.flush()
+
+
+def _show(fmt: str, limit: int, active: list[StoredEvent], recent: list[StoredEvent]) -> None:
+    """Print the active and recent alerts in ``fmt`` on stdout."""
     if fmt == "json":
         document = {
             "active": [_event_dict(s) for s in active],

@@ -28,6 +28,7 @@ from keyledger.cli.keys_input import (
     load_keys,
 )
 from keyledger.cli.output import AtomicFile
+from keyledger.cli.write_errors import writing_stdout
 from keyledger.errors import StoreError
 from keyledger.exitcodes import ExitCode
 from keyledger.home import home_dir
@@ -114,8 +115,9 @@ def _amount_option(ctx: click.Context, param: click.Parameter, value: str | None
 def _text_output(output: Path | None) -> Iterator[TextIO]:
     """stdout, or a file written atomically (0600 temp file, then renamed into place)."""
     if output is None:
-        yield sys.stdout
-        sys.stdout.flush()
+        with writing_stdout():  # a full disk, /dev/full: one line, exit 1
+            yield sys.stdout
+            sys.stdout.flush()
         return
     try:
         target = AtomicFile(output)
@@ -254,10 +256,11 @@ def history(
             from keyledger.render.history import burn_table, history_table
 
             console = stdout_console()
-            console.print(history_table(rows, width=console.width, wide=wide))
-            burn = burn_table(rows, width=console.width, wide=wide)
-            if burn is not None:
-                console.print(burn)
+            with writing_stdout():
+                console.print(history_table(rows, width=console.width, wide=wide))
+                burn = burn_table(rows, width=console.width, wide=wide)
+                if burn is not None:
+                    console.print(burn)
         return
     with _text_output(output) as stream:
         if fmt == "json":

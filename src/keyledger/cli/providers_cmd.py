@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from keyledger.cli.consoles import stdout_console
 from keyledger.cli.user_providers import providers_option, register_user_definitions
+from keyledger.cli.write_errors import writing_stdout
 from keyledger.providers import Provider, default_registry
 
 
@@ -81,6 +83,13 @@ def providers(fmt: str, provider_files: tuple[Path, ...]) -> None:
     --detect-provider.
     """
     register_user_definitions(provider_files)
+    with writing_stdout():  # a full disk, /dev/full: one line, exit 1
+        _show(fmt)
+        sys.stdout.flush()
+
+
+def _show(fmt: str) -> None:
+    """Print the provider list in ``fmt`` on stdout."""
     if fmt == "json":
         click.echo(json.dumps(provider_rows(), indent=2))
         return
