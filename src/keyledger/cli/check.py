@@ -268,7 +268,8 @@ def check(
     \b
     Exit codes: 0 all ok, 3 some not ok, 4 some unknown/unreachable/rate-limited,
     5 both, 2 usage or input error (an --output path that cannot be written
-    included), 1 the ledger or the --output file could not be written, 130
+    included), 1 the ledger, the --output file or standard output could not be
+    written (one line on stderr says which, and what the ledger kept), 130
     interrupted, 143/129 stopped by SIGTERM/SIGHUP (like Ctrl-C), 141 the output
     pipe was closed (| head).
     """
