@@ -54,12 +54,9 @@ class BulkInsert:
         limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         return max(1, min(CHUNK, limit // len(self.columns.split(","))))
 
-    def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> int | None:
-        """Insert ``rows`` (each in column order), :meth:`chunk` rows a statement (the rest
-        as at most two: see the module's text); returns the last statement's
-        ``lastrowid`` (``None`` for no rows)."""
+    def _ends(self, conn: sqlite3.Connection, total: int) -> list[int]:
+        """Where each statement's rows end, for ``total`` rows (see the module's text)."""
         size = self.chunk(conn)
-        total = len(rows)
         full = total - total % size
         rest = total - full
         ends = list(range(size, full + 1, size))
@@ -67,11 +64,30 @@ class BulkInsert:
             ends.append(total - rest % STEP)
         if rest:
             ends.append(total)
+        return ends
+
+    def run(self, conn: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> int | None:
+        """Insert ``rows`` (each in column order), :meth:`chunk` rows a statement (the rest
+        as at most two: see the module's text); returns the last statement's
+        ``lastrowid`` (``None`` for no rows)."""
         last: int | None = None
         start = 0
-        for end in ends:
+        for end in self._ends(conn, len(rows)):
             part = rows[start:end]
             last = conn.execute(self.sql(end - start), tuple(chain.from_iterable(part))).lastrowid
+            start = end
+        return last
+
+    def run_flat(self, conn: sqlite3.Connection, values: list[Any]) -> int | None:
+        """:meth:`run` for rows given as one list of their values, row after row: the same
+        statements with the same values (each a slice of ``values``, or ``values`` itself)."""
+        width = self.columns.count(",") + 1
+        total = len(values) // width
+        last: int | None = None
+        start = 0
+        for end in self._ends(conn, total):
+            part = values if end - start == total else values[start * width : end * width]
+            last = conn.execute(self.sql(end - start), part).lastrowid
             start = end
         return last
 

@@ -31,29 +31,47 @@ for a way to adapt it).
 from __future__ import annotations
 
 import contextlib
-import json
 import marshal
 import os
 import signal
 import sqlite3
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from keyledger.errors import StoreError
-from keyledger.ledger.records import rows_of
-from keyledger.ledger.write import BUSY_TIMEOUT_MS, configure, transaction, write_rows
+from keyledger.ledger.records import Record, flat_rows, rows_of
+from keyledger.ledger.write import (
+    BUSY_TIMEOUT_MS,
+    INSERT_BALANCE,
+    INSERT_EVIDENCE,
+    INSERT_GRANT,
+    INSERT_RESULT,
+    MAX_ID,
+    UPSERT_KEY,
+    configure,
+    transaction,
+    write_rows,
+)
 
 if TYPE_CHECKING:
     import subprocess
 
+_loads: Callable[[bytes], Any]
+try:  # the parent's orjson (its directory is passed on: see WriterProcess.start)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is a dependency; the same values either way
+    from json import loads as _loads
+
 _HEADER = struct.Struct(">I")
 _READ_MAX = 1 << 20
 _REPLY_READ = 4096
-# Run as ``python -S -P -c _BOOT ROOT DB``: the keyledger that started it, no site packages.
+# Run as ``python -S -P -c _BOOT ROOT DB [DIR]``: the keyledger that started it, no site
+# packages; DIR (last on the path) is the one holding the parent's orjson.
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "import sys; sys.path.insert(0, sys.argv[1]); sys.path.extend(sys.argv[3:]); "
     "from keyledger.ledger.child import main; main(sys.argv[2])"
 )
 CLOSE_TIMEOUT = 30.0  # seconds the parent waits for the process to exit after the last batch
@@ -112,6 +130,15 @@ def write_frame(fd: int, payload: bytes) -> None:
     write_all(fd, _HEADER.pack(len(payload)) + payload)
 
 
+def _orjson_dir() -> list[str]:
+    """The directory holding the orjson this process loaded (none if it loaded none)."""
+    where = getattr(sys.modules.get("orjson"), "__file__", None)
+    if not where:
+        return []
+    found = Path(where).parent  # orjson/__init__.py (a package) or orjson.*.so (a module)
+    return [str(found.parent if found.name == "orjson" else found)]
+
+
 class WriterProcess:
     """The parent's end: sends batches to a writer process and reads its answers (called from
     the recorder's writer thread, which waits in ``os.read`` without the interpreter lock)."""
@@ -132,7 +159,7 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[2])  # the directory holding keyledger/
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-S", "-P", "-c", _BOOT, root, str(path)],
+                [sys.executable, "-S", "-P", "-c", _BOOT, root, str(path), *_orjson_dir()],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -180,15 +207,54 @@ class WriterProcess:
             self.proc.wait()
 
 
+class _NotAllNew(Exception):
+    """Some result of the batch was not inserted (its key already has one in this run)."""
+
+
+def write_new(conn: sqlite3.Connection, run_id: int, records: list[Record]) -> int:
+    """:func:`~keyledger.ledger.write.write_rows` of :func:`rows_of` ``(run_id, records)``
+    (inside the caller's transaction) for a batch whose results are all new, the usual case:
+    the rows' values are built once, their result ids in place (:func:`flat_rows`), and go
+    in with the same statements. Returns results added.
+
+    Raises:
+        _NotAllNew: a result was not inserted; the caller rolls back and uses write_rows.
+    """
+    if not records:
+        return 0
+    before = conn.execute(MAX_ID).fetchone()[0]
+    keys, results, balances, evidence, grants = flat_rows(run_id, records, before + 1)
+    UPSERT_KEY.run_flat(conn, keys)
+    changes = conn.total_changes
+    last = INSERT_RESULT.run_flat(conn, results)
+    added = len(records)
+    if conn.total_changes - changes != added or last != before + added:
+        raise _NotAllNew
+    INSERT_BALANCE.run_flat(conn, balances)
+    INSERT_EVIDENCE.run_flat(conn, evidence)
+    INSERT_GRANT.run_flat(conn, grants)
+    return added
+
+
+def commit(conn: sqlite3.Connection, path: str, run_id: int, records: list[Record]) -> int:
+    """Commit one batch in one transaction (:func:`write_new`, or when a result of it is
+    not new, :func:`~keyledger.ledger.write.write_rows` in a fresh one); results added."""
+    try:
+        with transaction(conn, path):
+            return write_new(conn, run_id, records)
+    except _NotAllNew:  # rolled back: nothing of the batch is in
+        pass
+    with transaction(conn, path):
+        return write_rows(conn, rows_of(run_id, records))
+
+
 def serve(conn: sqlite3.Connection, path: str, fd_in: int, fd_out: int) -> None:
     """Commit each batch read from ``fd_in``, answering on ``fd_out``, until end of input."""
     answering = True
     while (frame := read_frame(fd_in)) is not None:
-        run_id, records = json.loads(frame)
-        batch = rows_of(run_id, records)
+        run_id, records = _loads(frame)
         try:
-            with transaction(conn, path):
-                answer: tuple[int, str | None] = (write_rows(conn, batch), None)
+            answer: tuple[int, str | None] = (commit(conn, path, run_id, records), None)
         except StoreError as exc:
             answer = (0, str(exc))
         if answering:
@@ -198,8 +264,10 @@ def serve(conn: sqlite3.Connection, path: str, fd_in: int, fd_out: int) -> None:
                 answering = False
 
 
-def _null(_value: None) -> None:
-    """``None`` as a parameter: SQL ``NULL``, as sqlite3 binds it without an adapter."""
+_NOTHING: dict[None, None] = {}
+# ``None`` as a parameter: SQL ``NULL``, as sqlite3 binds it without an adapter. A method of
+# an empty dict that answers None for any key: a C call, no Python frame per value.
+_null: Callable[[None], None] = _NOTHING.get
 
 
 def main(path: str) -> None:

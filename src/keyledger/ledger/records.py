@@ -164,4 +164,88 @@ def rows_of(run_id: int, records: list[Record]) -> BatchRows:
     return (run_id, keys, results, fingerprints, dependents)
 
 
-__all__ = ["Record", "money", "rows_of", "time_text"]
+# keys, results, balances, evidence, grants: each table's values, row after row, column order
+FlatRows = tuple[list[Any], list[Any], list[Any], list[Any], list[Any]]
+
+
+def _utc(text: str | None) -> str | None:
+    """:func:`time_text` of a time read from JSON (the usual UTC text, at a single call)."""
+    if type(text) is str and len(text) == 32 and text[26:] == _ISO_UTC and text[0] != "0":
+        return text[:26] + "Z"
+    return time_text(text)
+
+
+def flat_rows(run_id: int, records: list[Record], first_id: int) -> FlatRows:
+    """The values of :func:`rows_of`'s rows, each table's rows one after another in a single
+    list, a dependent row led by its result's id when the ``i``-th result gets id
+    ``first_id + i`` (what :func:`~keyledger.ledger.write.write_rows` gives them when every
+    result of the batch is new). The writer process's path: no row tuple per row, no second
+    pass to put the ids in (``tests/test_ledger_records.py`` compares it with
+    :func:`rows_of`)."""
+    keys: list[Any] = []
+    results: list[Any] = []
+    balances: list[Any] = []
+    evidence: list[Any] = []
+    grants: list[Any] = []
+    result_id = first_id
+    for (
+        (fingerprint, masked, provider, kind, label, base_url),
+        checked,
+        status,
+        reason,
+        balance_reason,
+        organization,
+        attempts,
+        duration_ms,
+        tier,
+        primary,
+        others,
+        spend,
+        its_evidence,
+        its_grants,
+    ) in records:
+        checked = _utc(checked)
+        keys += (fingerprint, masked, provider, kind, checked, checked)
+        results += (run_id, fingerprint, label, base_url, checked, status, reason)
+        if primary is None:
+            results += (None, None, None, None, None, None, balance_reason, None, None)
+        else:
+            (currency, granted, used, available, uncapped, reading, source, parts), ends, nxt = (
+                primary
+            )
+            if granted is not None and "E" in granted:
+                granted = money(granted)
+            if used is not None and "E" in used:
+                used = money(used)
+            if available is not None and "E" in available:
+                available = money(available)
+            uncapped = int(uncapped)
+            results += (currency, granted, used, available, uncapped, source, balance_reason)
+            results += (_utc(ends), _utc(nxt))
+            if others is None:
+                balances += (result_id, currency, granted, used, available, uncapped, reading)
+                balances += (source, _parts_text(parts) if parts else _NO_PARTS)
+        if others:
+            for b in others:
+                balances.append(result_id)
+                balances += _balance_row(b)
+        if spend is None:
+            results += _NO_SPEND
+        else:
+            amount, currency, start, end = spend
+            results += (money(amount), currency, _utc(start), _utc(end))
+        results += (organization, attempts, duration_ms, len(its_evidence), tier)
+        for position, e in enumerate(its_evidence):
+            evidence += (result_id, position)
+            evidence += e
+        for gid, amount, used, start, end, gone in its_grants:
+            if amount is not None and "E" in amount:
+                amount = money(amount)
+            if used is not None and "E" in used:
+                used = money(used)
+            grants += (result_id, gid, amount, used, _utc(start), _utc(end), int(gone))
+        result_id += 1
+    return (keys, results, balances, evidence, grants)
+
+
+__all__ = ["FlatRows", "Record", "flat_rows", "money", "rows_of", "time_text"]
