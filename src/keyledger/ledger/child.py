@@ -3,12 +3,19 @@
 SQLite's work (and the interpreter-lock hand-overs of a writer thread) would otherwise cost
 the process that checks keys about as much CPU as the checks themselves. :class:`WriterProcess`
 starts ``python -S -P -c … keyledger.ledger.child.main(DB)``: a fresh interpreter that
-imports only :mod:`sqlite3`, :mod:`json` and the ledger's write side
+imports only :mod:`sqlite3`, :mod:`json`, the parent's :mod:`orjson` (its directory is put
+last on the path; frames are decoded with it) and the ledger's write side
 (:mod:`keyledger.ledger.records`, :mod:`keyledger.ledger.write`), opens its own connection
 with the ledger's settings (WAL lets the parent's connection stay open), builds each batch's
-rows from the records it is sent and commits them in one transaction. It binds ``None``
-through an :mod:`sqlite3` adapter (the same ``NULL``, far cheaper than the module's search
-for a way to adapt it).
+rows from the records it is sent and commits them in one transaction. When every result of
+a batch is new (the usual case) the rows' values are built once, their result ids in place
+(:func:`~keyledger.ledger.records.flat_rows`, inserted by
+:meth:`~keyledger.ledger.bulk.BulkInsert.run_flat`: the same statements and values as
+:func:`~keyledger.ledger.write.write_rows`); when one is not (its key already has a result
+in this run), that transaction is rolled back and the batch goes through ``write_rows`` in
+a fresh one. It binds ``None`` through an :mod:`sqlite3` adapter that is a builtin (the
+same ``NULL``, far cheaper than the module's search for a way to adapt it, and no Python
+frame per value).
 
 - **Frames:** a 4-byte big-endian length, then the payload. A batch is JSON,
   ``[run_id, records]`` (:func:`keyledger.ledger.recorder.encode`; a record holds plain
