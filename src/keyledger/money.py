@@ -8,6 +8,13 @@ after the point as written. The length is checked before a ``Decimal`` is built,
 :data:`MONEY_PLACES` decimal places, so it has at most 27 significant digits: sums, differences
 and formatting stay exact and can never overflow. Anything else is :class:`MoneyError`, which
 the providers turn into ``unknown``/``unexpected_body`` (``docs/json-output.md``).
+
+Times go through :func:`from_unix` (Unix seconds) or :func:`from_iso` (ISO 8601 text): either
+gives an aware UTC ``datetime`` after the Unix epoch and before the year
+:data:`NO_EXPIRY_YEAR`, or ``None``. ``None`` is what every provider means by "no expiry": a
+vendor's "never" sentinel (``0``, ``-1``, ``9999-12-31T23:59:59-08:00``, Go's zero time
+``0001-01-01T00:00:00Z``), a time beyond what UTC can hold, milliseconds where seconds were
+due, and junk all read as ``None``; nothing a vendor sends raises.
 """
 
 from __future__ import annotations
@@ -95,7 +102,12 @@ def within_bounds(value: Decimal, magnitude: int = MAX_MAGNITUDE) -> bool:
 # The common case: a plain decimal string such as ``"18.00"``. At most 15 integer digits and
 # 12 places, so it is within the bounds and needs no rounding: ``Decimal(text)`` as it is.
 _SHORT_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,12})?")
-_MAX_UNIX = 10**MAX_MAGNITUDE
+# Times in or after this year are a vendor's "never expires" sentinel, read as None; so is
+# anything at or before the Unix epoch (``0``/``-1`` = never, Go's zero time).
+NO_EXPIRY_YEAR = 9999
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_EXPIRY_UNIX = int((datetime(NO_EXPIRY_YEAR, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds())
+MAX_TIME_TEXT = 40  # characters of an ISO 8601 time (longer text is not a time)
 
 
 # Short decimal strings already read (``"18.00"`` recurs in every key's answer), with their
@@ -180,12 +192,16 @@ TIMES_CACHE_SIZE = 1024
 
 
 def from_unix(value: object) -> datetime | None:
-    """A UTC datetime from Unix seconds (int or float); ``None`` for 0, null or junk."""
+    """A UTC datetime from Unix seconds (int, float, Decimal or numeric text).
+
+    ``None`` for null, junk, ``0`` or less, and a time in or after :data:`NO_EXPIRY_YEAR`
+    (a "never" sentinel, or milliseconds where seconds were due): never raises.
+    """
     if type(value) is int:  # fast path: a bounded int is exact as a float
         known = _TIMES.get(value)
         if known is not None:
             return known
-        if not 0 < value < _MAX_UNIX:
+        if not 0 < value < _NO_EXPIRY_UNIX:
             return None
         try:
             when = datetime.fromtimestamp(value, UTC)
@@ -201,12 +217,34 @@ def from_unix(value: object) -> datetime | None:
 def _from_unix(value: object) -> datetime | None:
     """:func:`from_unix` for any value (the general path)."""
     number = to_decimal(value)
-    if number is None or number <= 0:
+    if number is None or not 0 < number < _NO_EXPIRY_UNIX:
         return None
     try:
-        return datetime.fromtimestamp(float(number), UTC)
+        when = datetime.fromtimestamp(float(number), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+    return when if when > _EPOCH and when.year < NO_EXPIRY_YEAR else None
+
+
+def from_iso(value: object) -> datetime | None:
+    """A UTC datetime from ISO 8601 text; a time without an offset is UTC.
+
+    An offset is converted away (``2026-12-31T23:59:59-08:00`` is ``2027-01-01T07:59:59Z``).
+    ``None`` for anything but text of at most :data:`MAX_TIME_TEXT` characters, text that is
+    not ISO 8601, a time UTC cannot hold (``9999-12-31T23:59:59-08:00``), one in or after
+    :data:`NO_EXPIRY_YEAR`, and one at or before the Unix epoch: never raises.
+    """
+    if type(value) is not str:
+        return None
+    text = value.strip()
+    if not 0 < len(text) <= MAX_TIME_TEXT:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return moment if moment > _EPOCH and moment.year < NO_EXPIRY_YEAR else None
 
 
 _PLAIN_FAST_LENGTH = 100  # str() of a shorter Decimal cannot round under WIDE's precision

@@ -15,13 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from keyledger.classify import ErrorInfo, Rule
 from keyledger.models import Balance, BalancePart, CheckResult, Key, Status
-from keyledger.money import WIDE, MoneyError, from_unix, parse_money
+from keyledger.money import WIDE, MoneyError, from_iso, from_unix, parse_money
 from keyledger.providers.base import ResultBuilder, json_object
 from keyledger.providers.spec import (
     AuthStyle,
@@ -200,13 +200,10 @@ def _money(data: object, path: JsonPath | None, spec: BalanceSpec) -> Decimal | 
 
 
 def _expiry(data: object, path: JsonPath | None) -> datetime | None:
+    """The expiry at ``path``: Unix seconds or ISO 8601, in UTC; ``None`` for none or never."""
     value = MISSING if path is None else path.get(data)
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        try:
-            parsed = datetime.fromisoformat(value.strip()[:40])
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return from_iso(value)
     return None if value is MISSING else from_unix(value)
 
 

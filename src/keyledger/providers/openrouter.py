@@ -12,13 +12,13 @@ when ``/key`` says the key is a management key.
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import localcontext
 from typing import TYPE_CHECKING, ClassVar
 
 from keyledger.classify import Rule, Rules, has
 from keyledger.models import Account, Balance, CheckResult, Key, Kind, Status
-from keyledger.money import WIDE, MoneyError, money_field
+from keyledger.money import WIDE, MoneyError, from_iso, money_field
 from keyledger.providers.base import ResultBuilder, is_missing_path, json_object
 from keyledger.providers.spec import Capabilities, CheckOptions, KeyShape, Provider
 from keyledger.transport import Reply
@@ -68,14 +68,9 @@ def _flag(data: dict[str, object], name: str) -> bool:
 
 
 def parse_expiry(value: object) -> datetime | None:
-    """``expires_at`` (ISO 8601, ``null`` = never) as UTC; ``None`` for absent or unreadable."""
-    if not isinstance(value, str) or not 0 < len(value) <= 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """``expires_at`` (ISO 8601, ``null`` = never) in UTC; ``None`` for absent, unreadable or
+    a far-future "never" (:func:`~keyledger.money.from_iso`)."""
+    return from_iso(value)
 
 
 def key_balance(data: dict[str, object], now: datetime) -> Balance:
