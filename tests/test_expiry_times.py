@@ -7,6 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import json
+import sqlite3
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +23,7 @@ from keyledger.providers.declarative import provider_from, read_balances
 from keyledger.providers.declarative_load import parse_definition
 from keyledger.providers.openrouter import OpenRouterProvider
 from keyledger.secret import Secret
-from keyledger.simulator import Scenario, Simulator, make_key
+from keyledger.simulator import Scenario, SimState, Simulator, make_key
 from keyledger.simulator.responses import json_reply
 
 TOML = """
@@ -117,6 +121,51 @@ async def test_an_openrouter_key_expiry_is_utc_or_none(
 
     assert result.status is Status.OK, result.reason
     assert result.balance is not None and result.balance.expires_at == expected
+
+
+def test_a_never_expiring_relay_token_is_recorded_in_a_complete_run(
+    tmp_path: Path,
+    isolated_env: Path,
+    run_cli,  # type: ignore[no-untyped-def]
+) -> None:
+    """``check`` records a token that never expires (UTC-8 sentinel) with no expiry, and
+    one with an offset in UTC; the run is complete, none of its results dropped."""
+    from keyledger.cli.demo import simulator_thread
+
+    answers = {"xr_never": "9999-12-31T23:59:59-08:00", "xr_offset": "2026-12-31T23:59:59-08:00"}
+    extra = {
+        name: Scenario(
+            name,
+            Kind.SECRET,
+            name,
+            Status.OK,
+            None,
+            {"*": json_reply({"data": {"usd": "4.50", "expires_at": value}})},
+            provider="xrelay",
+        )
+        for name, value in answers.items()
+    }
+    definition = tmp_path / "xrelay.toml"
+    definition.write_text(TOML)
+    with simulator_thread(SimState(extra_scenarios=extra)) as sim:
+        keys = tmp_path / "keys.txt"
+        keys.write_text(
+            "".join(
+                f"{name.upper()} {make_key(name, 1, kind=Kind.SECRET)} provider=xrelay "
+                f"base_url={sim.url}/v1\n"
+                for name in answers
+            )
+        )
+        proc = run_cli("check", str(keys), "--providers", str(definition), "-f", "json")
+
+    rows = {r["label"]: r for r in json.loads(proc.stdout)["results"]}
+    assert rows["XR_NEVER"]["status"] == "ok" and rows["XR_NEVER"]["balance"]["expires_at"] is None
+    assert rows["XR_OFFSET"]["balance"]["expires_at"] == "2027-01-01T07:59:59Z"
+    with sqlite3.connect(isolated_env / "ledger.db") as conn:
+        runs = conn.execute("SELECT status, results_recorded FROM runs").fetchall()
+        stored = conn.execute("SELECT balance_expires_at FROM results ORDER BY label").fetchall()
+    assert runs == [("complete", 2)]
+    assert stored == [(None,), ("2027-01-01T07:59:59.000000Z",)]
 
 
 def _utc_or_none(moment: datetime | None) -> None:
