@@ -3,13 +3,12 @@ and no ISO text or Unix number ever escapes as an exception."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any
-
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -123,10 +122,8 @@ async def test_an_openrouter_key_expiry_is_utc_or_none(
     assert result.balance is not None and result.balance.expires_at == expected
 
 
-def test_a_never_expiring_relay_token_is_recorded_in_a_complete_run(
-    tmp_path: Path,
-    isolated_env: Path,
-    run_cli,  # type: ignore[no-untyped-def]
+def test_a_never_expiring_relay_token_is_recorded_in_a_complete_run(  # type: ignore[no-untyped-def]
+    tmp_path: Path, isolated_env: Path, run_cli
 ) -> None:
     """``check`` records a token that never expires (UTC-8 sentinel) with no expiry, and
     one with an offset in UTC; the run is complete, none of its results dropped."""
