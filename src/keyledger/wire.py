@@ -24,6 +24,7 @@ from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 from multidict import CIMultiDict
 
+from keyledger import direct
 from keyledger.transport import (
     COMMON_HEADERS,
     LOCAL_ERRNOS,
@@ -314,17 +315,28 @@ async def _exchange(
     proxy: str | None,
 ) -> Outcome:
     _REUSED.set(False)
+    url = _url(request.url)
+    timeout = _timeout(options.connect_timeout)
     try:
-        # Awaited as it is, not entered as a context manager: two coroutines fewer a request.
-        response = await session.request(
-            request.method,
-            _url(request.url),
-            headers=request_headers(request),
-            json=request.json_body,
-            allow_redirects=False,
-            timeout=_timeout(options.connect_timeout),
-            proxy=proxy,
-        )
+        settings = direct.settings(session)
+        if (
+            settings is not None
+            and not request.headers
+            and direct.plain(url, proxy, request.json_body)
+        ):  # the common request: sent without _request's general path
+            response = await direct.send(
+                session, settings, request.method, url, request_headers(request), timeout
+            )
+        else:  # awaited as it is, not entered as a context manager: two coroutines fewer
+            response = await session.request(
+                request.method,
+                url,
+                headers=request_headers(request),
+                json=request.json_body,
+                allow_redirects=False,
+                timeout=timeout,
+                proxy=proxy,
+            )
     except _STALE_ERRORS as exc:
         stale = _REUSED.get() and (
             isinstance(exc, aiohttp.ServerDisconnectedError)
