@@ -205,3 +205,12 @@ async def test_an_attempt_on_a_checks_session_goes_the_direct_way(
         outcome = await wire.attempt(session, request, HttpOptions())
     assert sent == ["GET"] and len(seen) == 1
     assert outcome == wire.Reply(200, outcome.headers, b"{}")  # type: ignore[union-attr]
+
+
+def test_a_url_is_judged_plain_once_and_as_plain_judges_it() -> None:
+    """The per-URL answer the attempt asks is ``plain``'s for that URL, cached."""
+    for text in ("http://127.0.0.1:9/v1", "https://u:p@h/v1", "ws://h/v1", "https://h/v1"):
+        assert wire._plain_url(text) is direct.plain(yarl.URL(text), None, None)
+    before = wire._plain_url.cache_info().hits
+    wire._plain_url("http://127.0.0.1:9/v1")
+    assert wire._plain_url.cache_info().hits == before + 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -45,3 +49,39 @@ async def test_a_new_connection_after_a_close_is_fresh_again() -> None:
                 await response.read()
             flags.append(wire._REUSED.get())
     assert flags == [False, True, False]
+
+
+class _Slotted:
+    """A protocol without a ``__dict__``."""
+
+    __slots__ = ("__weakref__",)
+
+
+class _Plain:
+    """A protocol with a ``__dict__``, as aiohttp's own."""
+
+
+async def _connect_flags(protocol: object, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    async def connect(self: object, *args: object) -> object:
+        return mock.Mock(protocol=protocol)
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
+    connector = wire.PoolConnector()
+    flags: list[bool] = []
+    try:
+        for _ in range(3):
+            wire._REUSED.set(False)
+            await connector.connect(mock.Mock(), [], aiohttp.ClientTimeout())
+            flags.append(wire._REUSED.get())
+    finally:
+        await connector.close()
+    assert len(connector._served) == (1 if isinstance(protocol, _Slotted) else 0)
+    return flags
+
+
+@pytest.mark.parametrize("protocol", [_Plain, _Slotted])
+async def test_a_protocol_is_noted_in_its_own_dict_or_else_in_the_weak_set(
+    protocol: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A protocol with a ``__dict__`` carries its own mark; one without is noted weakly."""
+    assert await _connect_flags(protocol(), monkeypatch) == [False, True, True]

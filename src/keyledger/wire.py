@@ -57,6 +57,9 @@ class PoolConnector(aiohttp.TCPConnector):
     A connection is reused when its protocol already served a request; the answer is kept for
     the running task (read by :func:`attempt` when the request fails). This replaces a trace
     config, which makes aiohttp build a trace and send a signal at every step of every request.
+    A protocol that served is marked in its own ``__dict__`` (a dict look-up a request, where a
+    weak set costs two Python calls and a weak reference); one without a ``__dict__`` is noted
+    in a weak set.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -69,11 +72,21 @@ class PoolConnector(aiohttp.TCPConnector):
         """A connection from the pool or a new one, noting which for the running request."""
         connection = await super().connect(req, traces, timeout)
         protocol = connection.protocol
-        if protocol in self._served:
+        marks = getattr(protocol, "__dict__", None)
+        if marks is not None:
+            if _SERVED in marks:
+                _REUSED.set(True)
+            else:
+                marks[_SERVED] = True
+        elif protocol in self._served:
             _REUSED.set(True)
         elif protocol is not None:
             self._served.add(protocol)
         return connection
+
+
+# The mark a protocol that served a request carries (see :class:`PoolConnector`).
+_SERVED = "keyledger_served"
 
 
 @functools.lru_cache(maxsize=16)
@@ -286,6 +299,12 @@ def _url(url: str) -> yarl.URL:
         raise aiohttp.InvalidUrlClientError(url) from exc
 
 
+@functools.lru_cache(maxsize=1024)
+def _plain_url(url: str) -> bool:
+    """Whether :mod:`keyledger.direct` may send to ``url`` (asked once per URL text)."""
+    return direct.plain(_url(url), None, None)
+
+
 _COMMON_REQUEST_HEADERS: CIMultiDict[str] = CIMultiDict(
     {"User-Agent": USER_AGENT, "Accept": "application/json"}
 )
@@ -321,8 +340,10 @@ async def _exchange(
         settings = direct.settings(session)
         if (
             settings is not None
+            and proxy is None
+            and request.json_body is None
             and not request.headers
-            and direct.plain(url, proxy, request.json_body)
+            and _plain_url(request.url)
         ):  # the common request: sent without _request's general path
             response = await direct.send(
                 session, settings, request.method, url, request_headers(request), timeout
