@@ -14,7 +14,8 @@
 
 This module holds the values (options, requests, answers, faults) and imports no HTTP
 library; the attempt itself, on aiohttp, is :mod:`keyledger.wire`, loaded only when a check
-runs.
+runs (a plain request goes out through :mod:`keyledger.direct`, aiohttp's own parts without
+its general request path).
 """
 
 from __future__ import annotations
