@@ -10,9 +10,10 @@ that case and nothing else: the same :class:`~aiohttp.ClientRequest`, the same c
 call, the same response parser settings, the same exceptions for the same failures, so the
 same bytes go out and the same answer comes back.
 
-It reads private parts of aiohttp, so it is used only under the aiohttp version it was
-written against (:data:`SUPPORTED`; ``tests/test_direct_send.py`` fails when the installed
-aiohttp's ``_request`` is not the one this module was checked against) and only for a
+It reads private parts of aiohttp, so it is used only under the aiohttp releases it was
+checked against (:data:`SUPPORTED`; ``tests/test_direct_send.py`` pins each one's ``_request``
+source; a new release sends every request through ``session.request`` until this module is
+read against it and the release added) and only for a
 session and a request it stands in for (:func:`settings`, :func:`plain`); anything else goes
 through ``session.request`` as before.
 """
