@@ -2,7 +2,8 @@
 
 - At most ``concurrency`` keys are in flight or finished-but-not-yet-taken (requests per
   host are capped by the client); keys are pulled from the input lazily, so memory holds
-  only what is in flight, however many keys there are.
+  only what is in flight, however many keys there are. At most ``concurrency`` worker tasks
+  check them, one key after another, in input order (not one task per key).
 - Checks of the same key in flight at once are merged (singleflight by fingerprint).
 - A bug in a provider becomes an ``unknown``/``internal_error`` result, never a crash.
 - ``deadline`` bounds the whole run, counted from ``started`` (the CLI passes the moment the
@@ -173,48 +174,80 @@ class Engine:
         # task per result: the consumer only waits when nothing is ready.
         ready: collections.deque[CheckResult] = collections.deque()
         waiter: list[asyncio.Future[None] | None] = [None]
-        in_flight: dict[asyncio.Task[None], Key] = {}
+        # Keys being checked, in the order they were taken from the input (for placeholders).
+        in_flight: dict[int, Key] = {}
+        # At most ``limit`` worker tasks, each checking one key after another: no task per
+        # key. A worker starts the next one when it takes a key, so a run of a few keys
+        # starts only a few, and the first request goes out before any other worker exists.
+        workers: set[asyncio.Task[None]] = set()
+        failure: list[BaseException] = []  # what reading the input raised
+        taken = itertools.count()
         clock = self.clock
         loop = asyncio.get_running_loop()
         bounds = self.run_options.bounds(clock())
         deadline_at, grace_ends = bounds if bounds is not None else (None, None)
+        stop = self.stop
+        check_one = self.check_one
 
         def wake(_: object = None) -> None:
             future = waiter[0]
             if future is not None and not future.done():
                 future.set_result(None)
 
-        async def one(key: Key) -> None:
-            # The slot is given back when the caller *takes* the result, not when the check
-            # ends: a slow consumer then slows the checks instead of piling up results.
-            try:
-                result = await self.check_one(key)
-            except BaseException:
-                slots.release()
-                raise
-            ready.append(result)
-            wake()
+        def worker_done(task: asyncio.Task[None]) -> None:
+            workers.discard(task)
+            if not workers:
+                wake()
+
+        def spawn() -> None:
+            task = loop.create_task(work())
+            workers.add(task)
+            task.add_done_callback(worker_done)
 
         iterator = iter(keys)
-        holding: list[Key] = []  # the key the feeder has taken but not yet started
 
-        async def feed() -> None:
-            for key in iterator:
+        async def work() -> None:
+            # A slot is taken before a key: the slot is given back when the caller *takes*
+            # the result, not when the check ends, so a slow consumer slows the checks
+            # instead of piling up results.
+            while True:
                 if not slots.take():  # a free slot is taken without a coroutine
-                    holding.append(key)
                     await slots.acquire()
-                    holding.clear()
-                if self.stop.is_set():
+                if stop.is_set():
                     slots.release()
                     return
-                task = asyncio.create_task(one(key))
-                in_flight[task] = key
-                task.add_done_callback(in_flight.pop)
-            for _ in range(limit):  # wait for every slot: all tasks have finished
-                await slots.acquire()
+                try:
+                    key = next(iterator)
+                except StopIteration:
+                    slots.release()
+                    return
+                except BaseException as exc:
+                    slots.release()
+                    failure.append(exc)
+                    wake()
+                    return
+                if len(workers) < limit:
+                    spawn()
+                number = next(taken)
+                in_flight[number] = key
+                try:
+                    result = await check_one(key)
+                except Exception as exc:  # a bug outside any provider: this key gets no result
+                    del in_flight[number]
+                    slots.release()
+                    loop.call_exception_handler(
+                        {"message": "checking a key failed", "exception": exc}
+                    )
+                    continue
+                except BaseException:
+                    slots.release()
+                    raise
+                del in_flight[number]
+                ready.append(result)
+                wake()
 
         async def wait_for_news() -> None:
-            """Sleep until a result is ready, the feeder ends, stop is set or the deadline."""
+            """Sleep until a result is ready, the workers end, stop is set or the deadline."""
             timeout = None if deadline_at is None else max(0.0, deadline_at - clock())
             if timeout == 0.0:
                 return
@@ -228,9 +261,8 @@ class Engine:
                 if timer is not None:
                     timer.cancel()
 
-        feeder = asyncio.create_task(feed())
-        stopper = asyncio.create_task(self.stop.wait())
-        feeder.add_done_callback(wake)
+        spawn()
+        stopper = asyncio.create_task(stop.wait())
         stopper.add_done_callback(wake)
         pending_keys: list[Key] = []
         try:
@@ -238,25 +270,26 @@ class Engine:
                 if ready:
                     slots.release()
                     yield ready.popleft()
-                elif not feeder.done() and not self.stop.is_set():
+                elif workers and not failure and not stop.is_set():
                     await wait_for_news()
                 expired = deadline_at is not None and clock() >= deadline_at
                 # Stop and deadline are checked on every turn: a steady flow of results must
                 # not hide them.
-                if self.stop.is_set():
+                if stop.is_set():
                     self.interrupted = True
-                elif feeder.done() and not ready:
-                    feeder.result()
+                elif (failure or not workers) and not ready:
+                    if failure:
+                        raise failure[0]
                     return
                 elif not expired:
                     continue
                 else:
                     self.deadline_hit = True
-                    pending_keys = [*in_flight.values(), *holding]
-                feeder.cancel()
-                for task in list(in_flight):
+                    pending_keys = list(in_flight.values())
+                running = list(workers)
+                for task in running:
                     task.cancel()
-                await asyncio.gather(feeder, *in_flight, return_exceptions=True)
+                await asyncio.gather(*running, return_exceptions=True)
                 finished_now: set[int] = set()
                 while ready:
                     result = ready.popleft()
@@ -272,7 +305,5 @@ class Engine:
                 return
         finally:
             stopper.cancel()
-            if not feeder.done():
-                feeder.cancel()
-            for task in list(in_flight):
+            for task in list(workers):
                 task.cancel()
