@@ -85,15 +85,63 @@ def _grant_parts(g: Grant, time_text: Times) -> _GrantParts:
     )
 
 
-def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str, Any] | None:
-    """One balance object (``balance`` and each item of ``balances``)."""
+# A grant's object pre-encoded by orjson, per grant value and layout (``-1`` compact, else the
+# indent of the grant's opening brace in an indented document), for ``result_dict``'s
+# ``fragments``: a shared grant is encoded once, not for every result that holds it. Keyed and
+# emptied as ``_GRANT_PARTS``; each entry holds its grant.
+_GRANT_FRAGMENTS: dict[tuple[int, int], tuple[Grant, orjson.Fragment]] = {}
+COMPACT = -1
+"""``fragments`` for compact output (one line); any other value is an indent."""
+
+
+def _grant_fragment(g: Grant, indent: int) -> orjson.Fragment:
+    """``g``'s object as orjson writes it (times left to orjson, :data:`ORJSON_OPTIONS`),
+    laid out to open at ``indent`` in an indented document, or compact (:data:`COMPACT`).
+
+    Raises:
+        orjson.JSONEncodeError: orjson refuses a text of the grant (the caller falls back).
+    """
+    found = _GRANT_FRAGMENTS.get((id(g), indent))
+    if found is not None and found[0] is g:
+        return found[1]
+    parts = _grant_parts(g, _time_for_orjson)
+    _, grant_id, amount, used, remaining, effective_at, expires_at, expired, _ = parts
+    data = {
+        "id": grant_id,
+        "amount": amount,
+        "used": used,
+        "remaining": remaining,
+        "effective_at": effective_at,
+        "expires_at": expires_at,
+        "expired": expired,
+    }
+    if indent == COMPACT:
+        encoded = orjson.dumps(data, option=ORJSON_OPTIONS)
+    else:
+        pretty = orjson.dumps(data, option=ORJSON_OPTIONS | orjson.OPT_INDENT_2)
+        encoded = pretty.replace(b"\n", b"\n" + b" " * indent)
+    fragment = orjson.Fragment(encoded)
+    if len(_GRANT_FRAGMENTS) >= GRANT_PARTS_SIZE:
+        _GRANT_FRAGMENTS.clear()
+    _GRANT_FRAGMENTS[(id(g), indent)] = (g, fragment)
+    return fragment
+
+
+def balance_dict(
+    balance: Balance | None, time_text: Times = _time, fragments: int | None = None
+) -> dict[str, Any] | None:
+    """One balance object (``balance`` and each item of ``balances``).
+
+    ``fragments`` (with :func:`_time_for_orjson` only): each grant is an ``orjson.Fragment``
+    laid out to open at that indent (or :data:`COMPACT`), not a dict.
+    """
     if balance is None:
         return None
     # money_text inlined (a balance holds a dozen amounts; it is built for every result), and
     # each grant's remainder worked out once: it gives the grant's ``remaining`` and the
     # balance's ``next_expiry`` (what ``Grant.remaining`` and ``Balance.next_expiry`` answer).
     plain = plain_text
-    grants = []
+    grants: list[dict[str, Any] | orjson.Fragment] = []
     soonest: datetime | None = None
     shared = time_text is _time or time_text is _time_for_orjson  # a known, pure time_text
     for g in balance.grants:
@@ -123,6 +171,9 @@ def balance_dict(balance: Balance | None, time_text: Times = _time) -> dict[str,
             and (soonest is None or expires < soonest)
         ):
             soonest = expires
+        if fragments is not None:
+            grants.append(_grant_fragment(g, fragments))
+            continue
         grants.append(
             {
                 "id": grant_id,
@@ -189,20 +240,30 @@ def spend_dict(spend: Spend | None, time_text: Times = _time) -> dict[str, Any] 
     }
 
 
-def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, Any]:
+def result_dict(
+    result: CheckResult, *, for_orjson: bool = False, fragments: int | None = None
+) -> dict[str, Any]:
     """One result as a JSON-ready dict (never the key itself).
 
     ``for_orjson``: UTC times are left as datetimes for ``orjson.dumps`` with
     :data:`ORJSON_OPTIONS` to write (the same text, without a string per time first), the
     status and kind as their enum members and aliases and models as tuples (orjson writes
     them as the values and lists they stand for); such a dict is only for orjson.
+
+    ``fragments`` (with ``for_orjson``): grants are pre-encoded ``orjson.Fragment`` values,
+    laid out for a result object that opens at that indent in a document orjson indents by
+    two (``OPT_INDENT_2``), or for compact output (:data:`COMPACT`); orjson writes such a
+    dict exactly as the one with dicts, with those options. Raises
+    ``orjson.JSONEncodeError`` where orjson would refuse the dict with dicts.
     """
     time_text: Times = _time_for_orjson if for_orjson else _time
     key = result.key
     limits = result.rate_limits
     account = result.account
     found = balances_of(result)
-    balances = [balance_dict(b, time_text) for b in found]
+    # A grant of ``balances`` opens 8 columns right of the result, of ``balance`` 6.
+    inner = None if fragments is None else fragments if fragments == COMPACT else fragments + 8
+    balances = [balance_dict(b, time_text, inner) for b in found]
     # The primary balance is one of ``balances``: its object is built once and used twice.
     if len(found) == 1 and found[0] is result.balance:
         primary = balances[0]  # the common case, without a search
@@ -211,7 +272,16 @@ def result_dict(result: CheckResult, *, for_orjson: bool = False) -> dict[str, A
             (d for b, d in zip(found, balances, strict=True) if b is result.balance), None
         )
         if primary is None:
-            primary = balance_dict(result.balance, time_text)
+            primary = balance_dict(result.balance, time_text, inner)
+    if primary is not None and inner is not None and inner != COMPACT and primary["grants"]:
+        # indented two columns less than in ``balances``: the same object, its own grants
+        assert fragments is not None
+        grants = result.balance.grants if result.balance is not None else ()
+        outer = fragments + 6
+        primary = {
+            **primary,
+            "grants": [_grant_fragment(g, outer) for g in grants],
+        }
     return {
         "label": key.label,
         "aliases": key.aliases if for_orjson else list(key.aliases),

@@ -31,7 +31,13 @@ from typing import Any, BinaryIO, Protocol, TextIO, assert_never
 import orjson
 
 from keyledger.models import CheckResult
-from keyledger.render.serialize import ORJSON_OPTIONS, RESULT_SCHEMA, SCHEMA, result_dict
+from keyledger.render.serialize import (
+    COMPACT,
+    ORJSON_OPTIONS,
+    RESULT_SCHEMA,
+    SCHEMA,
+    result_dict,
+)
 from keyledger.sanitize import neutralise
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -138,6 +144,7 @@ _PRETTY = orjson.OPT_INDENT_2 | ORJSON_OPTIONS
 # as it stands in the document without a pass over its bytes to indent them.
 _NEST_HEAD = len(b"[\n  [")
 _NEST_TAIL = -len(b"\n  ]\n]")
+_ITEM_INDENT = 4  # where the item opens: its grants are pre-encoded for that place
 _LINE = orjson.OPT_APPEND_NEWLINE | ORJSON_OPTIONS
 
 
@@ -157,7 +164,8 @@ class JsonWriter:
     def write(self, result: CheckResult) -> None:
         """Append one result to the array."""
         try:
-            nested = orjson.dumps([[result_dict(result, for_orjson=True)]], option=_PRETTY)
+            data = result_dict(result, for_orjson=True, fragments=_ITEM_INDENT)
+            nested = orjson.dumps([[data]], option=_PRETTY)
         except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
             text = _dumps(result_dict(result), pretty=True).replace("\n", "\n    ")
             self.sink.text(("," if self.count else "") + "\n    " + text)
@@ -187,7 +195,10 @@ class JsonlWriter:
     def write(self, result: CheckResult) -> None:
         """Write one line."""
         try:
-            data = {"schema": RESULT_SCHEMA, **result_dict(result, for_orjson=True)}
+            data = {
+                "schema": RESULT_SCHEMA,
+                **result_dict(result, for_orjson=True, fragments=COMPACT),
+            }
             line = orjson.dumps(data, option=_LINE)
         except (orjson.JSONEncodeError, TypeError):  # orjson is stricter than json: fall back
             self.sink.text(_dumps({"schema": RESULT_SCHEMA, **result_dict(result)}) + "\n")
