@@ -10,12 +10,13 @@ never normalised: ``SK-PROJ-…`` is not an OpenAI key.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from keyledger import keyshapes
 
 if TYPE_CHECKING:
-    from keyledger.providers.registry import Route
+    from keyledger.providers.registry import Registry, Route
 
 MIN_KEY_LENGTH = 20
 MAX_KEY_LENGTH = 512
@@ -62,26 +63,33 @@ def first_bad_char(value: str) -> int | None:
     return None if found is None else found.start()
 
 
+_DEFAULT_REGISTRY: list[Callable[[], Registry]] = []
+
+
+def _registry() -> Registry:
+    """The default registry. Its module is imported at the first call (not with this
+    module), once: these helpers run for every key a run loads."""
+    if not _DEFAULT_REGISTRY:
+        from keyledger.providers.registry import default_registry
+
+        _DEFAULT_REGISTRY.append(default_registry)
+    return _DEFAULT_REGISTRY[0]()
+
+
 def route(
     value: str, provider: str | None, base_url: str | None, prefix: str | None = None
 ) -> Route:
     """Decide where ``value`` may be sent (see :meth:`Registry.route`); ``prefix``: its
     public prefix, when already found."""
-    from keyledger.providers.registry import default_registry
-
-    return default_registry().route(value, provider, base_url, prefix)
+    return _registry().route(value, provider, base_url, prefix)
 
 
 def is_provider_name(text: str) -> bool:
     """Whether ``text`` is the name of a registered provider (public, never part of a key)."""
-    from keyledger.providers.registry import default_registry
-
-    return text in default_registry()
+    return text in _registry()
 
 
 def claimed_elsewhere(value: str, provider: str | None) -> bool:
     """Whether another provider's shape claims ``value`` (defaults never re-route such keys)."""
-    from keyledger.providers.registry import default_registry
-
-    owner = default_registry().owner(value)
+    owner = _registry().owner(value)
     return owner is not None and owner != (provider or "openai")
