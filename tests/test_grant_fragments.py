@@ -1,4 +1,4 @@
-"""Grants pre-encoded once (orjson fragments) give the JSON and JSONL bytes of the slow path."""
+"""Grants and evidence pre-encoded once (orjson fragments) give the slow path's JSON bytes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyledger.models import Balance, CheckResult, Grant, Key, Kind, Status
+from keyledger.models import Balance, CheckResult, Evidence, Grant, Key, Kind, Status
 from keyledger.render import serialize
 from keyledger.render.serialize import RESULT_SCHEMA, result_dict
 from keyledger.render.writers import Format
@@ -31,6 +31,19 @@ _GRANTS = st.builds(Grant, _AMOUNTS, _AMOUNTS, _TIMES, _TIMES, st.booleans(), _I
 # A few shared grant values, as a run's session keys share them (the memo is keyed by identity).
 _SHARED = [Grant(Decimal(a), Decimal("1"), _NOW, _NOW, False, f"s{a}") for a in ("5", "9")]
 _GRANT = _GRANTS | st.sampled_from(_SHARED)
+_TEXTS = st.none() | st.sampled_from(["ok", "中文", "a\tb", "\ud800", "</x>"])
+_EVIDENCE = st.sampled_from(
+    [Evidence("/dashboard/billing/credit_grants", 200, None, None, None, 1, "ok")]
+) | st.builds(
+    Evidence,
+    st.sampled_from(["/x", "/é"]),
+    st.none() | st.sampled_from([200, 429, 2**70]),
+    _TEXTS,
+    _TEXTS,
+    _TEXTS,
+    st.sampled_from([0, 1, 2**64]),
+    st.sampled_from(["ok", "http_error"]),
+)
 
 
 @st.composite
@@ -54,7 +67,10 @@ def _results(draw: st.DrawFn) -> CheckResult:
     primary = None if not balances or choice == 0 else balances[0]
     if choice == 2:
         primary = Balance("EUR", "/x", _NOW, grants=tuple(draw(st.lists(_GRANT, max_size=2))))
-    return CheckResult(key, Status.OK, None, _NOW, balance=primary, balances=balances)
+    evidence = tuple(draw(st.lists(_EVIDENCE, max_size=2)))
+    return CheckResult(
+        key, Status.OK, None, _NOW, balance=primary, balances=balances, evidence=evidence
+    )
 
 
 def _slow_document(results: list[CheckResult]) -> str:
@@ -72,7 +88,7 @@ def test_json_and_jsonl_bytes_are_the_slow_paths(results: list[CheckResult], col
     """The JSON document's results and each JSON line are what json.dumps writes for the
     all-text dicts, whether the grant memo is cold or warm (a lone surrogate falls back)."""
     if cold:
-        serialize._GRANT_FRAGMENTS.clear()
+        serialize._FRAGMENTS.clear()
     stream = io.StringIO()
     writer = Format.JSON.writer(stream)
     assert writer is not None
@@ -103,9 +119,9 @@ def test_a_kept_fragment_of_another_grant_is_not_used() -> None:
     """A memo entry filed under a grant's identity but made for another grant is ignored."""
     grant = Grant(Decimal("12.50"), Decimal("1"), None, _NOW, False, "g-1")
     other = Grant(Decimal("99"), Decimal("0"), None, None, True, "g-2")
-    serialize._GRANT_FRAGMENTS[(id(grant), serialize.COMPACT)] = (
+    serialize._FRAGMENTS[(id(grant), serialize.COMPACT)] = (
         other,
-        serialize._grant_fragment(other, serialize.COMPACT),
+        serialize._fragment(other, serialize.COMPACT, serialize._grant_data),
     )
     balance = Balance("USD", "s", _NOW, grants=(grant,))
     fp = Fingerprinter(b"f" * 32)

@@ -10,13 +10,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from keyledger.baseurl import display_url
-from keyledger.models import Balance, CheckResult, Grant, Spend
+from keyledger.models import Balance, CheckResult, Evidence, Grant, Spend
 from keyledger.money import plain_text
+
+_T = TypeVar("_T")
 
 SCHEMA = "keyledger/results/v2"
 RESULT_SCHEMA = "keyledger/result/v2"
@@ -85,28 +87,22 @@ def _grant_parts(g: Grant, time_text: Times) -> _GrantParts:
     )
 
 
-# A grant's object pre-encoded by orjson, per grant value and layout (``-1`` compact, else the
-# indent of the grant's opening brace in an indented document), for ``result_dict``'s
-# ``fragments``: a shared grant is encoded once, not for every result that holds it. Keyed and
-# emptied as ``_GRANT_PARTS``; each entry holds its grant.
-_GRANT_FRAGMENTS: dict[tuple[int, int], tuple[Grant, orjson.Fragment]] = {}
+# A shared value's object (a grant, an evidence item) pre-encoded by orjson, per value and
+# layout (``-1`` compact, else the indent of the object's opening brace in an indented
+# document), for ``result_dict``'s ``fragments``: the grants and evidence of a run's keys are
+# mostly shared values, encoded once, not for every result that holds them. Keyed by the
+# value's identity and emptied when full, as ``_GRANT_PARTS``; each entry holds its value.
+_FRAGMENTS: dict[tuple[int, int], tuple[object, orjson.Fragment]] = {}
 COMPACT = -1
 """``fragments`` for compact output (one line); any other value is an indent."""
 
 
-def _grant_fragment(g: Grant, indent: int) -> orjson.Fragment:
-    """``g``'s object as orjson writes it (times left to orjson, :data:`ORJSON_OPTIONS`),
-    laid out to open at ``indent`` in an indented document, or compact (:data:`COMPACT`).
-
-    Raises:
-        orjson.JSONEncodeError: orjson refuses a text of the grant (the caller falls back).
-    """
-    found = _GRANT_FRAGMENTS.get((id(g), indent))
-    if found is not None and found[0] is g:
-        return found[1]
-    parts = _grant_parts(g, _time_for_orjson)
-    _, grant_id, amount, used, remaining, effective_at, expires_at, expired, _ = parts
-    data = {
+def _grant_data(g: Grant) -> dict[str, Any]:
+    """``g``'s object with its times left to orjson."""
+    _, grant_id, amount, used, remaining, effective_at, expires_at, expired, _ = _grant_parts(
+        g, _time_for_orjson
+    )
+    return {
         "id": grant_id,
         "amount": amount,
         "used": used,
@@ -115,15 +111,41 @@ def _grant_fragment(g: Grant, indent: int) -> orjson.Fragment:
         "expires_at": expires_at,
         "expired": expired,
     }
+
+
+def _evidence_data(e: Evidence) -> dict[str, Any]:
+    """One item of a result's ``evidence``."""
+    return {
+        "endpoint": e.endpoint,
+        "http_status": e.http_status,
+        "error_type": e.error_type,
+        "error_code": e.error_code,
+        "message": e.message,
+        "attempts": e.attempts,
+        "outcome": e.outcome,
+    }
+
+
+def _fragment(value: _T, indent: int, data: Callable[[_T], dict[str, Any]]) -> orjson.Fragment:
+    """``data(value)`` as orjson writes it (with :data:`ORJSON_OPTIONS`), laid out to open at
+    ``indent`` in a document indented by two, or compact (:data:`COMPACT`); made once per
+    value and layout while the value is kept.
+
+    Raises:
+        orjson.JSONEncodeError: orjson refuses a text of the value (the caller falls back).
+    """
+    found = _FRAGMENTS.get((id(value), indent))
+    if found is not None and found[0] is value:
+        return found[1]
     if indent == COMPACT:
-        encoded = orjson.dumps(data, option=ORJSON_OPTIONS)
+        encoded = orjson.dumps(data(value), option=ORJSON_OPTIONS)
     else:
-        pretty = orjson.dumps(data, option=ORJSON_OPTIONS | orjson.OPT_INDENT_2)
+        pretty = orjson.dumps(data(value), option=ORJSON_OPTIONS | orjson.OPT_INDENT_2)
         encoded = pretty.replace(b"\n", b"\n" + b" " * indent)
     fragment = orjson.Fragment(encoded)
-    if len(_GRANT_FRAGMENTS) >= GRANT_PARTS_SIZE:
-        _GRANT_FRAGMENTS.clear()
-    _GRANT_FRAGMENTS[(id(g), indent)] = (g, fragment)
+    if len(_FRAGMENTS) >= GRANT_PARTS_SIZE:
+        _FRAGMENTS.clear()
+    _FRAGMENTS[(id(value), indent)] = (value, fragment)
     return fragment
 
 
@@ -172,7 +194,7 @@ def balance_dict(
         ):
             soonest = expires
         if fragments is not None:
-            grants.append(_grant_fragment(g, fragments))
+            grants.append(_fragment(g, fragments, _grant_data))
             continue
         grants.append(
             {
@@ -261,7 +283,9 @@ def result_dict(
     limits = result.rate_limits
     account = result.account
     found = balances_of(result)
-    # A grant of ``balances`` opens 8 columns right of the result, of ``balance`` 6.
+    # An item of ``evidence`` opens 4 columns right of the result; a grant of ``balances`` 8,
+    # of ``balance`` 6.
+    evidence_at = COMPACT if fragments is None or fragments == COMPACT else fragments + 4
     inner = None if fragments is None else fragments if fragments == COMPACT else fragments + 8
     balances = [balance_dict(b, time_text, inner) for b in found]
     # The primary balance is one of ``balances``: its object is built once and used twice.
@@ -280,7 +304,7 @@ def result_dict(
         outer = fragments + 6
         primary = {
             **primary,
-            "grants": [_grant_fragment(g, outer) for g in grants],
+            "grants": [_fragment(g, outer, _grant_data) for g in grants],
         }
     return {
         "label": key.label,
@@ -312,18 +336,9 @@ def result_dict(
         "account": None
         if account is None
         else {"organization": account.organization, "name": account.name, "plan": account.plan},
-        "evidence": [
-            {
-                "endpoint": e.endpoint,
-                "http_status": e.http_status,
-                "error_type": e.error_type,
-                "error_code": e.error_code,
-                "message": e.message,
-                "attempts": e.attempts,
-                "outcome": e.outcome,
-            }
-            for e in result.evidence
-        ],
+        "evidence": [_evidence_data(e) for e in result.evidence]
+        if fragments is None
+        else [_fragment(e, evidence_at, _evidence_data) for e in result.evidence],
         "checked_at": time_text(result.checked_at),
         "attempts": result.attempts,
         "duration_ms": result.duration_ms,
