@@ -6,7 +6,10 @@ keys writes as it goes. CSV cells that a spreadsheet would run as formulas are n
 JSON is encoded with orjson (its C encoder is what keeps output off the profile of a large
 run; docs/benchmarks.md). Money is already a decimal string in :func:`result_dict`, so no
 number passes through a float. Anything orjson refuses (a lone surrogate, an integer wider
-than 64 bits) falls back to the standard library's encoder, laid out the same way.
+than 64 bits) falls back to the standard library's encoder, laid out the same way. The grants
+and evidence items that many results share are encoded once, laid out for their place in
+the document, and spliced in as ``orjson.Fragment`` values (:func:`result_dict`'s
+``fragments``): the bytes are the same.
 
 orjson's bytes go straight to the stream's byte buffer when it has one that would encode
 the text the same way (UTF-8, ``\n`` written as is: stdout on POSIX, an output file), so
