@@ -46,6 +46,7 @@ _SETTINGS: weakref.WeakKeyDictionary[aiohttp.ClientSession, Settings | None] = (
 )
 _last: tuple[weakref.ref[aiohttp.ClientSession], Settings | None] | None = None
 
+
 def _read(session: aiohttp.ClientSession) -> Settings | None:
     """What :func:`settings` answers, worked out from the session's own settings."""
     if aiohttp.__version__ not in SUPPORTED or type(session) is not aiohttp.ClientSession:
