@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import pytest
 
 from keyledger.client import Client, make_session
 from keyledger.engine import Engine, RunOptions
-from keyledger.providers import CheckOptions
+from keyledger.providers import CheckOptions, Provider, default_registry
 from keyledger.simulator import SimState, Simulator
 from keyledger.simulator.scenarios import provider_base_urls
 from keyledger.transport import HttpOptions
@@ -85,6 +85,20 @@ class Proc:
     code: int
     stdout: str
     stderr: str
+
+
+@pytest.fixture
+def register() -> Iterator[Callable[[Provider], None]]:
+    """Registers test providers for one test, then removes them."""
+    added: list[str] = []
+
+    def add(provider: Provider) -> None:
+        default_registry().register(provider)
+        added.append(provider.name)
+
+    yield add
+    for name in added:
+        default_registry().unregister(name)
 
 
 @pytest.fixture

@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-import pytest
-
 from keyledger.client import Client, make_session
 from keyledger.engine import DEFAULT_CONCURRENCY, Engine, RunOptions
 from keyledger.models import CheckResult, Key, Kind, Status
-from keyledger.providers import CheckOptions, Provider, default_registry
+from keyledger.providers import CheckOptions, Provider
 from keyledger.providers.base import ResultBuilder
 from keyledger.secret import Secret
 from keyledger.simulator import Simulator, make_key
@@ -92,20 +90,6 @@ async def test_results_stream_and_keys_are_pulled_lazily(sim: Simulator) -> None
             count += 1
     assert count == 200
     assert seen_at_first is not None and seen_at_first <= 10 + 2
-
-
-@pytest.fixture
-def register() -> Iterator[Callable[[Provider], None]]:
-    """Registers test providers for one test, then removes them."""
-    added: list[str] = []
-
-    def add(provider: Provider) -> None:
-        default_registry().register(provider)
-        added.append(provider.name)
-
-    yield add
-    for name in added:
-        default_registry().unregister(name)
 
 
 class _InstantProvider(Provider):

@@ -12,7 +12,7 @@ import pytest
 from keyledger.client import Client, make_session
 from keyledger.engine import Engine, RunOptions
 from keyledger.models import CheckResult, Key, Kind, Status
-from keyledger.providers import CheckOptions, Provider, default_registry
+from keyledger.providers import CheckOptions, Provider
 from keyledger.providers.base import ResultBuilder
 from keyledger.secret import Secret
 from keyledger.transport import HttpOptions
@@ -24,20 +24,6 @@ def _key(n: int, provider: str = "instant") -> Key:
     value = f"sk-proj-worker{n:012d}abcdefghijklmnop"
     fp = hashlib.sha256(value.encode()).hexdigest()[:16]
     return Key(Secret(value), fp, fp[:6], provider=provider, kind=Kind.SECRET)
-
-
-@pytest.fixture
-def register() -> Iterator[Callable[[Provider], None]]:
-    """Registers test providers for one test, then removes them."""
-    added: list[str] = []
-
-    def add(provider: Provider) -> None:
-        default_registry().register(provider)
-        added.append(provider.name)
-
-    yield add
-    for name in added:
-        default_registry().unregister(name)
 
 
 class _InstantProvider(Provider):
