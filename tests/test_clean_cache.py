@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keyledger import keyshapes, sanitize
-from keyledger.sanitize import Redactor, clean_message
+from keyledger.sanitize import REDACTED, Redactor, clean_message
 from keyledger.secret import Secret
 
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -138,7 +138,9 @@ def test_a_cached_text_is_answered_without_asking_for_the_key_pattern(
     key-shape pattern, and a prefix registered since still empties the cache."""
     text = "d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000"
     redactor = Redactor(("sess-Unrelated1234567890",))
-    first = clean_message(text, redactor, 64)
+    sanitize._SEEN_ONCE.clear()
+    clean_message(text, redactor, 64)  # an id seen once is not cached
+    first = clean_message(text, redactor, 64)  # seen again: cached
 
     def refuse() -> re.Pattern[str]:
         raise AssertionError("the cache hit asked for the key pattern")
@@ -170,8 +172,110 @@ def test_a_cached_long_id_is_served_for_one_key_only_when_no_window_of_it_is_in_
     """A cached grant id (looked up by blocks, then windows) is cut exactly for a key holding
     a window of it, as the general path cuts it."""
     text = "d8e2c0a2-0001-4c3f-9d10-5c6b0f0e0001"
-    clean_message(text, Redactor(("sess-Unrelated1234567890",)), 64)  # cached as clean
+    for _ in range(2):  # seen once, then seen again: cached as clean
+        clean_message(text, Redactor(("sess-Unrelated1234567890",)), 64)
     redactor = Redactor.of(Secret(key))
     found = clean_message(text, redactor, 64)
     assert found == _reference(text, redactor, 64)
     assert (found != text) is redacted
+
+
+_SAFE_CHARS = _KEY_CHARS + "_-"
+
+
+@st.composite
+def _ids(draw: st.DrawFn, key: str) -> str:
+    """An id of key characters (an organization) that may quote the key or a piece of it."""
+    parts = draw(
+        st.lists(
+            st.one_of(
+                st.text(_SAFE_CHARS, max_size=12),
+                st.just(key),
+                st.tuples(st.integers(0, len(key)), st.integers(4, 12)).map(
+                    lambda cut: key[cut[0] : cut[0] + cut[1]]
+                ),
+                st.sampled_from(["org-", "sk-proj-", "sess-", "gsk_", "0000", "-"]),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    return "".join(parts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.data(), _KEYS, st.sampled_from([8, 16, 32, 64, 96]))
+@example(None, "sess-AAAAbbbbCCCCdddd1234", 96)
+def test_an_id_seen_for_the_first_time_is_cleaned_as_the_general_path_cleans_it(
+    data: st.DataObject | None, key: str, limit: int
+) -> None:
+    """A new id of key characters (not cached) comes out as the general path gives, for any
+    key, and so it does when seen again (cached) and again (from the cache)."""
+    text = "org-" + key[7:16] if data is None else data.draw(_ids(key))
+    sanitize._SEEN_ONCE.clear()
+    sanitize._CLEAN_CACHE.clear()
+    for redactor in (Redactor((key,)), Redactor.of(Secret(key))):
+        for _ in range(3):
+            assert clean_message(text, redactor, limit) == _reference(text, redactor, limit)
+        sanitize._SEEN_ONCE.clear()
+        sanitize._CLEAN_CACHE.clear()
+
+
+@pytest.mark.parametrize("start", range(10))
+def test_a_piece_of_the_key_in_a_new_organization_is_redacted(start: int) -> None:
+    """An organization id quoting any 8 characters of the key's body, at any offset from the
+    id's start, or the whole key, is redacted the first time it is seen."""
+    key = "sess-KLSIM__grants__000007x7Rq2LmZ9vK3pT8w6tQc"
+    body = key[5:]
+    redactor = Redactor.of(Secret(key))
+    for org in (f"org-{'a' * start}{body[start : start + 8]}", f"org-{'b' * start}{key}"):
+        sanitize._SEEN_ONCE.clear()
+        sanitize._CLEAN_CACHE.clear()
+        cleaned = clean_message(org, redactor, 96)
+        assert cleaned == _reference(org, redactor, 96)
+        assert body[start : start + 8] not in cleaned
+        assert REDACTED in cleaned
+
+
+def test_an_id_seen_once_is_not_cached() -> None:
+    """A new organization (one per key) does not enter the cache; seen again, it does."""
+    sanitize._SEEN_ONCE.clear()
+    sanitize._CLEAN_CACHE.clear()
+    redactor = Redactor.of(Secret("sess-KLSIM__grants__000007x7Rq2LmZ9vK3pT8w6tQc"))
+    assert clean_message("org-170c404bd4", redactor, 96) == "org-170c404bd4"
+    assert ("org-170c404bd4", 96) not in sanitize._CLEAN_CACHE
+    assert clean_message("org-170c404bd4", redactor, 96) == "org-170c404bd4"
+    assert ("org-170c404bd4", 96) in sanitize._CLEAN_CACHE
+
+
+class _Counted(str):
+    """A key body that records what is looked up in it."""
+
+    asked: list[str]
+
+    def __contains__(self, piece: object) -> bool:
+        self.asked.append(str(piece))
+        return super().__contains__(piece)  # type: ignore[operator]
+
+
+def test_a_found_block_looks_up_only_the_windows_covering_it() -> None:
+    """When one block of a cached UUID is in the key's body, only the windows covering that
+    block are looked up, not all 29 windows of the UUID (and the answer stays the same)."""
+    text = "d8e2c0a2-0000-4c3f-9d10-5c6b0f0e0000"
+    key = "sess-KLSIM__grants__000007x7Rq2LmZ9vK3pT8w6tQc"  # its body holds "0000"
+    sanitize._SEEN_ONCE.clear()
+    sanitize._CLEAN_CACHE.clear()
+    for _ in range(2):  # seen once, then seen again: cached
+        clean_message(text, Redactor(("sess-Unrelated123456789",)), 64)
+    _, windows, blocks, _ = sanitize._CLEAN_CACHE[(text, 64)]
+    assert blocks is not None
+    body = _Counted(key[5:])
+    body.asked = []
+    redactor = Redactor.of(Secret(key))
+    redactor._bodies = (body,)
+    assert redactor.misses(text, windows, blocks)
+    looked_up_windows = [piece for piece in body.asked if len(piece) == sanitize.WINDOW]
+    assert looked_up_windows == ["0f0e0000"]  # the one window covering the last "0000"
+    body.asked = []
+    assert clean_message(text, redactor, 64) == text == _reference(text, redactor, 64)
+    assert [piece for piece in body.asked if len(piece) == sanitize.WINDOW] == ["0f0e0000"]

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import pairwise
@@ -121,24 +121,25 @@ class Redactor:
             }
         return self._windows
 
-    def misses(
-        self, visible: str, windows: frozenset[str], blocks: frozenset[str] | None = None
-    ) -> bool:
+    def misses(self, visible: str, windows: frozenset[str], blocks: Blocks | None = None) -> bool:
         """Whether text, given as its visible form (:data:`INVISIBLE` removed) and its
         :func:`text_windows`, holds no registered secret and no window of one.
 
         ``blocks``, the text's :func:`text_blocks` when given, lets most texts be answered
         with a quarter of the lookups: a text none of whose blocks is in a body holds no
-        window of it.
+        window of it, and one that has such blocks can hold only the windows covering them.
         """
         if self._windows is None and len(windows) <= FEW_WINDOWS:
             # A few windows of the text looked up in the bodies: cheaper than the key's set
             # (``map`` runs the lookups without a Python-level loop).
             for body in self._bodies:
-                if blocks is not None and not any(map(body.__contains__, blocks)):
+                if blocks is None:
+                    if any(map(body.__contains__, windows)):
+                        return False
                     continue
-                if any(map(body.__contains__, windows)):
-                    return False
+                for block in filter(body.__contains__, blocks):
+                    if any(map(body.__contains__, blocks[block])):
+                        return False
         elif not self.windows.isdisjoint(windows):
             return False
         for secret in self._secrets:  # noqa: SIM110 (a loop: no generator per call)
@@ -322,27 +323,35 @@ BLOCK = WINDOW // 2
 FEW_BLOCKS_AFTER = 16  # texts with more windows than this are first looked up by blocks
 
 
-def text_blocks(visible: str) -> frozenset[str]:
+# A text's blocks, each with the text's windows that cover it whole (see text_blocks()).
+Blocks = Mapping[str, tuple[str, ...]]
+
+
+def text_blocks(visible: str) -> dict[str, tuple[str, ...]]:
     """The ``BLOCK``-character pieces of ``visible``'s runs of key characters that start at a
-    multiple of ``BLOCK`` from their run's start (a run of 8 or more; the last piece whole).
+    multiple of ``BLOCK`` from their run's start (a run of 8 or more; the last piece whole),
+    each with the windows of its run that cover it whole.
 
     Every window of a key lying in ``visible`` lies in one run and covers one such piece
-    whole, so a text none of whose blocks is in a key's body holds no window of it.
+    whole, so a text none of whose blocks is in a key's body holds no window of it, and a
+    text that holds one holds only windows covering a block found in the body.
     """
-    return frozenset(
-        [
-            visible[i : i + BLOCK]
-            for run in _KEY_CHAR_RUN.finditer(visible)
-            for i in range(run.start(), run.end() - BLOCK + 1, BLOCK)
-        ]
-    )
+    covering: dict[str, list[str]] = {}
+    for run in _KEY_CHAR_RUN.finditer(visible):
+        start, end = run.start(), run.end()
+        for i in range(start, end - BLOCK + 1, BLOCK):
+            covering.setdefault(visible[i : i + BLOCK], []).extend(
+                visible[j : j + WINDOW]
+                for j in range(max(start, i - BLOCK), min(i, end - WINDOW) + 1)
+            )
+    return {block: tuple(dict.fromkeys(found)) for block, found in covering.items()}
 
 
 # Cleaned short texts seen before (an endpoint, an organization, a grant id: often the same for
 # every key), with what tells whether a key's redactor would change them. Only texts that held
 # nothing of the redactor that cleaned them are kept; the cache is emptied when full, and when
 # a provider registers more key prefixes (the key-shape pattern changes).
-_CLEAN_CACHE: dict[tuple[str, int], tuple[str, frozenset[str], frozenset[str] | None, str]] = {}
+_CLEAN_CACHE: dict[tuple[str, int], tuple[str, frozenset[str], Blocks | None, str]] = {}
 _CLEAN_CACHE_PATTERN: list[re.Pattern[str] | None] = [None]
 CLEAN_CACHE_SIZE = 4096
 CLEAN_CACHE_TEXT = 256  # longer texts are cleaned every time
@@ -381,6 +390,50 @@ def _cleaned(text: str, redactor: Redactor, limit: int) -> str | None:
     return result
 
 
+# A text of these characters only: no control, space or invisible character, one run of key
+# characters (no ``.``: a key may hold one, but a text without any is one of the common ids).
+_KEY_SAFE = re.compile(r"[A-Za-z0-9_\-]+").fullmatch
+
+
+def _unchanged(text: str, redactor: Redactor) -> bool:
+    """Whether ``text``, made only of :data:`_KEY_SAFE` characters, holds no registered secret,
+    no window of one's body and nothing key-shaped: then it is its own clean form.
+
+    The text is one run of key characters, so its windows are its ``WINDOW``-character slices.
+    Each window covers whole one of its ``BLOCK``-character pieces starting at a multiple of
+    ``BLOCK``: only the windows covering a piece found in a body are looked up (a few, not
+    every window of a grant's UUID when one of its blocks, such as ``0000``, is in the key).
+    """
+    for secret in redactor._secrets:  # a loop: no generator per call
+        if secret in text:
+            return False
+    last = len(text) - WINDOW  # where the last window starts
+    if last >= 0:
+        for body in redactor._bodies:
+            for block in range(0, last + BLOCK + 1, BLOCK):
+                if text[block : block + BLOCK] in body:
+                    for start in range(max(0, block - BLOCK), min(block, last) + 1):
+                        if text[start : start + WINDOW] in body:
+                            return False
+    shapes = keyshapes.COMPILED.get("any") or keyshapes.key_pattern()
+    return shapes.search(text) is None
+
+
+# Ids that took the uncached path of :func:`clean_message` once: seen again, they are cached.
+_SEEN_ONCE: set[str] = set()
+SEEN_ONCE_SIZE = 4096  # emptied when full
+
+
+def _first_sight(text: str) -> bool:
+    """Whether ``text`` is not in :data:`_SEEN_ONCE`; it is from now on."""
+    if text in _SEEN_ONCE:
+        return False
+    if len(_SEEN_ONCE) >= SEEN_ONCE_SIZE:
+        _SEEN_ONCE.clear()
+    _SEEN_ONCE.add(text)
+    return True
+
+
 def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int = 200) -> str:
     """A remote message made safe to keep: redacted, neutralised, single-line, bounded."""
     text = text[: limit * 4]  # only ``limit`` characters are kept: do not work on the rest
@@ -395,13 +448,27 @@ def clean_message(text: str, secrets: Iterable[str] | Redactor = (), limit: int 
             if len(bodies) == 1 and secrets._windows is None and len(entry[1]) <= FEW_WINDOWS:
                 body = bodies[0]
                 blocks = entry[2]
-                if (
-                    (blocks is not None and not any(map(body.__contains__, blocks)))
-                    or not any(map(body.__contains__, entry[1]))
-                ) and secrets._secrets[0] not in entry[0]:
+                if blocks is None:
+                    found = any(map(body.__contains__, entry[1]))
+                else:  # only the windows covering a block found in the body (rarely any)
+                    for block in filter(body.__contains__, blocks):
+                        if found := any(map(body.__contains__, blocks[block])):
+                            break
+                    else:
+                        found = False
+                if not found and secrets._secrets[0] not in entry[0]:
                     return entry[3]
             elif secrets.misses(entry[0], entry[1], entry[2]):
                 return entry[3]
+        elif (
+            len(text) <= limit
+            and _KEY_SAFE(text) is not None
+            and _first_sight(text)
+            and _unchanged(text, secrets)
+        ):
+            # An id seen for the first time (a new organization per key): nothing to redact,
+            # neutralise or cut, and not cached (it would only push out what recurs).
+            return text
         else:
             cached = _cleaned(text, secrets, limit)
             if cached is not None:
