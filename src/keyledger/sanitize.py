@@ -350,7 +350,9 @@ def text_blocks(visible: str) -> dict[str, tuple[str, ...]]:
 # Cleaned short texts seen before (an endpoint, an organization, a grant id: often the same for
 # every key), with what tells whether a key's redactor would change them. Only texts that held
 # nothing of the redactor that cleaned them are kept; the cache is emptied when full, and when
-# a provider registers more key prefixes (the key-shape pattern changes).
+# a provider registers more key prefixes (the key-shape pattern changes). An id of key
+# characters enters only when seen a second time (see _SEEN_ONCE): one seen once, such as a
+# new organization per key, is checked directly each time.
 _CLEAN_CACHE: dict[tuple[str, int], tuple[str, frozenset[str], Blocks | None, str]] = {}
 _CLEAN_CACHE_PATTERN: list[re.Pattern[str] | None] = [None]
 CLEAN_CACHE_SIZE = 4096
