@@ -5,7 +5,9 @@
   only what is in flight, however many keys there are. At most ``concurrency`` worker tasks
   check them, one key after another, in input order (not one task per key).
 - Checks of the same key in flight at once are merged (singleflight by fingerprint).
-- A bug in a provider becomes an ``unknown``/``internal_error`` result, never a crash.
+- A bug in a provider (or elsewhere in a key's check) becomes an ``unknown``/``internal_error``
+  result, never a crash.
+- An input that raises ends the run with its error, after the results of the keys it gave.
 - ``deadline`` bounds the whole run, counted from ``started`` (the CLI passes the moment the
   command began, so reading keys counts too): keys unfinished by then are
   ``unknown``/``deadline``. Producing those placeholders is itself bounded by ``grace``
@@ -213,7 +215,7 @@ class Engine:
             while True:
                 if not slots.take():  # a free slot is taken without a coroutine
                     await slots.acquire()
-                if stop.is_set():
+                if stop.is_set() or failure:  # after a read error, nothing more is read
                     slots.release()
                     return
                 try:
@@ -232,13 +234,8 @@ class Engine:
                 in_flight[number] = key
                 try:
                     result = await check_one(key)
-                except Exception as exc:  # a bug outside any provider: this key gets no result
-                    del in_flight[number]
-                    slots.release()
-                    loop.call_exception_handler(
-                        {"message": "checking a key failed", "exception": exc}
-                    )
-                    continue
+                except Exception as exc:  # a bug outside any provider: as one inside one
+                    result = self._internal_error(key, exc)
                 except BaseException:
                     slots.release()
                     raise
@@ -270,14 +267,14 @@ class Engine:
                 if ready:
                     slots.release()
                     yield ready.popleft()
-                elif workers and not failure and not stop.is_set():
+                elif workers and not stop.is_set():
                     await wait_for_news()
                 expired = deadline_at is not None and clock() >= deadline_at
                 # Stop and deadline are checked on every turn: a steady flow of results must
                 # not hide them.
                 if stop.is_set():
                     self.interrupted = True
-                elif (failure or not workers) and not ready:
+                elif not workers and not ready:  # the keys read before a read error are done
                     if failure:
                         raise failure[0]
                     return
@@ -297,11 +294,14 @@ class Engine:
                     yield result
                 if self.deadline_hit:
                     unfinished = (k for k in pending_keys if id(k) not in finished_now)
-                    for key in itertools.chain(unfinished, iterator):
+                    rest = () if failure else iterator  # a failed input is not read again
+                    for key in itertools.chain(unfinished, rest):
                         if grace_ends is not None and clock() >= grace_ends:
                             self.truncated = True  # writing must end too: the rest get nothing
-                            return
+                            break
                         yield placeholder_result(key, self.check_options, "deadline")
+                if failure:
+                    raise failure[0]
                 return
         finally:
             stopper.cancel()
