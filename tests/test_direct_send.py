@@ -125,6 +125,16 @@ async def test_the_same_bytes_go_out_and_the_same_answer_comes_back(method: str,
 
 
 @checked_release
+@pytest.mark.parametrize("method", ["head", "Head"])
+async def test_a_method_in_lower_case_is_sent_and_read_as_the_public_path_does(method: str) -> None:
+    """A HEAD named in any case goes out as HEAD and its answer is read without a body."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"  # no body
+    outcomes, seen = await _both(lambda _: head, method)
+    assert len(seen) == 2 and seen[0] == seen[1] and seen[0].startswith(b"HEAD ")
+    assert outcomes[0] == outcomes[1] and outcomes[0][3] == b""
+
+
+@checked_release
 async def test_a_compressed_answer_is_decompressed_alike() -> None:
     """A gzip body comes back decompressed on both paths."""
     body = gzip.compress(b'{"data": [' + b'"x", ' * 5000 + b'"y"]}')

@@ -126,6 +126,7 @@ async def send(
     same request, answer and exceptions."""
     if session.closed:
         raise RuntimeError("Session is closed")
+    method = method.upper()  # as ``_request``: ``skip_payload`` below compares upper case
     version, decompress, bufsize, ceil, line, field, count = settings
     connector = session._connector
     assert connector is not None
