@@ -84,3 +84,41 @@ def test_a_new_ledger_whose_migration_fails_stays_empty(
     assert schema_version(conn) == 0
     assert _schema(conn) == []
     conn.close()
+
+
+def _fill_the_disk(conn: sqlite3.Connection) -> None:
+    """A step that meets a full disk: SQLite then rolls the transaction back by itself."""
+    conn.execute("CREATE TABLE big (x)")
+    conn.execute("PRAGMA max_page_count = 3")
+    conn.execute("INSERT INTO big VALUES (randomblob(100000))")
+
+
+def test_a_full_disk_during_a_new_ledgers_schema_is_the_error_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the schema goes in raises SQLite's own error, not a failed ROLLBACK
+    of the transaction SQLite already ended."""
+    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, _fill_the_disk])
+    conn = _connect(tmp_path / "new.db")
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        migrate(conn)
+    assert not conn.in_transaction
+    assert schema_version(conn) == 0
+    assert _schema(conn) == []
+    conn.close()
+
+
+def test_a_ledger_that_cannot_be_created_on_a_full_disk_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Store.open on a full disk says the ledger cannot be written (disk full), not that the
+    file is unusable and should be moved away."""
+    from keyledger.errors import StoreError
+    from keyledger.ledger.store import Store
+
+    monkeypatch.setattr("keyledger.ledger.migrations.MIGRATIONS", [*MIGRATIONS, _fill_the_disk])
+    path = tmp_path / "ledger.db"
+    with pytest.raises(StoreError) as raised:
+        Store.open(path, create=True)
+    message = str(raised.value)
+    assert message == f"cannot write the ledger {path}: database or disk is full"

@@ -336,6 +336,7 @@ def _apply(conn: sqlite3.Connection, start: int, stop: int) -> list[str]:
             conn.execute(f"PRAGMA user_version = {stop:d}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled it back already (a full disk)
+            conn.execute("ROLLBACK")
         raise
     return applied

@@ -161,6 +161,13 @@ def _inspect(path: Path) -> None:
         conn.close()
 
 
+# SQLite's primary result codes of a write the disk or another process refused (a full disk,
+# a lock held too long, a read-only file): the ledger is not damaged, only not written.
+_NOT_WRITTEN: Final = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL}
+)
+
+
 def _unusable(path: Path, exc: Exception) -> StoreError:
     return StoreError(
         f"{path} is not a usable ledger ({exc}); it was left untouched. "
@@ -335,6 +342,8 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _NOT_WRITTEN:  # the file is fine
+                raise StoreError(f"cannot write the ledger {path}: {exc}") from None
             raise _unusable(path, exc) from None
         for suffix in ("-wal", "-shm"):
             _tighten(Path(f"{path}{suffix}"))
