@@ -304,9 +304,9 @@ BARE_KEY = OPTION_KEY.removeprefix("sk-proj-")
         (["check", "k.txt"], {"KEYLEDGER_DEADLINE": OPTION_KEY}),
         (["check", "--no-record", "--base-url", f"http://{OPTION_KEY}/v1", "k.txt"], {}),
         (["history", BARE_KEY], {}),
-        (["backup", f"/nonexistent/{OPTION_KEY}.db"], {}),
-        (["history", "-f", "json", "-o", f"/nonexistent/{BARE_KEY}.json"], {}),
-        (["check", "--no-record", f"/nonexistent/{BARE_KEY}.txt"], {}),
+        (["backup", f"MISSING/{OPTION_KEY}.db"], {}),
+        (["history", "-f", "json", "-o", f"MISSING/{BARE_KEY}.json"], {}),
+        (["check", "--no-record", f"MISSING/{BARE_KEY}.txt"], {}),
         (["check", f"--{BARE_KEY}", "k.txt"], {}),
     ],
 )
@@ -319,7 +319,8 @@ def test_s9_option_and_variable_errors_never_echo_a_key(
     keyfile.chmod(0o600)
     if args[0] in ("backup", "history"):  # a ledger, so the error is about the argument
         run_cli("check", str(keyfile), "--base-url", "http://127.0.0.1:9", timeout=30)
-    args = [str(keyfile) if a == "k.txt" else a for a in args]
+    missing = tmp_path / "missing"  # a folder that is never made: the paths in it fail
+    args = [str(keyfile) if a == "k.txt" else a.replace("MISSING/", f"{missing}/") for a in args]
     proc = run_cli(*args, env=env)
     assert proc.code != 0
     assert proc.stderr.strip()
