@@ -156,6 +156,27 @@ def test_the_writer_process_reads_frames_with_the_parents_orjson(tmp_path: Path)
     assert orjson.loads(payload) == json.loads(payload)
 
 
+def test_a_module_beside_keyledger_does_not_stand_in_for_the_standard_librarys(
+    tmp_path: Path,
+) -> None:
+    """In a plain install keyledger's folder is site-packages: a ``sqlite3.py`` or ``json.py``
+    there is not what the writer process imports for the standard library's."""
+    root = tmp_path / "site-packages"
+    root.mkdir()
+    (root / "keyledger").symlink_to(Path(child_module.__file__).resolve().parents[1])
+    for name in ("sqlite3", "json"):
+        (root / f"{name}.py").write_text("raise SystemExit('shadowed')\n")
+    code = "import sqlite3, json; from keyledger.ledger import child; print(sqlite3.__file__)"
+    boot = child_module._BOOT.split("from keyledger")[0] + code
+    out = subprocess.run(
+        [sys.executable, "-S", "-P", "-c", boot, str(root), "db", *child_module._orjson_dir()],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert not out.stdout.strip().startswith(str(root))
+
+
 def test_none_is_adapted_by_a_builtin_that_makes_no_python_frame() -> None:
     """The None adapter is a C-level callable answering None (SQL NULL) for None."""
     assert isinstance(child_module._null, types.BuiltinFunctionType)

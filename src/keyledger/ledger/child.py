@@ -76,9 +76,11 @@ _HEADER = struct.Struct(">I")
 _READ_MAX = 1 << 20
 _REPLY_READ = 4096
 # Run as ``python -S -P -c _BOOT ROOT DB [DIR]``: the keyledger that started it, no site
-# packages; DIR (last on the path) is the one holding the parent's orjson.
+# packages; DIR is the one holding the parent's orjson. Both go after the standard library on
+# the path: in a plain install ROOT is site-packages itself, where a module named like one of
+# the standard library's must not stand in for it.
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); sys.path.extend(sys.argv[3:]); "
+    "import sys; sys.path.append(sys.argv[1]); sys.path.extend(sys.argv[3:]); "
     "from keyledger.ledger.child import main; main(sys.argv[2])"
 )
 CLOSE_TIMEOUT = 30.0  # seconds the parent waits for the process to exit after the last batch
