@@ -203,3 +203,19 @@ def test_a_stopped_run_keeps_its_code_when_the_ledger_cannot_store_a_result(
 
     assert view.close(ExitCode.INTERRUPTED) is ExitCode.INTERRUPTED
     assert "2 result(s) could not be recorded" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["check", "--help"], ["history", "--help"]]
+)
+def test_help_and_version_that_cannot_be_written_end_in_one_line(args: list[str]) -> None:
+    """Text Click prints itself (help, version) to a full stdout: one line and exit 1."""
+    assert clean(to_full(*args)) == [FULL]
+
+
+def test_help_still_reaches_a_stdout_that_takes_it() -> None:
+    """With a stdout that works, help is printed and the command exits 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "keyledger", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("Usage: keyledger"), proc.stderr

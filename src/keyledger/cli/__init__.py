@@ -201,8 +201,22 @@ def cli() -> None:
     """
 
 
+def _failed_in_click_echo(exc: OSError) -> bool:
+    """Whether ``exc`` was raised writing text Click prints itself (``--help``, ``--version``):
+    its innermost frame is ``click.utils.echo``. Every command's own output goes through
+    :func:`keyledger.cli.write_errors.writing_stdout` instead."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    frame = tb.tb_frame
+    return frame.f_code.co_name == "echo" and frame.f_globals.get("__name__") == "click.utils"
+
+
 def main() -> None:
-    """Console entry point: a closed pipe, Ctrl-C, SIGTERM or SIGHUP never ends in a traceback."""
+    """Console entry point: a closed pipe, Ctrl-C, SIGTERM or SIGHUP never ends in a traceback,
+    nor does text Click writes itself (``--help``, ``--version``) to a stdout that refuses it."""
     install()
     try:
         cli.main(prog_name="keyledger", standalone_mode=True)
@@ -210,6 +224,17 @@ def main() -> None:
         raise _stopped(signal.SIGINT) from None
     except Terminated as stop:
         raise _stopped(stop.signum) from None
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError) or not _failed_in_click_echo(exc):
+            raise
+        from keyledger.cli.write_errors import write_failure
+
+        failure = write_failure(None, exc.strerror or "OS error")
+        failure.show()
+        from keyledger.cli.output import silence_stdout
+
+        silence_stdout()
+        raise SystemExit(failure.exit_code) from None
 
 
 __all__ = ["cli", "main"]
